@@ -1,0 +1,102 @@
+"""Typed domain errors, mapped once per surface (REST problem+json, MCP tool error, agent message)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class: a message written for the person or model that made the call, and the field at fault."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    """A value breaks a rule of the model (length, enum, count, format)."""
+
+    code = "invalid_input"
+
+
+class InvalidTimezone(InvalidInput):
+    code = "invalid_timezone"
+
+
+class InvalidDue(InvalidInput):
+    code = "invalid_due"
+
+
+class InvalidRecurrence(InvalidInput):
+    """A recurrence rule that cannot be parsed; the message names the problem and shows a valid example."""
+
+    code = "invalid_recurrence"
+
+
+class InvalidCursor(InvalidInput):
+    code = "invalid_cursor"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class TaskNotFound(NotFound):
+    code = "task_not_found"
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__(
+            f"task {task_id} not found — call list_tasks or search_tasks to find its id", field="id"
+        )
+        self.task_id = task_id
+
+
+class TagNotFound(NotFound):
+    code = "tag_not_found"
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class VersionConflict(Conflict):
+    """The caller's expected version is not the task's current version."""
+
+    code = "version_conflict"
+
+    def __init__(self, task_id: int, expected: int, actual: int) -> None:
+        super().__init__(
+            f"task {task_id} is at version {actual}, not {expected}: it changed since you read it; "
+            "fetch it again and retry with the new version",
+            field="version",
+        )
+        self.task_id = task_id
+        self.expected = expected
+        self.actual = actual
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"idempotency key {key!r} was already used with a different request; use a new key",
+            field="idempotency_key",
+        )
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+
+
+class NothingToUndo(Conflict):
+    code = "nothing_to_undo"
+
+
+class AuthenticationFailed(DomainError):
+    code = "authentication_failed"

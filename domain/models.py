@@ -1,0 +1,140 @@
+"""SQLModel tables of the task domain: users, tokens, tasks and tags, and the outbox, idempotency and lease rows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+# Compare titles byte-wise on both databases so sorting answers alike (PostgreSQL would use the locale).
+_BinaryText = sa.String().with_variant(sa.String(collation="C"), "postgresql")
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True)
+    password_hash: str | None = Field(default=None, max_length=255)
+    timezone: str = Field(default="UTC", max_length=64)
+    is_admin: bool = False
+    created_at: datetime
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    name: str = Field(default="", max_length=100)
+    prefix: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class Task(SQLModel, table=True):
+    __table_args__ = (
+        sa.Index("ix_task_owner_due", "owner_id", "deleted_at", "status", "due_key", "id"),
+        sa.Index("ix_task_owner_created", "owner_id", "created_at", "id"),
+        sa.Index("ix_task_owner_updated", "owner_id", "updated_at", "id"),
+        sa.Index("ix_task_owner_priority", "owner_id", "priority", "id"),
+        sa.Index("ix_task_owner_title", "owner_id", "title_key", "id"),
+        sa.Index("ix_task_series", "series_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="user.id", ondelete="CASCADE")
+    title: str = Field(max_length=500)
+    title_key: str = Field(sa_type=_BinaryText)  # case-folded title: the sort key for `title`
+    search_text: str = ""  # normalized words of title and description: what full-text search indexes
+    description: str = ""
+    status: str = Field(default="open", max_length=16)
+    priority: int = 0  # rank of domain.values.Priority (none=0 ... urgent=4)
+    due_at: datetime | None = None  # a moment, stored UTC; None for all-day tasks
+    due_date: date | None = None  # the day of an all-day task
+    all_day: bool = False
+    due_key: int | None = None  # epoch seconds used to sort and range-filter both kinds of due date
+    reminders: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    recurrence_rule: str | None = Field(default=None, max_length=200)
+    recurrence_mode: str | None = Field(default=None, max_length=16)
+    recurrence_until: datetime | None = None
+    recurrence_count: int | None = None
+    series_id: int | None = None
+    predecessor_id: int | None = Field(default=None, unique=True)
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None = None
+    deleted_at: datetime | None = None
+    version: int = 1
+
+
+class Tag(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("owner_id", "name", name="uq_tag_owner_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="user.id", ondelete="CASCADE")
+    name: str = Field(max_length=50)
+
+
+class TaskTag(SQLModel, table=True):
+    __tablename__ = "task_tag"
+
+    task_id: int = Field(foreign_key="task.id", primary_key=True, ondelete="CASCADE")
+    tag_id: int = Field(foreign_key="tag.id", primary_key=True, index=True, ondelete="CASCADE")
+
+
+class OutboxEvent(SQLModel, table=True):
+    """A CloudEvent written in the same transaction as the change it describes, waiting for the relay."""
+
+    __tablename__ = "outbox_event"
+    __table_args__ = (
+        sa.Index(
+            "ix_outbox_pending",
+            "seq",
+            sqlite_where=sa.text("sent_at IS NULL"),
+            postgresql_where=sa.text("sent_at IS NULL"),
+        ),
+        sa.Index("ix_outbox_user_seq", "user_id", "seq"),
+        sa.Index("ix_outbox_sent_at", "sent_at"),
+    )
+
+    seq: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=36, unique=True)
+    topic: str = Field(max_length=100)
+    key: str = Field(max_length=100)  # partition key: the user id
+    type: str = Field(max_length=100)
+    user_id: int | None = None
+    operation_id: str | None = Field(default=None, max_length=36)  # events of one use-case call share it
+    undoable: bool = False
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime
+    sent_at: datetime | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_record"
+    __table_args__ = (sa.UniqueConstraint("user_id", "key", name="uq_idempotency_user_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE")
+    key: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)
+    task_id: int
+    created_at: datetime = Field(index=True)
+
+
+class Lease(SQLModel, table=True):
+    """Which process runs the relay, the services and the scheduler (DESIGN.md "Runtimes")."""
+
+    name: str = Field(primary_key=True, max_length=50)
+    holder: str = Field(max_length=200)
+    priority: int = 0
+    epoch: int = 0  # incremented on every change of holder: a fencing token
+    expires_at: datetime
+    wanted_by: str | None = Field(default=None, max_length=200)  # a higher-priority process waiting
+    wanted_priority: int = 0

@@ -1,0 +1,156 @@
+"""The pydantic shapes the use cases take and return; REST and MCP both speak them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.values import PAGE_DEFAULT, Priority, Status, StatusFilter
+
+DueValue = str | datetime | date
+
+RecurrenceModeName = Literal["due", "completion"]
+
+
+class RecurrenceSpec(BaseModel):
+    """A recurrence rule with its mode and optional end."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: str = Field(
+        description="preset (daily, weekdays, weekly, monthly, yearly), 5-field cron, RRULE, "
+        "or a phrase such as 'every monday at 09:00'",
+        examples=["every monday at 09:00"],
+    )
+    mode: RecurrenceModeName = Field(
+        default="due", description="due: next after the previous due; completion: next after completing"
+    )
+    until: DueValue | None = Field(default=None, description="last possible occurrence (inclusive)")
+    count: int | None = Field(default=None, ge=1, le=1000, description="total occurrences in the series")
+
+
+class RecurrenceView(BaseModel):
+    rule: str
+    mode: RecurrenceModeName
+    until: datetime | None
+    count: int | None
+
+
+class TaskView(BaseModel):
+    """A task as every surface shows it."""
+
+    id: int
+    title: str
+    description: str
+    status: Status
+    priority: Priority
+    tags: list[str]
+    due_at: datetime | None = Field(description="ISO 8601 with offset; null for all-day tasks")
+    due_date: date | None = Field(description="the local date of the due")
+    all_day: bool
+    due_local: str | None = Field(description="the due in the user's timezone, readable")
+    reminders: list[int] = Field(description="minutes before due")
+    recurrence: RecurrenceView | None
+    series_id: int | None
+    predecessor_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    deleted_at: datetime | None
+    version: int
+
+
+class TaskCreate(BaseModel):
+    """Fields of a new task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str
+    description: str | None = None
+    priority: Priority | str = Priority.NONE
+    tags: list[str] | None = None
+    due_at: DueValue | None = Field(
+        default=None,
+        union_mode="left_to_right",
+        description="a datetime (with offset, or without = your timezone) or a plain date for all day",
+    )
+    reminders: list[int] | None = None
+    recurrence: RecurrenceSpec | None = None
+
+
+class TaskUpdate(BaseModel):
+    """A partial update: only the fields given change; an explicit null clears due_at or recurrence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = None
+    description: str | None = None
+    priority: Priority | str | None = None
+    tags: list[str] | None = None
+    due_at: DueValue | None = Field(default=None, union_mode="left_to_right")
+    reminders: list[int] | None = None
+    recurrence: RecurrenceSpec | None = None
+
+
+SortKey = Literal["due", "priority", "created", "updated", "title"]
+SortOrder = Literal["asc", "desc"]
+
+
+class TaskQuery(BaseModel):
+    """Filters, sort and page of a task list (DESIGN.md "Queries")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[StatusFilter] = Field(default_factory=lambda: [StatusFilter.OPEN, StatusFilter.COMPLETED])
+    priority: list[Priority | str] = Field(default_factory=list)
+    tag: list[str] = Field(default_factory=list)
+    tag_mode: Literal["any", "all"] = "any"
+    due_before: DueValue | None = Field(default=None, union_mode="left_to_right")
+    due_after: DueValue | None = Field(default=None, union_mode="left_to_right")
+    overdue: bool | None = None
+    due_today: bool | None = None
+    has_due: bool | None = None
+    q: str | None = None
+    sort: SortKey = "due"
+    order: SortOrder | None = None
+    limit: int = PAGE_DEFAULT
+    cursor: str | None = None
+
+
+class TaskPage(BaseModel):
+    data: list[TaskView]
+    count: int = Field(description="total number of tasks matching the filters")
+    next_cursor: str | None
+
+
+class TagCount(BaseModel):
+    name: str
+    count: int = Field(description="tasks (not in the trash) carrying the tag")
+
+
+class BulkResult(BaseModel):
+    data: list[TaskView]
+    count: int
+
+
+class RecurrencePreview(BaseModel):
+    rule: str
+    timezone: str
+    occurrences: list[datetime]
+    occurrences_local: list[str]
+
+
+class NowView(BaseModel):
+    timezone: str
+    utc: datetime
+    local: datetime
+    local_date: date
+    local_time: str
+    weekday: str
+
+
+class UndoResult(BaseModel):
+    undone: str = Field(description="what was reverted")
+    tasks: list[TaskView]

@@ -1,0 +1,51 @@
+"""The use-case layer: plain async functions over a unit of work, each acting for one user. REST and MCP call these."""
+
+from domain.usecases.accounts import (
+    TokenView,
+    UserView,
+    actor_for,
+    authenticate,
+    authenticate_token,
+    create_api_token,
+    create_user,
+    get_user,
+    list_tokens,
+    revoke_token,
+    set_timezone,
+)
+from domain.usecases.bulk import bulk_add_tags, bulk_complete, bulk_delete, bulk_set_priority
+from domain.usecases.common import Actor
+from domain.usecases.fields import (
+    add_tags,
+    clear_due_date,
+    clear_recurrence,
+    remove_tags,
+    set_due_date,
+    set_priority,
+    set_recurrence,
+    set_reminders,
+)
+from domain.usecases.now import whats_now
+from domain.usecases.queries import list_tasks, search_tasks
+from domain.usecases.recurring import create_successor, next_due, preview_recurrence
+from domain.usecases.tags import delete_tag, list_tags, rename_tag
+from domain.usecases.tasks import (
+    complete_task,
+    create_task,
+    delete_task,
+    get_task,
+    reopen_task,
+    restore_task,
+    update_task,
+)
+from domain.usecases.undo import undo_last_change
+
+__all__ = [
+    "Actor", "TokenView", "UserView", "actor_for", "add_tags", "authenticate", "authenticate_token",
+    "bulk_add_tags", "bulk_complete", "bulk_delete", "bulk_set_priority", "clear_due_date", "clear_recurrence",
+    "complete_task", "create_api_token", "create_successor", "create_task", "create_user", "delete_tag",
+    "delete_task", "get_task", "get_user", "list_tags", "list_tasks", "list_tokens", "next_due",
+    "preview_recurrence", "remove_tags", "rename_tag", "reopen_task", "restore_task", "revoke_token",
+    "search_tasks", "set_due_date", "set_priority", "set_recurrence", "set_reminders", "set_timezone",
+    "undo_last_change", "update_task", "whats_now",
+]

@@ -1,0 +1,196 @@
+"""Shared pieces of the task use cases: the acting user, loading owned tasks, snapshots and change events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+
+from domain.errors import TaskNotFound, VersionConflict
+from domain.events import TaskChangedV1
+from domain.models import Tag, Task, TaskTag
+from domain.schemas import RecurrenceView, TaskView
+from domain.timeutil import Due, render_local, zone
+from domain.uow import Tx
+from domain.values import Priority, Status, words
+
+# Fields whose change is not itself news: they move with every change.
+_BOOKKEEPING = {"updated_at", "version", "due_local"}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The user a use case acts for; every use case touches only this user's data."""
+
+    id: int
+    timezone: str = "UTC"
+    is_admin: bool = False
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return zone(self.timezone)
+
+    @property
+    def name(self) -> str:
+        return f"user:{self.id}"
+
+
+def due_of(task: Task) -> Due | None:
+    if task.all_day and task.due_date is not None:
+        return Due(day=task.due_date)
+    if task.due_at is not None:
+        return Due(at=task.due_at)
+    return None
+
+
+def set_due(task: Task, due: Due | None, tz: ZoneInfo) -> None:
+    """Store a due date (or none) and its sort key."""
+    task.due_at = due.at if due else None
+    task.due_date = due.day if due else None
+    task.all_day = bool(due and due.all_day)
+    task.due_key = due.key(tz) if due else None
+
+
+def set_text(task: Task, title: str, description: str) -> None:
+    """Set title and description with their derived sort and search keys."""
+    task.title = title
+    task.description = description
+    task.title_key = title.casefold()
+    task.search_text = " ".join(words(f"{title} {description}"))
+
+
+def to_view(task: Task, tags: list[str], tz: ZoneInfo) -> TaskView:
+    """The public shape of a task, with its due rendered in the user's timezone."""
+    assert task.id is not None
+    due = due_of(task)
+    recurrence = None
+    if task.recurrence_rule:
+        recurrence = RecurrenceView(
+            rule=task.recurrence_rule,
+            mode="completion" if task.recurrence_mode == "completion" else "due",
+            until=task.recurrence_until,
+            count=task.recurrence_count,
+        )
+    due_date: date | None = None
+    if due is not None:
+        due_date = due.day if due.day is not None else due.local(tz).date()
+    return TaskView(
+        id=task.id,
+        title=task.title,
+        description=task.description,
+        status=Status(task.status),
+        priority=Priority.from_rank(task.priority),
+        tags=sorted(tags),
+        due_at=due.at.astimezone(tz) if due and due.at else None,
+        due_date=due_date,
+        all_day=task.all_day,
+        due_local=render_local(due, tz) if due else None,
+        reminders=list(task.reminders),
+        recurrence=recurrence,
+        series_id=task.series_id,
+        predecessor_id=task.predecessor_id,
+        created_at=task.created_at,
+        updated_at=task.updated_at,
+        completed_at=task.completed_at,
+        deleted_at=task.deleted_at,
+        version=task.version,
+    )
+
+
+async def tags_of(tx: Tx, task_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Tag names of each task, in one query."""
+    ids = list(task_ids)
+    out: dict[int, list[str]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    rows = await tx.session.exec(
+        select(TaskTag.task_id, Tag.name).join(Tag, col(Tag.id) == TaskTag.tag_id).where(col(TaskTag.task_id).in_(ids))
+    )
+    for task_id, name in rows.all():
+        out[task_id].append(name)
+    return out
+
+
+async def views(tx: Tx, tasks: list[Task], tz: ZoneInfo) -> list[TaskView]:
+    tags = await tags_of(tx, [t.id for t in tasks if t.id is not None])
+    return [to_view(t, tags[t.id or 0], tz) for t in tasks]
+
+
+async def load_task(
+    tx: Tx, actor: Actor, task_id: int, *, include_deleted: bool = False, for_update: bool = False
+) -> Task:
+    """The actor's task; another user's task, a missing one and (unless asked) a deleted one are all not found."""
+    stmt = select(Task).where(Task.id == task_id, Task.owner_id == actor.id)
+    if not include_deleted:
+        stmt = stmt.where(col(Task.deleted_at).is_(None))
+    if for_update and tx.session.bind is not None and tx.session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    task = (await tx.session.exec(stmt)).first()
+    if task is None:
+        raise TaskNotFound(task_id)
+    return task
+
+
+def check_version(task: Task, expected: int | None) -> None:
+    if expected is not None and expected != task.version:
+        assert task.id is not None
+        raise VersionConflict(task.id, expected, task.version)
+
+
+async def replace_tags(tx: Tx, task: Task, names: list[str]) -> None:
+    """Make the task's tags exactly `names` (already normalized), creating Tag rows as needed."""
+    assert task.id is not None
+    tag_ids = await ensure_tags(tx, task.owner_id, names)
+    await tx.session.exec(sa.delete(TaskTag).where(col(TaskTag.task_id) == task.id))  # type: ignore[call-overload]
+    if tag_ids:
+        await tx.session.exec(
+            sa.insert(TaskTag), params=[{"task_id": task.id, "tag_id": tag_id} for tag_id in tag_ids]
+        )
+
+
+async def ensure_tags(tx: Tx, owner_id: int, names: list[str]) -> list[int]:
+    """Ids of the owner's tags with these names, created when missing (safe under concurrent creators)."""
+    if not names:
+        return []
+    dialect = tx.session.bind.dialect.name if tx.session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await tx.session.exec(  # type: ignore[call-overload]
+        insert(Tag).values([{"owner_id": owner_id, "name": n} for n in names]).on_conflict_do_nothing()
+    )
+    rows = await tx.session.exec(select(Tag.id, Tag.name).where(Tag.owner_id == owner_id, col(Tag.name).in_(names)))
+    by_name = {name: tag_id for tag_id, name in rows.all()}
+    return [by_name[n] for n in names]
+
+
+def diff(before: TaskView | None, after: TaskView) -> dict[str, tuple[Any, Any]]:
+    """{field: (old, new)} over the JSON form of two snapshots."""
+    new = after.model_dump(mode="json")
+    old = before.model_dump(mode="json") if before else {}
+    return {
+        k: (old.get(k), v) for k, v in new.items() if k not in _BOOKKEEPING and old.get(k) != v
+    }
+
+
+def emit_change(
+    tx: Tx, actor_name: str, event_type: str, before: TaskView | None, after: TaskView, user_id: int
+) -> None:
+    """Write the task event for a change to the outbox (undoable: it records the before-state)."""
+    data = TaskChangedV1(
+        user_id=user_id,
+        actor=actor_name,
+        operation_id=tx.operation_id,
+        task=after,
+        changes=diff(before, after),
+    )
+    tx.emit(event_type, data, user_id=user_id, subject=str(after.id), undoable=True)
+
+
+def touch(task: Task, now: datetime) -> None:
+    task.updated_at = now
+    task.version += 1

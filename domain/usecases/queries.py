@@ -1,0 +1,210 @@
+"""List and search: filters, prefix full-text search alike on SQLite and PostgreSQL, stable sorts, opaque cursors."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col, func, select
+
+from domain.errors import InvalidCursor, InvalidInput
+from domain.models import Tag, Task, TaskTag
+from domain.schemas import DueValue, TaskPage, TaskQuery
+from domain.timeutil import day_bounds, local_midnight, parse_due
+from domain.uow import Tx, UnitOfWork
+from domain.usecases.common import Actor, views
+from domain.values import PAGE_MAX, Priority, Status, StatusFilter, normalize_tag, words
+
+_FAR = 2**62  # due_key of tasks without a due: they sort last in both orders
+_DEFAULT_ORDER = {"due": "asc", "priority": "desc", "created": "desc", "updated": "desc", "title": "asc"}
+
+
+async def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery | None = None) -> TaskPage:
+    """A page of the actor's tasks matching the filters, with the total count and a cursor for the next page."""
+    query = query or TaskQuery()
+    if not 1 <= query.limit <= PAGE_MAX:
+        raise InvalidInput(f"limit must be between 1 and {PAGE_MAX} (got {query.limit})", field="limit")
+    order = query.order or _DEFAULT_ORDER[query.sort]
+    async with uow.read() as tx:
+        where = _filters(tx, actor, query)
+        key = _sort_key(query.sort, order)
+        stmt = select(Task).where(*where)
+        if query.cursor:
+            stmt = stmt.where(_after(key, order, _decode(query, order)))
+        direction = sa.asc if order == "asc" else sa.desc
+        stmt = stmt.order_by(direction(key), direction(col(Task.id))).limit(query.limit + 1)
+        rows = list((await tx.session.exec(stmt)).all())
+        total = (await tx.session.exec(select(func.count()).select_from(Task).where(*where))).one()
+        page = rows[: query.limit]
+        cursor = _encode(query, order, page[-1]) if len(rows) > query.limit else None
+        return TaskPage(data=await views(tx, page, actor.tz), count=int(total), next_cursor=cursor)
+
+
+async def search_tasks(
+    uow: UnitOfWork, actor: Actor, text: str, *, limit: int = 20, cursor: str | None = None,
+    status: list[StatusFilter] | None = None,
+) -> TaskPage:
+    """Tasks whose title or description contain every word of `text` as a prefix (case-insensitive)."""
+    if not words(text):
+        raise InvalidInput("search text must contain at least one letter or digit, e.g. 'milk'", field="q")
+    query = TaskQuery(q=text, limit=limit, cursor=cursor, sort="updated")
+    if status:
+        query.status = status
+    return await list_tasks(uow, actor, query)
+
+
+def _filters(tx: Tx, actor: Actor, q: TaskQuery) -> list[ColumnElement[bool]]:
+    tz = actor.tz
+    out: list[ColumnElement[bool]] = [col(Task.owner_id) == actor.id, _status(q.status)]
+    if q.priority:
+        out.append(col(Task.priority).in_([Priority.parse(p).rank for p in q.priority]))
+    if q.tag:
+        out.append(_tagged(actor, [normalize_tag(t, "tag") for t in q.tag], q.tag_mode))
+    if q.due_before is not None:
+        out.append(col(Task.due_key) < _bound(q.due_before, tz, "due_before", after=False))
+    if q.due_after is not None:
+        out.append(col(Task.due_key) >= _bound(q.due_after, tz, "due_after", after=True))
+    now = tx.now
+    today = now.astimezone(tz).date()
+    if q.overdue is not None:
+        out.append(_overdue(now, today) if q.overdue else sa.not_(_overdue(now, today)))
+    if q.due_today is not None:
+        out.append(_due_on(today, tz) if q.due_today else sa.not_(_due_on(today, tz)))
+    if q.has_due is not None:
+        out.append(col(Task.due_key).is_not(None) if q.has_due else col(Task.due_key).is_(None))
+    if q.q is not None:
+        if len(q.q) > 500:
+            raise InvalidInput("search text is at most 500 characters", field="q")
+        terms = words(q.q)
+        if terms:
+            out.append(_matches(tx, terms))
+    return out
+
+
+def _status(statuses: list[StatusFilter]) -> ColumnElement[bool]:
+    wanted = set(statuses) or {StatusFilter.OPEN, StatusFilter.COMPLETED}
+    live = [s.value for s in wanted if s != StatusFilter.DELETED]
+    parts: list[ColumnElement[bool]] = []
+    if live:
+        parts.append(sa.and_(col(Task.deleted_at).is_(None), col(Task.status).in_(live)))
+    if StatusFilter.DELETED in wanted:
+        parts.append(col(Task.deleted_at).is_not(None))
+    return sa.or_(*parts)
+
+
+def _tagged(actor: Actor, names: list[str], mode: str) -> ColumnElement[bool]:
+    sub = (
+        select(TaskTag.task_id)
+        .join(Tag, col(Tag.id) == TaskTag.tag_id)
+        .where(Tag.owner_id == actor.id, col(Tag.name).in_(names))
+    )
+    if mode == "all":
+        sub = sub.group_by(col(TaskTag.task_id)).having(func.count() == len(set(names)))
+    return col(Task.id).in_(sub)
+
+
+def _bound(value: DueValue, tz: ZoneInfo, field: str, *, after: bool) -> int:
+    """A due filter bound as a due_key: a date means the whole local day (after it / before it)."""
+    try:
+        due = parse_due(value, tz)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message.replace("due date", field), field=field) from None
+    if due.day is not None:
+        day = due.day + timedelta(days=1) if after else due.day
+        return int(local_midnight(day, tz).timestamp())
+    assert due.at is not None
+    return int(due.at.timestamp()) + (1 if after else 0)
+
+
+def _overdue(now: datetime, today: date) -> ColumnElement[bool]:
+    """Open, and past its moment, or past the end of its all-day date in the user's timezone."""
+    late = sa.or_(
+        sa.and_(col(Task.all_day).is_(False), col(Task.due_key) < int(now.timestamp())),
+        sa.and_(col(Task.all_day).is_(True), col(Task.due_date) < today),
+    )
+    return sa.and_(col(Task.status) == Status.OPEN.value, col(Task.due_key).is_not(None), late)
+
+
+def _due_on(day: date, tz: ZoneInfo) -> ColumnElement[bool]:
+    start, end = day_bounds(day, tz)
+    return sa.or_(
+        sa.and_(col(Task.all_day).is_(False), col(Task.due_key) >= int(start.timestamp()),
+                col(Task.due_key) < int(end.timestamp())),
+        sa.and_(col(Task.all_day).is_(True), col(Task.due_date) == day),
+    )
+
+
+def _matches(tx: Tx, terms: list[str]) -> ColumnElement[bool]:
+    """Every term as a prefix: FTS5 `"w"*` on SQLite, `w:*` with the simple configuration on PostgreSQL."""
+    bind = tx.session.bind
+    if bind is not None and bind.dialect.name == "postgresql":
+        tsquery = " & ".join(f"{t}:*" for t in terms)
+        vector = func.to_tsvector(sa.literal_column("'simple'::regconfig"), col(Task.search_text))
+        return vector.op("@@")(func.to_tsquery(sa.literal_column("'simple'::regconfig"), tsquery))
+    match = " AND ".join(f'"{t}"*' for t in terms)
+    fts = sa.text("SELECT rowid FROM task_fts WHERE task_fts MATCH :match").bindparams(match=match)
+    return col(Task.id).in_(fts.columns(sa.column("rowid", sa.Integer)))
+
+
+def _sort_key(sort: str, order: str) -> ColumnElement[Any]:
+    if sort == "due":
+        return func.coalesce(col(Task.due_key), _FAR if order == "asc" else -_FAR)
+    return {
+        "priority": col(Task.priority),
+        "created": col(Task.created_at),
+        "updated": col(Task.updated_at),
+        "title": col(Task.title_key),
+    }[sort]
+
+
+def _after(key: ColumnElement[Any], order: str, position: tuple[Any, int]) -> ColumnElement[bool]:
+    value, task_id = position
+    if order == "asc":
+        return sa.or_(key > value, sa.and_(key == value, col(Task.id) > task_id))
+    return sa.or_(key < value, sa.and_(key == value, col(Task.id) < task_id))
+
+
+def _fingerprint(query: TaskQuery, order: str) -> str:
+    body = query.model_dump(mode="json", exclude={"cursor", "limit", "order"})
+    body["order"] = order
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _key_value(query: TaskQuery, order: str, task: Task) -> Any:
+    if query.sort == "due":
+        return task.due_key if task.due_key is not None else (_FAR if order == "asc" else -_FAR)
+    if query.sort in ("created", "updated"):
+        stamp = task.created_at if query.sort == "created" else task.updated_at
+        return stamp.isoformat()
+    return task.priority if query.sort == "priority" else task.title_key
+
+
+def _encode(query: TaskQuery, order: str, last: Task) -> str:
+    body = {"f": _fingerprint(query, order), "k": _key_value(query, order, last), "i": last.id}
+    return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode(query: TaskQuery, order: str) -> tuple[Any, int]:
+    bad = InvalidCursor(
+        "cursor is not valid for this query: pass back next_cursor unchanged, with the same filters and sort",
+        field="cursor",
+    )
+    try:
+        raw = query.cursor or ""
+        body = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        key, task_id = body["k"], int(body["i"])
+        if body["f"] != _fingerprint(query, order):
+            raise bad
+        if query.sort in ("created", "updated"):
+            key = datetime.fromisoformat(key)
+        elif query.sort in ("due", "priority") and not isinstance(key, int):
+            raise bad
+        return key, task_id
+    except (ValueError, KeyError, TypeError):
+        raise bad from None

@@ -1,0 +1,154 @@
+"""Recurrence use cases: setting a rule on a task, previewing it, and creating a completed instance's successor."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.events import TASK_CREATED
+from domain.models import Task
+from domain.recurrence import RecurrenceMode, next_occurrence, next_occurrences, parse_rule
+from domain.schemas import DueValue, RecurrencePreview, RecurrenceSpec, TaskView
+from domain.timeutil import Due, local_midnight, parse_due, render_local, zone
+from domain.uow import UnitOfWork
+from domain.usecases.common import Actor, due_of, emit_change, load_task, replace_tags, set_due, tags_of, to_view
+from domain.values import Status
+
+
+def apply_recurrence(task: Task, spec: RecurrenceSpec | None, tz: ZoneInfo, now: datetime) -> None:
+    """Set (after validating) or clear a task's rule; a recurring task without a due gets its first occurrence."""
+    if spec is None:
+        task.recurrence_rule = task.recurrence_mode = None
+        task.recurrence_until = None
+        task.recurrence_count = None
+        return
+    due = due_of(task)
+    anchor = due.local(tz) if due else local_midnight(now.astimezone(tz).date(), tz)
+    rule = parse_rule(spec.rule, anchor)
+    task.recurrence_rule = rule.text
+    task.recurrence_mode = RecurrenceMode(spec.mode).value
+    task.recurrence_until = _until(spec.until, tz)
+    task.recurrence_count = spec.count
+    if due is None:
+        set_due(task, _first_due(spec.rule, anchor, now, tz), tz)
+    if task.id is not None and task.series_id is None:
+        task.series_id = task.id
+
+
+def _until(value: DueValue | None, tz: ZoneInfo) -> datetime | None:
+    if value is None:
+        return None
+    due = parse_due(value, tz)
+    if due.at is not None:
+        return due.at
+    assert due.day is not None
+    return (local_midnight(due.day + timedelta(days=1), tz) - timedelta(microseconds=1)).astimezone(ZoneInfo("UTC"))
+
+
+def _first_due(rule: str, midnight: datetime, now: datetime, tz: ZoneInfo) -> Due:
+    """Today or the first day the rule falls on: all-day when the rule names no time, else the next moment."""
+    first = next_occurrences(rule, midnight - timedelta(seconds=1), tz, 1, anchor=midnight)[0]
+    if first.timetz().replace(tzinfo=None) == time(0, 0):
+        return Due(day=first.date())
+    upcoming = next_occurrences(rule, now, tz, 1, anchor=midnight)[0]
+    return Due(at=upcoming.astimezone(ZoneInfo("UTC")))
+
+
+async def preview_recurrence(
+    uow: UnitOfWork, actor: Actor, rule: str, *, count: int = 5, start: DueValue | None = None
+) -> RecurrencePreview:
+    """The next `count` occurrences of a rule after `start` (default now) in the user's timezone; saves nothing."""
+    tz = actor.tz
+    begin = parse_due(start, tz).local(tz) if start is not None else uow.clock.now().astimezone(tz)
+    occurrences = next_occurrences(rule, begin, tz, count, anchor=begin)
+    return RecurrencePreview(
+        rule=rule.strip(),
+        timezone=actor.timezone,
+        occurrences=occurrences,
+        occurrences_local=[render_local(Due(at=o), tz) for o in occurrences],
+    )
+
+
+def next_due(task: Task, tz: ZoneInfo) -> Due | None:
+    """The due of a completed recurring instance's successor, or None when the series has ended."""
+    if not task.recurrence_rule or task.completed_at is None:
+        return None
+    due = due_of(task)
+    nxt = next_occurrence(
+        task.recurrence_rule,
+        mode=RecurrenceMode(task.recurrence_mode or "due"),
+        previous_due=due.local(tz) if due else None,
+        completed_at=task.completed_at.astimezone(tz),
+        tz=tz,
+        until=task.recurrence_until,
+    )
+    if nxt is None:
+        return None
+    if task.all_day:
+        return Due(day=nxt.astimezone(tz).date())
+    return Due(at=nxt.astimezone(ZoneInfo("UTC")))
+
+
+async def create_successor(
+    uow: UnitOfWork, actor: Actor, predecessor_id: int, *, actor_name: str = "system:recurrence"
+) -> TaskView | None:
+    """Create the next instance of a completed recurring task, exactly once however often it is asked."""
+    tz = zone(actor.timezone)
+    async with uow.write() as tx:
+        existing = (await tx.session.exec(select(Task).where(Task.predecessor_id == predecessor_id))).first()
+        if existing is not None and existing.owner_id == actor.id:
+            return to_view(existing, (await tags_of(tx, [existing.id or 0]))[existing.id or 0], tz)
+        prev = await load_task(tx, actor, predecessor_id)
+        if prev.status != Status.COMPLETED or not await _series_continues(tx.session, prev):
+            return None
+        due = next_due(prev, tz)
+        if due is None:
+            return None
+        tags = (await tags_of(tx, [predecessor_id]))[predecessor_id]
+        succ = _copy(prev, due, tz, tx.now)
+        try:
+            async with tx.session.begin_nested():
+                tx.session.add(succ)
+                await tx.session.flush()
+        except IntegrityError:  # a concurrent request created it first
+            return None
+        await replace_tags(tx, succ, tags)
+        view = to_view(succ, tags, tz)
+        emit_change(tx, actor_name, TASK_CREATED, None, view, actor.id)
+        return view
+
+
+async def _series_continues(session: AsyncSession, prev: Task) -> bool:
+    if prev.recurrence_count is None:
+        return True
+    series = prev.series_id or prev.id
+    stmt = select(func.count()).select_from(Task).where(sa.or_(Task.series_id == series, col(Task.id) == series))
+    made = (await session.exec(stmt)).one()
+    return int(made) < prev.recurrence_count
+
+
+def _copy(prev: Task, due: Due, tz: ZoneInfo, now: datetime) -> Task:
+    succ = Task(
+        owner_id=prev.owner_id,
+        title=prev.title,
+        title_key=prev.title_key,
+        search_text=prev.search_text,
+        description=prev.description,
+        priority=prev.priority,
+        reminders=list(prev.reminders),
+        recurrence_rule=prev.recurrence_rule,
+        recurrence_mode=prev.recurrence_mode,
+        recurrence_until=prev.recurrence_until,
+        recurrence_count=prev.recurrence_count,
+        series_id=prev.series_id or prev.id,
+        predecessor_id=prev.id,
+        created_at=now,
+        updated_at=now,
+    )
+    set_due(succ, due, tz)
+    return succ

@@ -1,0 +1,134 @@
+"""Undo: revert the actor's latest operation from the before-state its events recorded."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from domain.errors import Conflict, NothingToUndo, NotFound
+from domain.events import (
+    TASK_COMPLETED,
+    TASK_CREATED,
+    TASK_DELETED,
+    TASK_REOPENED,
+    TASK_RESTORED,
+    TASK_UPDATED,
+    TaskChangedV1,
+)
+from domain.models import OutboxEvent, Task
+from domain.schemas import UndoResult
+from domain.timeutil import Due
+from domain.uow import Tx, UnitOfWork
+from domain.usecases.common import Actor, load_task, set_due, set_text
+from domain.usecases.mutation import Apply, Draft, mutate
+from domain.values import Priority, Status
+
+_DUE_FIELDS = {"due_at", "due_date", "all_day"}
+
+
+async def undo_last_change(uow: UnitOfWork, actor: Actor) -> UndoResult:
+    """Revert the actor's latest change (every task of it, e.g. a bulk request); undo again to go further back."""
+    async with uow.write() as tx:
+        rows = await _latest_operation(tx, actor)
+        if not rows:
+            raise NothingToUndo("there is no change to undo")
+        tasks = []
+        for row in rows:
+            event = TaskChangedV1.model_validate(row.payload["data"])
+            await _check_unchanged(tx, actor, event)
+            tasks.append(await mutate(tx, actor, event.task.id, _reverter(row.type, event, tx.now, actor.tz),
+                                      include_deleted=True))
+        undone = {rows[0].operation_id, tx.operation_id}
+        await tx.session.exec(  # type: ignore[call-overload]
+            sa.update(OutboxEvent).where(col(OutboxEvent.operation_id).in_(undone)).values(undoable=False)
+        )
+    return UndoResult(undone=_describe(rows), tasks=tasks)
+
+
+async def _latest_operation(tx: Tx, actor: Actor) -> list[OutboxEvent]:
+    latest = (
+        select(OutboxEvent.operation_id)
+        .where(OutboxEvent.user_id == actor.id, col(OutboxEvent.undoable).is_(True))
+        .order_by(col(OutboxEvent.seq).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    stmt = select(OutboxEvent).where(OutboxEvent.operation_id == latest).order_by(col(OutboxEvent.seq).desc())
+    return list((await tx.session.exec(stmt)).all())
+
+
+async def _check_unchanged(tx: Tx, actor: Actor, event: TaskChangedV1) -> None:
+    try:
+        task = await load_task(tx, actor, event.task.id, include_deleted=True)
+    except NotFound:
+        raise Conflict(f"task {event.task.id} no longer exists; nothing to undo", field="id") from None
+    if task.version != event.task.version:
+        raise Conflict(
+            f"task {event.task.id} changed after that change (now version {task.version}); undo refused "
+            "so the later change is not lost",
+            field="version",
+        )
+
+
+def _reverter(event_type: str, event: TaskChangedV1, now: datetime, tz: ZoneInfo) -> Apply:
+    old = {name: pair[0] for name, pair in event.changes.items()}
+    before = {**event.task.model_dump(mode="json"), **old}
+
+    def apply(draft: Draft) -> None:
+        task = draft.task
+        if event_type == TASK_CREATED:
+            task.deleted_at = now
+            draft.event_type = TASK_DELETED
+            return
+        if "title" in old or "description" in old:
+            set_text(task, before["title"], before["description"])
+        if "priority" in old:
+            task.priority = Priority(before["priority"]).rank
+        if "tags" in old:
+            draft.tags = list(before["tags"])
+        if "reminders" in old:
+            task.reminders = list(before["reminders"])
+        if _DUE_FIELDS & old.keys():
+            set_due(task, _due(before), tz)
+        if "recurrence" in old:
+            _set_recurrence(task, before["recurrence"])
+        if "status" in old:
+            task.status = before["status"]
+            task.completed_at = _dt(before["completed_at"])
+            draft.event_type = TASK_COMPLETED if task.status == Status.COMPLETED else TASK_REOPENED
+        if "deleted_at" in old:
+            task.deleted_at = _dt(before["deleted_at"])
+            draft.event_type = TASK_DELETED if task.deleted_at else TASK_RESTORED
+
+    return apply
+
+
+def _due(snapshot: dict[str, Any]) -> Due | None:
+    if snapshot["all_day"] and snapshot["due_date"]:
+        return Due(day=date.fromisoformat(snapshot["due_date"]))
+    if snapshot["due_at"]:
+        return Due(at=datetime.fromisoformat(snapshot["due_at"]))
+    return None
+
+
+def _set_recurrence(task: Task, recurrence: dict[str, Any] | None) -> None:
+    task.recurrence_rule = recurrence["rule"] if recurrence else None
+    task.recurrence_mode = recurrence["mode"] if recurrence else None
+    task.recurrence_until = _dt(recurrence["until"]) if recurrence else None
+    task.recurrence_count = recurrence["count"] if recurrence else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _describe(rows: list[OutboxEvent]) -> str:
+    kinds = {TASK_CREATED: "creation", TASK_UPDATED: "update", TASK_COMPLETED: "completion",
+             TASK_REOPENED: "reopening", TASK_DELETED: "deletion", TASK_RESTORED: "restore"}
+    names = sorted({kinds.get(r.type, r.type) for r in rows})
+    ids = sorted(int(r.payload["subject"]) for r in rows)
+    return f"{' and '.join(names)} of task{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}"

@@ -1,0 +1,136 @@
+"""Value types and limits of the task model."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from domain.errors import InvalidInput
+
+TITLE_MAX = 500
+DESCRIPTION_MAX = 10_000
+TAGS_PER_TASK_MAX = 20
+TAG_LENGTH_MAX = 50
+REMINDERS_MAX = 10
+REMINDER_OFFSET_MAX = 60 * 24 * 28  # four weeks before due, in minutes
+BULK_MAX = 50
+PAGE_DEFAULT = 20
+PAGE_MAX = 100
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+
+
+class StatusFilter(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    DELETED = "deleted"
+
+
+class Priority(StrEnum):
+    NONE = "none"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    @property
+    def rank(self) -> int:
+        return _PRIORITY_ORDER.index(self)
+
+    @classmethod
+    def from_rank(cls, rank: int) -> Priority:
+        return _PRIORITY_ORDER[rank]
+
+    @classmethod
+    def parse(cls, value: str | Priority) -> Priority:
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            raise InvalidInput(
+                f"priority must be one of {', '.join(p.value for p in cls)}; got {value!r}", field="priority"
+            ) from None
+
+
+_PRIORITY_ORDER = list(Priority)
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def words(text: str) -> list[str]:
+    """Case-folded words of a text: what full-text search indexes and matches, alike on both databases."""
+    return _WORD.findall(text.casefold())
+
+
+def check_title(title: str) -> str:
+    """Trim a title and enforce 1..500 characters."""
+    title = title.strip()
+    if not title:
+        raise InvalidInput("title must not be empty", field="title")
+    if len(title) > TITLE_MAX:
+        raise InvalidInput(f"title must be at most {TITLE_MAX} characters (got {len(title)})", field="title")
+    return title
+
+
+def check_description(description: str | None) -> str:
+    """Enforce the description length (at most 10,000 characters)."""
+    description = description or ""
+    if len(description) > DESCRIPTION_MAX:
+        raise InvalidInput(
+            f"description must be at most {DESCRIPTION_MAX} characters (got {len(description)})",
+            field="description",
+        )
+    return description
+
+
+def normalize_tag(tag: str, field: str = "tags") -> str:
+    """Lower-case and trim a tag; refuse empty or longer than 50 characters."""
+    name = " ".join(str(tag).split()).lower().lstrip("#")
+    if not name:
+        raise InvalidInput("a tag must not be empty", field=field)
+    if len(name) > TAG_LENGTH_MAX:
+        raise InvalidInput(
+            f"tag {name[:20]!r}... is {len(name)} characters; tags are at most {TAG_LENGTH_MAX}", field=field
+        )
+    return name
+
+
+def normalize_tags(tags: list[str] | None, *, limit: int = TAGS_PER_TASK_MAX) -> list[str]:
+    """Normalize and de-duplicate tags, keeping their order; at most 20."""
+    out: list[str] = []
+    for tag in tags or []:
+        name = normalize_tag(tag)
+        if name not in out:
+            out.append(name)
+    if len(out) > limit:
+        raise InvalidInput(f"a task has at most {limit} tags (got {len(out)})", field="tags")
+    return out
+
+
+def normalize_reminders(offsets: list[int] | None) -> list[int]:
+    """Reminder offsets in minutes before due: unique, sorted, 0..40320, at most 10."""
+    out = sorted(set(offsets or []))
+    for minutes in out:
+        if isinstance(minutes, bool) or not isinstance(minutes, int):
+            raise InvalidInput("reminders are whole minutes before the due time, e.g. [0, 60]", field="reminders")
+        if not 0 <= minutes <= REMINDER_OFFSET_MAX:
+            raise InvalidInput(
+                f"a reminder offset must be between 0 and {REMINDER_OFFSET_MAX} minutes before due "
+                f"(got {minutes})",
+                field="reminders",
+            )
+    if len(out) > REMINDERS_MAX:
+        raise InvalidInput(f"a task has at most {REMINDERS_MAX} reminders (got {len(out)})", field="reminders")
+    return out
+
+
+def check_ids(ids: list[int], field: str = "task_ids") -> list[int]:
+    """A bulk request's ids: 1..50, de-duplicated in order."""
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        raise InvalidInput("give at least one task id", field=field)
+    if len(unique) > BULK_MAX:
+        raise InvalidInput(f"a bulk request takes at most {BULK_MAX} task ids (got {len(unique)})", field=field)
+    return unique

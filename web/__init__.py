@@ -1,0 +1,1 @@
+"""The web host: FastAPI app, CLI, composition root and the Alembic environment."""

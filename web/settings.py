@@ -1,0 +1,69 @@
+"""Settings from the environment (prefix TODO_AGENT_), and the signing secret kept in the data directory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SECRET_FILE = "secret_key"
+_SECRET_MIN = 32
+
+
+class Settings(BaseSettings):
+    """Every knob of todo-agent; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix="TODO_AGENT_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("todo-agent"))
+    database_url: str | None = None
+    secret_key: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    bus: Literal["inprocess", "kafka", "dapr"] = "inprocess"
+    lease_ttl_seconds: float = 15.0
+    lease_renew_seconds: float = 5.0
+    relay_poll_seconds: float = 0.2
+    relay_batch: int = 100
+    retention_days: int = 7
+    allow_registration: bool = True
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _secret_strength(self) -> Settings:
+        if self.secret_key is not None and len(self.secret_key.get_secret_value()) < _SECRET_MIN:
+            raise ValueError(f"TODO_AGENT_SECRET_KEY must be at least {_SECRET_MIN} characters")
+        return self
+
+    @property
+    def db_url(self) -> str:
+        """TODO_AGENT_DATABASE_URL, or a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'todo-agent.db'}"
+
+    @property
+    def uses_default_database(self) -> bool:
+        return not self.database_url
+
+    def signing_secret(self) -> str:
+        """TODO_AGENT_SECRET_KEY, else a secret generated into the data directory on first use (never a default)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if self.env == "production":
+            raise ValueError("set TODO_AGENT_SECRET_KEY in production")
+        path = self.data_dir / _SECRET_FILE
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secret + "\n")
+        return secret
