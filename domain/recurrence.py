@@ -37,11 +37,12 @@ forward by the gap (02:30 becomes 03:30); a time repeated on a fall-back day hap
 
 from __future__ import annotations
 
+import calendar
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -64,7 +65,7 @@ _RRULE_EXAMPLE = "'FREQ=MONTHLY;BYDAY=-1FR'"
 _FREQS = ("HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 _DUMMY_ANCHOR = datetime(2000, 1, 3, 9, 0)
 _PROBE_YEARS = 30
-_MAX_IDLE_DAYS = 366 * 9
+_MAX_IDLE_MONTHS = 12 * 9
 
 
 class RecurrenceMode(StrEnum):
@@ -76,17 +77,10 @@ class RecurrenceMode(StrEnum):
 class _CronSpec:
     """A plain 5-field cron expression expanded to sets; None means any."""
 
-    times: tuple[tuple[int, int], ...]
-    days: frozenset[int] | None
+    times: tuple[tuple[int, int], ...]  # (hour, minute), ascending
+    days: frozenset[int] | None  # -1 = the last day of the month
     months: frozenset[int] | None
     weekdays: frozenset[int] | None  # 0 = Sunday
-
-    def day_matches(self, day: date) -> bool:
-        dom = self.days is None or day.day in self.days
-        dow = self.weekdays is None or (day.weekday() + 1) % 7 in self.weekdays
-        if self.days is not None and self.weekdays is not None:
-            return dom or dow  # cron: both restricted means either
-        return dom and dow
 
 
 @dataclass(frozen=True)
@@ -130,18 +124,31 @@ def _localize(wall_clock: Iterator[datetime], start: datetime, zone: tzinfo) -> 
             yield moment
 
 
+@lru_cache(maxsize=4096)
+def _month_days(
+    days: frozenset[int] | None, weekdays: frozenset[int] | None, year: int, month: int
+) -> tuple[int, ...]:
+    """The days of a month matching cron's day-of-month and day-of-week fields (either, if both are set)."""
+    first_weekday, length = calendar.monthrange(year, month)
+    every = range(1, length + 1)
+    if days is None and weekdays is None:
+        return tuple(every)
+    by_date = {length if d == -1 else d for d in days or ()} & set(every)
+    by_weekday = {d for d in every if (first_weekday + d) % 7 in (weekdays or ())}
+    return tuple(sorted(by_date | by_weekday))
+
+
 def _cron_after(spec: _CronSpec, after: datetime) -> Iterator[datetime]:
-    day, idle = after.date(), 0
-    floor: tuple[int, int] | None = (after.hour, after.minute)
-    while idle < _MAX_IDLE_DAYS and day.year < 9999:
-        if spec.months is not None and day.month not in spec.months:
-            day, floor, idle = (day.replace(day=28) + timedelta(days=4)).replace(day=1), None, idle + 28
-            continue
-        if spec.day_matches(day):
-            idle = 0
-            for h, m in spec.times[bisect_right(spec.times, floor) if floor else 0:]:
-                yield datetime(day.year, day.month, day.day, h, m)
-        day, floor, idle = day + timedelta(days=1), None, idle + 1
+    year, month, first_day, floor, idle = after.year, after.month, after.day, (after.hour, after.minute), 0
+    while idle < _MAX_IDLE_MONTHS and year < 9999:
+        if spec.months is None or month in spec.months:
+            for day in _month_days(spec.days, spec.weekdays, year, month):
+                if day >= first_day:
+                    for h, m in spec.times[bisect_right(spec.times, floor) if day == first_day else 0:]:
+                        idle = 0
+                        yield datetime(year, month, day, h, m)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        first_day, idle = 0, idle + 1
 
 
 def _croniter_after(expression: str, after: datetime) -> Iterator[datetime]:
@@ -162,11 +169,12 @@ def _compile_rrule(expression: str, dtstart: datetime) -> rrule:
 
 @lru_cache(maxsize=1024)
 def _compile_cron(expression: str) -> _CronSpec | None:
-    """Expanded sets for plain cron (numbers, names, ranges, steps); None for L, W and # (croniter's)."""
+    """Expanded sets for plain cron (numbers, names, ranges, steps, L); None for W and # (croniter's)."""
     expanded, nth = croniter.expand(expression)
     fields = expression.split()
-    if nth or re.search(r"[lw]", fields[2], re.I) or re.search(r"[l#]", fields[4], re.I):
+    if nth or "W" in fields[2].upper() or re.search(r"[l#]", fields[4], re.I):
         return None
+    expanded[2] = [-1 if v == "l" else v for v in expanded[2]]
     if not all(isinstance(v, int) or v == "*" for values in expanded for v in values):
         return None
     minutes, hours, days, months, weekdays = ([] if vals == ["*"] else list(vals) for vals in expanded[:5])

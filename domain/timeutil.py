@@ -78,14 +78,9 @@ _DUE_EXAMPLE = "e.g. '2026-12-01T09:00:00+01:00', '2026-12-01T09:00' (your timez
 
 def parse_due(value: str | datetime | date, tz: ZoneInfo) -> Due:
     """Parse a due date: an aware datetime, a naive one (local to tz) or a plain date (all day)."""
-    if isinstance(value, datetime):
-        parsed: datetime | date = value
-    elif isinstance(value, date):
-        return Due(day=value)
-    else:
-        parsed = _parse_text(value)
-        if not isinstance(parsed, datetime):
-            return Due(day=parsed)
+    parsed = value if isinstance(value, date) else _parse_text(value)
+    if not isinstance(parsed, datetime):
+        return Due(day=parsed)
     if parsed.tzinfo is None:
         return Due(at=utc(normalize_local(parsed, tz)))
     return Due(at=utc(parsed))

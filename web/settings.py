@@ -53,7 +53,7 @@ class Settings(BaseSettings):
         return not self.database_url
 
     def signing_secret(self) -> str:
-        """TODO_AGENT_SECRET_KEY, else a secret generated into the data directory on first use (never a default)."""
+        """TODO_AGENT_SECRET_KEY, else a secret generated into the data directory on first use."""
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
         if self.env == "production":

@@ -147,7 +147,7 @@ async def replace_tags(tx: Tx, task: Task, names: list[str]) -> None:
     """Make the task's tags exactly `names` (already normalized), creating Tag rows as needed."""
     assert task.id is not None
     tag_ids = await ensure_tags(tx, task.owner_id, names)
-    await tx.session.exec(sa.delete(TaskTag).where(col(TaskTag.task_id) == task.id))  # type: ignore[call-overload]
+    await tx.session.exec(sa.delete(TaskTag).where(col(TaskTag.task_id) == task.id))
     if tag_ids:
         await tx.session.exec(
             sa.insert(TaskTag), params=[{"task_id": task.id, "tag_id": tag_id} for tag_id in tag_ids]
@@ -160,11 +160,11 @@ async def ensure_tags(tx: Tx, owner_id: int, names: list[str]) -> list[int]:
         return []
     dialect = tx.session.bind.dialect.name if tx.session.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await tx.session.exec(  # type: ignore[call-overload]
+    await tx.session.exec(
         insert(Tag).values([{"owner_id": owner_id, "name": n} for n in names]).on_conflict_do_nothing()
     )
     rows = await tx.session.exec(select(Tag.id, Tag.name).where(Tag.owner_id == owner_id, col(Tag.name).in_(names)))
-    by_name = {name: tag_id for tag_id, name in rows.all()}
+    by_name = {name: tag_id for tag_id, name in rows.all() if tag_id is not None}
     return [by_name[n] for n in names]
 
 

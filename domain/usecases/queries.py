@@ -155,12 +155,14 @@ def _matches(tx: Tx, terms: list[str]) -> ColumnElement[bool]:
 def _sort_key(sort: str, order: str) -> ColumnElement[Any]:
     if sort == "due":
         return func.coalesce(col(Task.due_key), _FAR if order == "asc" else -_FAR)
-    return {
+    columns: dict[str, Any] = {
         "priority": col(Task.priority),
         "created": col(Task.created_at),
         "updated": col(Task.updated_at),
         "title": col(Task.title_key),
-    }[sort]
+    }
+    key: ColumnElement[Any] = columns[sort]
+    return key
 
 
 def _after(key: ColumnElement[Any], order: str, position: tuple[Any, int]) -> ColumnElement[bool]:

@@ -16,7 +16,16 @@ from domain.recurrence import RecurrenceMode, next_occurrence, next_occurrences,
 from domain.schemas import DueValue, RecurrencePreview, RecurrenceSpec, TaskView
 from domain.timeutil import Due, local_midnight, parse_due, render_local, zone
 from domain.uow import UnitOfWork
-from domain.usecases.common import Actor, due_of, emit_change, load_task, replace_tags, set_due, tags_of, to_view
+from domain.usecases.common import (
+    Actor,
+    due_of,
+    emit_change,
+    load_task,
+    replace_tags,
+    set_due,
+    tags_of,
+    to_view,
+)
 from domain.values import Status
 
 
@@ -127,7 +136,7 @@ async def _series_continues(session: AsyncSession, prev: Task) -> bool:
     if prev.recurrence_count is None:
         return True
     series = prev.series_id or prev.id
-    stmt = select(func.count()).select_from(Task).where(sa.or_(Task.series_id == series, col(Task.id) == series))
+    stmt = select(func.count()).select_from(Task).where(sa.or_(col(Task.series_id) == series, col(Task.id) == series))
     made = (await session.exec(stmt)).one()
     return int(made) < prev.recurrence_count
 

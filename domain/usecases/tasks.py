@@ -15,10 +15,26 @@ from domain.models import IdempotencyRecord, Task
 from domain.schemas import TaskCreate, TaskUpdate, TaskView
 from domain.timeutil import parse_due
 from domain.uow import Tx, UnitOfWork
-from domain.usecases.common import Actor, emit_change, load_task, replace_tags, set_due, set_text, tags_of, to_view
+from domain.usecases.common import (
+    Actor,
+    emit_change,
+    load_task,
+    replace_tags,
+    set_due,
+    set_text,
+    tags_of,
+    to_view,
+)
 from domain.usecases.mutation import Apply, Draft, mutate
 from domain.usecases.recurring import apply_recurrence
-from domain.values import Priority, Status, check_description, check_title, normalize_reminders, normalize_tags
+from domain.values import (
+    Priority,
+    Status,
+    check_description,
+    check_title,
+    normalize_reminders,
+    normalize_tags,
+)
 
 
 async def create_task(

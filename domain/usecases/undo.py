@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from domain.errors import Conflict, NothingToUndo, NotFound
+from domain.errors import Conflict, NotFound, NothingToUndo
 from domain.events import (
     TASK_COMPLETED,
     TASK_CREATED,
@@ -43,7 +43,7 @@ async def undo_last_change(uow: UnitOfWork, actor: Actor) -> UndoResult:
             tasks.append(await mutate(tx, actor, event.task.id, _reverter(row.type, event, tx.now, actor.tz),
                                       include_deleted=True))
         undone = {rows[0].operation_id, tx.operation_id}
-        await tx.session.exec(  # type: ignore[call-overload]
+        await tx.session.exec(
             sa.update(OutboxEvent).where(col(OutboxEvent.operation_id).in_(undone)).values(undoable=False)
         )
     return UndoResult(undone=_describe(rows), tasks=tasks)
