@@ -7,11 +7,11 @@ A rule is one string, evaluated in the user's timezone, in one of four forms (ca
    'monthly' from the 29th-31st falls on the last day of shorter months; 'yearly' from February 29 falls on
    February 28 in other years.
 2. Cron: five fields, minute hour day-of-month month day-of-week, e.g. '0 9 * * 1-5' (09:00 on weekdays).
-   @hourly, @daily, @weekly, @monthly and @yearly are accepted (at midnight); seconds fields are not.
+   @hourly (at minute 0), @daily, @weekly, @monthly and @yearly (at midnight) are accepted; seconds are not.
 3. RRULE (RFC 5545), with or without 'RRULE:', e.g. 'FREQ=MONTHLY;BYDAY=-1FR' (last Friday of the month).
    The task's due time is the start: DTSTART is not allowed, and without BYHOUR/BYMINUTE the time of day
-   comes from the due time. FREQ is HOURLY, DAILY, WEEKLY, MONTHLY or YEARLY. UNTIL is a local date or
-   date-time without 'Z'. COUNT is not allowed: set the count on the task instead.
+   comes from the due time. FREQ is HOURLY, DAILY, WEEKLY, MONTHLY or YEARLY. UNTIL is a local date
+   (inclusive) or date-time without 'Z'. COUNT is not allowed: set the count on the task instead.
 4. Phrase: 'every' followed by one of
      day | N days                        every day, every 3 days, every other day
      weekday                             every weekday (Monday to Friday)
@@ -174,10 +174,10 @@ def _compile_cron(expression: str) -> _CronSpec | None:
     fields = expression.split()
     if nth or "W" in fields[2].upper() or re.search(r"[l#]", fields[4], re.I):
         return None
-    expanded[2] = [-1 if v == "l" else v for v in expanded[2]]
+    expanded = [*expanded[:2], [-1 if v == "l" else v for v in expanded[2]], *expanded[3:5]]
     if not all(isinstance(v, int) or v == "*" for values in expanded for v in values):
         return None
-    minutes, hours, days, months, weekdays = ([] if vals == ["*"] else list(vals) for vals in expanded[:5])
+    minutes, hours, days, months, weekdays = ([] if vals == ["*"] else list(vals) for vals in expanded)
     times = tuple((h, m) for h in (hours or range(24)) for m in (minutes or range(60)))
     return _CronSpec(tuple(sorted(times)), frozenset(days) or None, frozenset(months) or None,
                      frozenset(weekdays) or None)
@@ -245,9 +245,9 @@ def _rrule_problem(params: dict[str, str]) -> str | None:
 
 def _probe_rrule(body: str, expression: str, until: str | None) -> None:
     """Build the rule once with a dummy start; raise if dateutil refuses it or it yields nothing for years."""
-    horizon = min(until or "99991231", f"{_DUMMY_ANCHOR.year + _PROBE_YEARS}0101")[:8]
+    horizon = min(until or "99991231T235959", f"{_DUMMY_ANCHOR.year + _PROBE_YEARS}0101T000000")
     try:
-        probe = rrulestr(f"{expression};UNTIL={horizon}T235959", dtstart=_DUMMY_ANCHOR)
+        probe = rrulestr(f"{expression};UNTIL={horizon}", dtstart=_DUMMY_ANCHOR)
     except (ValueError, TypeError, KeyError) as exc:
         message = f"RRULE '{body}' is not valid: {exc}, e.g. {_RRULE_EXAMPLE}"
         raise InvalidRecurrence(message, field="rule") from exc
@@ -263,6 +263,7 @@ def _check_rrule(key: str) -> str:
     if "BYHOUR" in params and "BYMINUTE" not in params and params["FREQ"] != "HOURLY":
         params["BYMINUTE"] = "0"
     until = params.pop("UNTIL", None)
+    until = until + "T235959" if until and len(until) == 8 else until  # a date includes that whole day
     _probe_rrule(body, ";".join(f"{k}={v}" for k, v in params.items()), until)
     return ";".join(f"{k}={v}" for k, v in params.items()) + (f";UNTIL={until}" if until else "")
 

@@ -94,7 +94,7 @@ def test_monthly_from_the_30th_returns_to_the_30th_after_february() -> None:
 
 def test_yearly_from_february_29_falls_on_february_28_in_other_years() -> None:
     assert upcoming("yearly", datetime(2028, 2, 29, 9, 0, tzinfo=NY), 5) == [
-        "Wed 2029-02-28 09:00", "Thu 2030-02-28 09:00", "Fri 2031-02-28 09:00", "Tue 2032-02-29 09:00",
+        "Wed 2029-02-28 09:00", "Thu 2030-02-28 09:00", "Fri 2031-02-28 09:00", "Sun 2032-02-29 09:00",
         "Mon 2033-02-28 09:00"]
 
 
@@ -186,6 +186,11 @@ def test_rrule_interval_counts_from_the_anchor() -> None:
 def test_rrule_until_inside_the_rule_ends_the_series() -> None:
     rule = "FREQ=DAILY;UNTIL=20260116T235959"
     assert upcoming(rule, WED, 10) == ["Thu 2026-01-15 09:00", "Fri 2026-01-16 09:00"]
+
+
+def test_rrule_until_as_a_date_includes_that_whole_day() -> None:
+    assert parse_rule("FREQ=DAILY;UNTIL=20260116", WED).expression == "FREQ=DAILY;UNTIL=20260116T235959"
+    assert upcoming("FREQ=DAILY;UNTIL=20260116", WED, 10) == ["Thu 2026-01-15 09:00", "Fri 2026-01-16 09:00"]
 
 
 def test_hourly_rrule_is_accepted() -> None:

@@ -1,0 +1,192 @@
+"""The outbox relay: publishes pending outbox rows in seq order with retry and backoff, and marks them sent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlmodel import col, func, select
+
+from domain.models import OutboxEvent
+from domain.ports import OutboundMessage, Publisher
+from domain.uow import UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 500
+JITTER = 0.1  # up to +10% on a retry delay, so relays restarted together do not retry in lockstep
+
+
+@dataclass(frozen=True)
+class _Failure:
+    seq: int
+    attempts: int
+    error: str
+    next_attempt_at: datetime
+
+
+class OutboxStatus(BaseModel):
+    """Health of the outbox for /readyz: how much is waiting, since when, and why."""
+
+    pending: int
+    oldest_pending_age_seconds: float | None
+    failing: int  # pending rows that failed at least once
+    last_error: str | None  # the error of the first failing row: the one holding the others back
+
+
+class Relay:
+    """Moves outbox rows to a publisher in seq order; a row waiting for its retry holds back the rows after it."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        publisher: Publisher,
+        *,
+        batch: int = 100,
+        poll_seconds: float = 0.2,
+        base_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        still_leader: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
+        self.uow = uow
+        self.publisher = publisher
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+        self.base_backoff = base_backoff
+        self.max_backoff = max_backoff
+        self.still_leader = still_leader
+        self._wakeup = asyncio.Event()
+        uow.on_events_committed(self.wake)
+
+    def wake(self) -> None:
+        """Make the running relay look at the outbox now (called after each local commit that wrote events)."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Relay until cancelled, after every wake() and every poll_seconds; a batch in flight is completed."""
+        while True:
+            self._wakeup.clear()  # before the pass, so a commit during the pass triggers another one
+            try:
+                sent = await self.relay_once()
+            except Exception:
+                logger.exception("outbox relay pass failed; next pass in %.2fs", self.poll_seconds)
+                sent = 0
+            if sent < self.batch:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._wakeup.wait()
+
+    async def relay_once(self) -> int:
+        """Publish the due pending rows (up to `batch`) in seq order and mark them sent; returns how many."""
+        rows = await self._due_rows()
+        if not rows or (self.still_leader is not None and not await self.still_leader()):
+            return 0
+        published: list[int] = []
+        failure: _Failure | None = None
+        try:
+            failure = await self._publish(rows, published)
+        finally:
+            # Even when cancelled mid-batch: record what went out, or it would be published twice.
+            await _finish(self._record(published, failure))
+        return len(published)
+
+    async def _due_rows(self) -> list[OutboxEvent]:
+        async with self.uow.read() as tx:
+            stmt = (
+                select(OutboxEvent)
+                .where(col(OutboxEvent.sent_at).is_(None))
+                .order_by(col(OutboxEvent.seq))
+                .limit(self.batch)
+            )
+            rows = (await tx.session.exec(stmt)).all()
+            now = tx.now
+        # The first row still waiting for its retry holds back every later one: order is kept.
+        return list(itertools.takewhile(lambda r: r.next_attempt_at is None or r.next_attempt_at <= now, rows))
+
+    async def _publish(self, rows: Sequence[OutboxEvent], published: list[int]) -> _Failure | None:
+        for row in rows:
+            assert row.seq is not None
+            message = OutboundMessage(topic=row.topic, key=row.key, event_id=row.event_id, event=row.payload)
+            try:
+                await self.publisher.publish(message)
+            except Exception as exc:
+                return self._failure(row, exc)
+            published.append(row.seq)
+        return None
+
+    def _failure(self, row: OutboxEvent, exc: Exception) -> _Failure:
+        assert row.seq is not None
+        delay = min(self.max_backoff, self.base_backoff * 2**row.attempts * (1 + random.uniform(0, JITTER)))
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+        attempts = row.attempts + 1
+        logger.warning(
+            "publishing outbox event %s failed (attempt %d), next try in %.2fs: %s",
+            row.event_id, attempts, delay, error,
+            extra={"event_id": row.event_id, "attempts": attempts, "topic": row.topic},
+        )
+        next_at = self.uow.clock.now() + timedelta(seconds=delay)
+        return _Failure(seq=row.seq, attempts=attempts, error=error, next_attempt_at=next_at)
+
+    async def _record(self, published: list[int], failure: _Failure | None) -> None:
+        if not published and failure is None:
+            return
+        async with self.uow.write() as tx:
+            if published:
+                sent = col(OutboxEvent.seq).in_(published), col(OutboxEvent.sent_at).is_(None)
+                await tx.session.exec(sa.update(OutboxEvent).where(*sent).values(sent_at=tx.now))
+            if failure is not None:
+                stmt = sa.update(OutboxEvent).where(col(OutboxEvent.seq) == failure.seq)
+                await tx.session.exec(
+                    stmt.values(
+                        attempts=failure.attempts, last_error=failure.error, next_attempt_at=failure.next_attempt_at
+                    )
+                )
+
+
+async def _finish(coro: Coroutine[Any, Any, None]) -> None:
+    """Run `coro` to its end even if we are cancelled meanwhile; then let our cancellation through."""
+    task = asyncio.ensure_future(coro)
+    interrupted: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError as exc:
+            interrupted = exc
+    if interrupted is not None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            logger.error("outbox: recording a batch failed during shutdown", exc_info=error)
+        raise interrupted
+    task.result()
+
+
+async def outbox_status(uow: UnitOfWork) -> OutboxStatus:
+    """Count the pending rows, the age of the oldest one and the failing ones, with the blocking error."""
+    pending = col(OutboxEvent.sent_at).is_(None)
+    failing = col(OutboxEvent.attempts) > 0
+    async with uow.read() as tx:
+        stmt = select(func.count(), func.min(OutboxEvent.created_at), func.count().filter(failing)).where(pending)
+        count, oldest, failing_count = (await tx.session.exec(stmt)).one()
+        first_error = select(OutboxEvent.last_error).where(pending, failing).order_by(col(OutboxEvent.seq)).limit(1)
+        last_error = (await tx.session.exec(first_error)).first()
+        now = tx.now
+    age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else None
+    return OutboxStatus(
+        pending=count, oldest_pending_age_seconds=age, failing=failing_count, last_error=last_error
+    )
+
+
+async def prune_outbox(uow: UnitOfWork, older_than: timedelta) -> int:
+    """Delete rows sent more than `older_than` ago (unsent rows are always kept); returns how many."""
+    async with uow.write() as tx:
+        # sent_at is NULL on unsent rows, so they never compare as older.
+        stmt = sa.delete(OutboxEvent).where(col(OutboxEvent.sent_at) < tx.now - older_than)
+        return (await tx.session.exec(stmt)).rowcount

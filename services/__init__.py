@@ -1,0 +1,1 @@
+"""Event transport and the reminder, recurrence and audit services; they depend on `domain` only."""

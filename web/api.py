@@ -1,0 +1,19 @@
+"""The REST API: its routers and error mapping, attached to the host app by `web.app.create_app`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from web import problems
+from web.deps import ApiState
+from web.routes import account, auth, planning, tags, tasks
+
+ROUTERS = (auth.router, account.router, tasks.router, tags.router, planning.router)
+
+
+def include_api(app: FastAPI, state: ApiState) -> None:
+    """Mount every REST router on `app` and answer its errors as problem+json."""
+    app.state.api = state
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router)

@@ -1,0 +1,122 @@
+"""The composition root: builds each process's adapters from settings (nothing is built at import time)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from domain.db import Database
+from domain.lease import LeaseKeeper
+from domain.outbox import Relay
+from domain.ports import Publisher
+from domain.uow import UnitOfWork
+from web.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class ConfigurationError(Exception):
+    """The settings ask for something this build cannot do; the message says what to change."""
+
+
+@dataclass
+class Runtime:
+    """Everything one long-running process needs: its database, unit of work, publisher, relay and lease."""
+
+    settings: Settings
+    db: Database
+    uow: UnitOfWork
+    publisher: Publisher
+    relay: Relay
+    lease: LeaseKeeper
+
+
+def build_unit_of_work(settings: Settings, *, role: str) -> UnitOfWork:
+    """A unit of work on the configured database whose events carry the source `todo-agent/<role>`."""
+    return UnitOfWork(Database(settings.db_url), source=f"todo-agent/{role}")
+
+
+def build_publisher(settings: Settings) -> Publisher:
+    """The event transport chosen by TODO_AGENT_BUS."""
+    if settings.bus == "inprocess":
+        from services.transport.inprocess import InProcessBus
+
+        return InProcessBus()
+    raise ConfigurationError(
+        f"TODO_AGENT_BUS={settings.bus} is not available yet; use TODO_AGENT_BUS=inprocess "
+        "(the Kafka and Dapr transports arrive in a later release)"
+    )
+
+
+def holder_id(role: str) -> str:
+    """A lease holder name unique to this process: role, host, pid and a random suffix."""
+    return f"{role}:{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def build_runtime(settings: Settings, *, role: str, priority: int) -> Runtime:
+    """Build the adapters of a long-running process (`role` is e.g. "web"; higher `priority` wins the lease)."""
+    publisher = build_publisher(settings)
+    uow = build_unit_of_work(settings, role=role)
+    lease = LeaseKeeper(
+        uow,
+        holder=holder_id(role),
+        priority=priority,
+        ttl=settings.lease_ttl_seconds,
+        renew_every=settings.lease_renew_seconds,
+    )
+    relay = Relay(
+        uow,
+        publisher,
+        batch=settings.relay_batch,
+        poll_seconds=settings.relay_poll_seconds,
+        still_leader=lambda: lease.held,
+    )
+    uow.on_events_committed(relay.wake)
+    return Runtime(settings=settings, db=uow.db, uow=uow, publisher=publisher, relay=relay, lease=lease)
+
+
+async def leader_duties(rt: Runtime) -> None:
+    """What only the lease holder runs: the outbox relay (the services and the scheduler join here later)."""
+    await rt.relay.run()
+
+
+async def close_runtime(rt: Runtime) -> None:
+    """Release the publisher's connections and the database pool."""
+    try:
+        await rt.publisher.close()
+    finally:
+        await rt.db.dispose()
+
+
+@asynccontextmanager
+async def background(rt: Runtime) -> AsyncIterator[Runtime]:
+    """Run the leader duties whenever this process holds the lease; on exit stop them gracefully and close."""
+    task = asyncio.create_task(rt.lease.run_while_leader(lambda: leader_duties(rt)), name="lease")
+    task.add_done_callback(_log_failure)
+    try:
+        yield rt
+    finally:
+        # Cancelling lets the relay finish its batch and the lease keeper release the lease.
+        task.cancel()
+        await asyncio.wait([task])
+        await close_runtime(rt)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.error("the lease keeper stopped: %s", exc, exc_info=exc)
+
+
+def prepare_database(settings: Settings) -> None:
+    """Migrate the default SQLite database (every command that opens it does this first); others are left alone."""
+    if settings.uses_default_database:
+        from web.migrate import upgrade
+
+        logger.debug("migrating %s", settings.db_url)
+        upgrade(settings.db_url)

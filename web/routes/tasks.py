@@ -1,0 +1,109 @@
+"""/api/v1/tasks: list, create, read, change, complete, reopen, delete, restore, bulk."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Header, Query, status
+
+from domain import usecases as uc
+from domain.schemas import BulkResult, SortKey, SortOrder, TaskCreate, TaskQuery, TaskView
+from domain.values import PAGE_DEFAULT, PAGE_MAX, Priority, StatusFilter
+from web.deps import CurrentActor, UowDep
+from web.problems import responses
+from web.schemas import BulkRequest, TaskPatch, TasksPublic, VersionBody
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=responses(401))
+
+OptionalVersion = Annotated[VersionBody | None, Body(description="optional: the version you last saw")]
+
+
+@router.get("", response_model=TasksPublic, responses=responses(422))
+async def list_tasks(
+    uow: UowDep,
+    actor: CurrentActor,
+    status_: Annotated[list[StatusFilter] | None, Query(alias="status", description="default open and completed; "
+                                                        "deleted lists the trash")] = None,
+    priority: Annotated[list[Priority] | None, Query()] = None,
+    tag: Annotated[list[str] | None, Query()] = None,
+    tag_mode: Annotated[Literal["any", "all"], Query()] = "any",
+    due_before: Annotated[str | None, Query(description="datetime or date (local to you without offset)")] = None,
+    due_after: Annotated[str | None, Query(description="datetime or date (local to you without offset)")] = None,
+    overdue: bool | None = None,
+    due_today: bool | None = None,
+    has_due: bool | None = None,
+    q: Annotated[str | None, Query(max_length=500, description="every word is a prefix in title or description")] = None,
+    sort: SortKey = "due",
+    order: SortOrder | None = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
+    cursor: str | None = None,
+) -> TasksPublic:
+    """List your tasks with filters, sort and a cursor; `count` is the total matching."""
+    query = TaskQuery(
+        status=status_ or [StatusFilter.OPEN, StatusFilter.COMPLETED], priority=list(priority or []),
+        tag=tag or [], tag_mode=tag_mode, due_before=due_before, due_after=due_after, overdue=overdue,
+        due_today=due_today, has_due=has_due, q=q, sort=sort, order=order, limit=limit, cursor=cursor,
+    )
+    page = await uc.list_tasks(uow, actor, query)
+    return TasksPublic(data=page.data, count=page.count, next_cursor=page.next_cursor)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskView, responses=responses(409, 422))
+async def create_task(
+    uow: UowDep,
+    actor: CurrentActor,
+    body: TaskCreate,
+    idempotency_key: Annotated[str | None, Header(max_length=255, description="repeat-safe creation")] = None,
+) -> TaskView:
+    """Create a task; the same Idempotency-Key with the same body returns the first task."""
+    return await uc.create_task(uow, actor, body, idempotency_key=idempotency_key)
+
+
+@router.post("/bulk", response_model=BulkResult, responses=responses(404, 422))
+async def bulk(uow: UowDep, actor: CurrentActor, body: BulkRequest) -> BulkResult:
+    """Complete, delete, set the priority of, or tag up to 50 tasks at once; all or nothing."""
+    if body.action == "complete":
+        return await uc.bulk_complete(uow, actor, body.ids)
+    if body.action == "delete":
+        return await uc.bulk_delete(uow, actor, body.ids)
+    if body.action == "set_priority":
+        return await uc.bulk_set_priority(uow, actor, body.ids, body.priority)
+    return await uc.bulk_add_tags(uow, actor, body.ids, body.tags or [])
+
+
+@router.get("/{task_id}", response_model=TaskView, responses=responses(404))
+async def get_task(uow: UowDep, actor: CurrentActor, task_id: int) -> TaskView:
+    """One task (a task in the trash answers 404 until restored)."""
+    return await uc.get_task(uow, actor, task_id)
+
+
+@router.patch("/{task_id}", response_model=TaskView, responses=responses(404, 409, 422))
+async def update_task(uow: UowDep, actor: CurrentActor, task_id: int, body: TaskPatch) -> TaskView:
+    """Change the fields given; null clears `due_at` or `recurrence`; others stay as they are."""
+    return await uc.update_task(uow, actor, task_id, body.changes(), expected_version=body.version)
+
+
+@router.delete("/{task_id}", response_model=TaskView, responses=responses(404, 409))
+async def delete_task(uow: UowDep, actor: CurrentActor, task_id: int, body: OptionalVersion = None) -> TaskView:
+    """Move a task to the trash (restore it with /restore)."""
+    return await uc.delete_task(uow, actor, task_id, expected_version=body.version if body else None)
+
+
+@router.post("/{task_id}/complete", response_model=TaskView, responses=responses(404, 409))
+async def complete_task(uow: UowDep, actor: CurrentActor, task_id: int, body: OptionalVersion = None) -> TaskView:
+    """Mark a task completed."""
+    return await uc.complete_task(uow, actor, task_id, expected_version=body.version if body else None)
+
+
+@router.post("/{task_id}/reopen", response_model=TaskView, responses=responses(404, 409))
+async def reopen_task(uow: UowDep, actor: CurrentActor, task_id: int, body: OptionalVersion = None) -> TaskView:
+    """Mark a completed task open again."""
+    return await uc.reopen_task(uow, actor, task_id, expected_version=body.version if body else None)
+
+
+@router.post("/{task_id}/restore", response_model=TaskView, responses=responses(404, 409))
+async def restore_task(uow: UowDep, actor: CurrentActor, task_id: int, body: OptionalVersion = None) -> TaskView:
+    """Take a task out of the trash."""
+    return await uc.restore_task(uow, actor, task_id, expected_version=body.version if body else None)
+
+
