@@ -77,6 +77,25 @@ def percentile(sorted_values: Sequence[float], pct: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
 
 
+async def measure_interleaved(
+    calls: Sequence[tuple[Callable[[int], Awaitable[Any]], int]], *, warmup: int = 10
+) -> list[Stats]:
+    """Measure several operations in rounds (one call of each per round, until each has had its `n`), so that
+    a burst of load from a neighbour on the machine spreads over all of them instead of hitting one."""
+    for fn, _n in calls:
+        for i in range(warmup):
+            await fn(i)
+    gc.collect()
+    samples: list[list[int]] = [[] for _ in calls]
+    for r in range(max(n for _fn, n in calls)):
+        for k, (fn, n) in enumerate(calls):
+            if r < n:
+                t0 = time.perf_counter_ns()
+                await fn(warmup + r)
+                samples[k].append(time.perf_counter_ns() - t0)
+    return [Stats.of(s) for s in samples]
+
+
 async def measure(fn: Callable[[int], Awaitable[Any]], n: int, *, warmup: int = 10) -> Stats:
     """Call `fn(i)` `warmup` times untimed, then `n` times timed one by one with perf_counter_ns."""
     for i in range(warmup):
@@ -190,8 +209,8 @@ class RunContext:
             f" psycopg {_version('psycopg')}"
         )
 
-    def header(self, title: str) -> str:
-        """The first lines of a section: what was run, when, on what."""
+    def header(self, title: str, load: str) -> str:
+        """The first lines of a section: what was run, when, on what, and how busy the machine was."""
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         mode = "quick" if self.quick else "full"
         return (
@@ -199,8 +218,16 @@ class RunContext:
             f"- date: {now} ({mode} run)\n"
             f"- commit: {git_commit()}\n"
             f"- machine: {self.machine()}\n"
+            f"- load average (1 min) of the machine during the run: {load}\n"
             f"- command: `{self.command}`\n"
         )
+
+
+def load_average() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
 
 
 # --------------------------------------------------------------------------------------------------- SQL capture
@@ -255,6 +282,7 @@ class SqlShare:
     total_ms: float
     sql_ms: float
     statements: float
+    cpu_ms: float  # CPU time of this process (all its threads, so aiosqlite's too): immune to waiting for a core
 
     @property
     def python_ms(self) -> float:
@@ -267,15 +295,17 @@ class SqlShare:
 
 async def sql_share(recorder: SqlRecorder, fn: Callable[[int], Awaitable[Any]], n: int) -> SqlShare:
     """Mean wall time, SQL time and statement count per call over `n` calls with the recorder attached."""
-    total = sql = count = 0
+    total = sql = count = cpu = 0
     for i in range(n):
         with recorder.recording():
+            c0 = time.process_time_ns()
             t0 = time.perf_counter_ns()
             await fn(i)
             total += time.perf_counter_ns() - t0
+            cpu += time.process_time_ns() - c0
         sql += recorder.sql_ns
         count += sum(1 for s in recorder.statements if not _is_tx_control(s.statement))
-    return SqlShare(total_ms=total / n / 1e6, sql_ms=sql / n / 1e6, statements=count / n)
+    return SqlShare(total_ms=total / n / 1e6, sql_ms=sql / n / 1e6, statements=count / n, cpu_ms=cpu / n / 1e6)
 
 
 def _is_tx_control(statement: str) -> bool:
@@ -370,7 +400,8 @@ _BUCKETS = [
                                                     "sqlalchemy/connectors", "sqlalchemy/dialects",
                                                     "sqlalchemy/pool", "sqlalchemy/event")),
     ("SQLModel", ("sqlmodel",)),
-    ("driver (aiosqlite / psycopg), Python side", ("aiosqlite", "psycopg", "sqlite3")),
+    ("driver calls (aiosqlite / psycopg + libpq sends; on 2 busy cores this includes time descheduled while the"
+     " server runs)", ("aiosqlite", "psycopg", "sqlite3")),
     ("asyncio, greenlet and waiting for the driver", ("asyncio", "greenlet", "selectors", "threading", "queue",
                                                        "concurrent")),
     ("domain code", ("/domain/",)),
@@ -451,6 +482,12 @@ class Backend:
         return stats.p50 if stats else float("nan")
 
     async def measure_baseline(self, n: int) -> dict[str, Stats]:
+        raw = await _raw_connection(self.url)
+
+        async def raw_select_one(_i: int) -> None:
+            cursor = await raw.execute("SELECT 1")
+            await cursor.fetchall()
+
         async def select_one(_i: int) -> None:
             async with self.db.engine.connect() as conn:
                 await conn.exec_driver_sql("SELECT 1")
@@ -459,11 +496,26 @@ class Backend:
             async with self.uow.read() as tx:
                 await tx.session.exec(sa.select(sa.literal(1)))  # type: ignore[call-overload]
 
-        self.baseline = {
-            "SELECT 1 (pooled connection)": await measure(select_one, n, warmup=20),
-            "empty read tx": await measure(empty_tx, n, warmup=20),
-        }
+        try:
+            self.baseline = {
+                "SELECT 1 (driver alone)": await measure(raw_select_one, n, warmup=20),
+                "SELECT 1 (pooled SQLAlchemy connection)": await measure(select_one, n, warmup=20),
+                "empty read tx": await measure(empty_tx, n, warmup=20),
+            }
+        finally:
+            await raw.close()
         return self.baseline
+
+
+async def _raw_connection(url: str) -> Any:
+    """A plain driver connection to the same database (no SQLAlchemy, no pool): the round-trip floor."""
+    if url.startswith("sqlite"):
+        import aiosqlite
+
+        return await aiosqlite.connect(url.split(":///", 1)[1])
+    import psycopg
+
+    return await psycopg.AsyncConnection.connect(_libpq(url), autocommit=True)
 
 
 def postgres_admin_url() -> str | None:

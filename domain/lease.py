@@ -67,10 +67,8 @@ class LeaseKeeper:
         return self.held
 
     async def renew(self) -> bool:
-        """Extend our hold by ttl; False if someone else holds it or a higher-priority process asked for it.
-
-        After a False that was a request, we still hold the row: stop the work, then release().
-        """
+        """Extend our hold by ttl; False if someone else holds it or a higher-priority process asked for it."""
+        # After a False caused by a request we still hold the row: the caller stops its work, then release()s.
         if self.epoch == 0:
             return False
         async with self.uow.write() as tx:
@@ -120,7 +118,7 @@ class LeaseKeeper:
             while not task.done():
                 await asyncio.wait({task}, timeout=self.renew_every)
                 if not task.done() and not await self._in_time(self.renew, "renew"):
-                    logger.warning("lease %s lost by %s (epoch %d): stopping work", self.name, self.holder, self.epoch)
+                    logger.warning("lease %s: %s stops its work (epoch %d)", self.name, self.holder, self.epoch)
                     break
         finally:
             await _cancel_and_wait(task)

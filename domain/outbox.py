@@ -73,16 +73,19 @@ class Relay:
 
     async def run(self) -> None:
         """Relay until cancelled, after every wake() and every poll_seconds; a batch in flight is completed."""
+        failures = 0  # consecutive failed passes (database unavailable): poll less often meanwhile
         while True:
             self._wakeup.clear()  # before the pass, so a commit during the pass triggers another one
             try:
                 sent = await self.relay_once()
+                failures = 0
             except Exception:
-                logger.exception("outbox relay pass failed; next pass in %.2fs", self.poll_seconds)
+                failures += 1
+                logger.exception("outbox relay pass failed (%d in a row)", failures)
                 sent = 0
             if sent < self.batch:
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.poll_seconds):
+                    async with asyncio.timeout(min(self.max_backoff, self.poll_seconds * 2**failures)):
                         await self._wakeup.wait()
 
     async def relay_once(self) -> int:

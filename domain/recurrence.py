@@ -64,7 +64,7 @@ _MACROS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * 
 _RRULE_EXAMPLE = "'FREQ=MONTHLY;BYDAY=-1FR'"
 _FREQS = ("HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 _DUMMY_ANCHOR = datetime(2000, 1, 3, 9, 0)
-_PROBE_YEARS = 30
+_PROBE_START = datetime(9968, 1, 1)  # a leap year; dateutil stops at 9999, so an empty rule fails fast
 _MAX_IDLE_MONTHS = 12 * 9
 
 
@@ -80,7 +80,7 @@ class _CronSpec:
     times: tuple[tuple[int, int], ...]  # (hour, minute), ascending
     days: frozenset[int] | None  # -1 = the last day of the month
     months: frozenset[int] | None
-    weekdays: frozenset[int] | None  # 0 = Sunday
+    weekdays: frozenset[tuple[int, int]] | None  # (weekday, 0 = every | n-th | -1 = last); weekday 0 = Sunday
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def _localize(wall_clock: Iterator[datetime], start: datetime, zone: tzinfo) -> 
 
 @lru_cache(maxsize=4096)
 def _month_days(
-    days: frozenset[int] | None, weekdays: frozenset[int] | None, year: int, month: int
+    days: frozenset[int] | None, weekdays: frozenset[tuple[int, int]] | None, year: int, month: int
 ) -> tuple[int, ...]:
     """The days of a month matching cron's day-of-month and day-of-week fields (either, if both are set)."""
     first_weekday, length = calendar.monthrange(year, month)
@@ -134,8 +134,13 @@ def _month_days(
     if days is None and weekdays is None:
         return tuple(every)
     by_date = {length if d == -1 else d for d in days or ()} & set(every)
-    by_weekday = {d for d in every if (first_weekday + d) % 7 in (weekdays or ())}
-    return tuple(sorted(by_date | by_weekday))
+    wanted = weekdays or frozenset()
+
+    def weekday_matches(d: int) -> bool:
+        w = (first_weekday + d) % 7
+        return bool({(w, 0), (w, (d + 6) // 7)} & wanted) or ((w, -1) in wanted and d + 7 > length)
+
+    return tuple(sorted(by_date | {d for d in every if weekday_matches(d)}))
 
 
 def _cron_after(spec: _CronSpec, after: datetime) -> Iterator[datetime]:
@@ -169,18 +174,18 @@ def _compile_rrule(expression: str, dtstart: datetime) -> rrule:
 
 @lru_cache(maxsize=1024)
 def _compile_cron(expression: str) -> _CronSpec | None:
-    """Expanded sets for plain cron (numbers, names, ranges, steps, L); None for W and # (croniter's)."""
+    """Expanded sets for cron (numbers, names, ranges, steps, L, #); None for W (croniter evaluates it)."""
     expanded, nth = croniter.expand(expression)
-    fields = expression.split()
-    if nth or "W" in fields[2].upper() or re.search(r"[l#]", fields[4], re.I):
+    if "W" in expression.split()[2].upper() or (nth and expanded[2] != ["*"]):
         return None
     expanded = [*expanded[:2], [-1 if v == "l" else v for v in expanded[2]], *expanded[3:5]]
     if not all(isinstance(v, int) or v == "*" for values in expanded for v in values):
         return None
     minutes, hours, days, months, weekdays = ([] if vals == ["*"] else list(vals) for vals in expanded)
     times = tuple((h, m) for h in (hours or range(24)) for m in (minutes or range(60)))
+    by_weekday = {(w, -1 if n == "l" else n) for w, ns in nth.items() for n in ns} or {(w, 0) for w in weekdays}
     return _CronSpec(tuple(sorted(times)), frozenset(days) or None, frozenset(months) or None,
-                     frozenset(weekdays) or None)
+                     frozenset(by_weekday) or None)
 
 
 def _cron_error(expression: str) -> InvalidRecurrence | None:
@@ -243,15 +248,18 @@ def _rrule_problem(params: dict[str, str]) -> str | None:
     return None
 
 
-def _probe_rrule(body: str, expression: str, until: str | None) -> None:
-    """Build the rule once with a dummy start; raise if dateutil refuses it or it yields nothing for years."""
-    horizon = min(until or "99991231T235959", f"{_DUMMY_ANCHOR.year + _PROBE_YEARS}0101T000000")
+def _probe_rrule(body: str, expression: str) -> None:
+    """Build the rule once; raise if dateutil refuses it or it never yields (searched up to year 9999)."""
     try:
-        probe = rrulestr(f"{expression};UNTIL={horizon}", dtstart=_DUMMY_ANCHOR)
+        probe = rrulestr(expression, dtstart=_PROBE_START)
     except (ValueError, TypeError, KeyError) as exc:
         message = f"RRULE '{body}' is not valid: {exc}, e.g. {_RRULE_EXAMPLE}"
         raise InvalidRecurrence(message, field="rule") from exc
-    if next(iter(probe), None) is None:
+    try:
+        first = next(iter(probe), None)
+    except (ValueError, OverflowError):  # ran past year 9999
+        first = None
+    if first is None:
         raise InvalidRecurrence(f"RRULE '{body}' never produces a date, e.g. {_RRULE_EXAMPLE}", field="rule")
 
 
@@ -264,8 +272,9 @@ def _check_rrule(key: str) -> str:
         params["BYMINUTE"] = "0"
     until = params.pop("UNTIL", None)
     until = until + "T235959" if until and len(until) == 8 else until  # a date includes that whole day
-    _probe_rrule(body, ";".join(f"{k}={v}" for k, v in params.items()), until)
-    return ";".join(f"{k}={v}" for k, v in params.items()) + (f";UNTIL={until}" if until else "")
+    expression = ";".join(f"{k}={v}" for k, v in params.items())
+    _probe_rrule(body, expression)
+    return expression + (f";UNTIL={until}" if until else "")
 
 
 def _constant(expression: str) -> Builder:

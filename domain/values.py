@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from enum import StrEnum
 
 from domain.errors import InvalidInput
@@ -16,6 +17,7 @@ REMINDER_OFFSET_MAX = 60 * 24 * 28  # four weeks before due, in minutes
 BULK_MAX = 50
 PAGE_DEFAULT = 20
 PAGE_MAX = 100
+ID_MAX = 2**31 - 1  # ids are 32-bit integers on both databases
 
 
 class Status(StrEnum):
@@ -61,7 +63,9 @@ _WORD = re.compile(r"[^\W_]+")
 
 def words(text: str) -> list[str]:
     """Case-folded words of a text: what full-text search indexes and matches, alike on both databases."""
-    return _WORD.findall(text.casefold())
+    # NFKC first and last: 'é' typed as e + U+0301 stays one letter (the mark alone would split the word), and
+    # compatibility forms ('x²', 'ＦＵＬＬ', 'ﬁ') become plain characters that both databases tokenize alike.
+    return _WORD.findall(unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold()))
 
 
 def check_title(title: str) -> str:
@@ -124,6 +128,11 @@ def normalize_reminders(offsets: list[int] | None) -> list[int]:
     if len(out) > REMINDERS_MAX:
         raise InvalidInput(f"a task has at most {REMINDERS_MAX} reminders (got {len(out)})", field="reminders")
     return out
+
+
+def valid_id(value: int) -> bool:
+    """Whether a number can be an id at all (larger ones cannot exist, so they are simply not found)."""
+    return 1 <= value <= ID_MAX
 
 
 def check_ids(ids: list[int], field: str = "task_ids") -> list[int]:

@@ -11,9 +11,10 @@ from web.routes import account, auth, planning, tags, tasks
 ROUTERS = (auth.router, account.router, tasks.router, tags.router, planning.router)
 
 
-def include_api(app: FastAPI, state: ApiState) -> None:
-    """Mount every REST router on `app` and answer its errors as problem+json."""
-    app.state.api = state
+def include_api(app: FastAPI, state: ApiState | None = None) -> None:
+    """Mount every REST router on `app` and answer its errors as problem+json; `state` may be set later."""
+    if state is not None:
+        app.state.api = state
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -87,10 +87,10 @@ def _describe(exc: BaseException) -> str:
     from domain.errors import DomainError
     from web.bootstrap import ConfigurationError
 
-    if isinstance(exc, DomainError | ConfigurationError | ValueError) and not isinstance(exc, ValidationError):
-        return str(exc)
     if isinstance(exc, ValidationError):
         return "; ".join(_setting_problem(error) for error in exc.errors())
+    if isinstance(exc, DomainError | ConfigurationError | ValueError):
+        return str(exc)
     if isinstance(exc, DBAPIError):
         detail = _first_line(exc.orig if exc.orig is not None else exc)
         missing = "no such table" in detail or ("relation" in detail and "does not exist" in detail)
@@ -116,9 +116,10 @@ def _settings(ctx: typer.Context) -> Settings:
     from web.settings import Settings
 
     settings = Settings()
-    level = logging.DEBUG if _verbose(ctx) else settings.log_level.upper()
-    if level not in logging.getLevelNamesMapping().values() and level not in logging.getLevelNamesMapping():
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper())
+    if level is None:
         raise ValueError(f"TODO_AGENT_LOG_LEVEL: unknown level {settings.log_level!r}; use DEBUG, INFO or WARNING")
+    level = logging.DEBUG if _verbose(ctx) else level
     logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not _verbose(ctx):
         logging.getLogger("alembic").setLevel(logging.WARNING)

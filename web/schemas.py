@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.schemas import TaskCreate, TaskUpdate, TaskView
-from domain.values import BULK_MAX, Priority
+from domain.values import BULK_MAX, ID_MAX, Priority
 
 
 class VersionBody(BaseModel):
@@ -15,13 +16,13 @@ class VersionBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=ID_MAX)
 
 
 class TaskPatch(TaskUpdate):
     """Fields to change; only those given change. `version` guards against lost updates."""
 
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=ID_MAX)
 
     def changes(self) -> TaskUpdate:
         return TaskUpdate(**self.model_dump(exclude_unset=True, exclude={"version"}))
@@ -43,7 +44,7 @@ class BulkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Literal["complete", "delete", "set_priority", "add_tags"]
-    ids: list[int] = Field(min_length=1, max_length=BULK_MAX)
+    ids: list[Annotated[int, Field(ge=1, le=ID_MAX)]] = Field(min_length=1, max_length=BULK_MAX)
     priority: Priority | None = Field(default=None, description="for set_priority")
     tags: list[str] | None = Field(default=None, description="for add_tags")
 
@@ -98,3 +99,7 @@ class TokenCreated(BaseModel):
     id: int
     name: str
     token: str
+
+
+TaskId = Annotated[int, Path(ge=1, le=ID_MAX, description="the task id")]
+TokenId = Annotated[int, Path(ge=1, le=ID_MAX, description="the token id")]

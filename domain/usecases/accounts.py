@@ -18,6 +18,7 @@ from domain.models import ApiToken, Task, User
 from domain.timeutil import Due, check_timezone, zone
 from domain.uow import UnitOfWork
 from domain.usecases.common import Actor
+from domain.values import valid_id
 
 TOKEN_PREFIX = "tat_"
 PASSWORD_MIN = 8
@@ -172,7 +173,7 @@ async def list_tokens(uow: UnitOfWork, actor: Actor) -> list[TokenView]:
 async def revoke_token(uow: UnitOfWork, token_id: int, actor: Actor | None = None) -> TokenView:
     """Revoke a token: the actor's own, or any when no actor is given (the operator's CLI)."""
     async with uow.write() as tx:
-        row = await tx.session.get(ApiToken, token_id)
+        row = await tx.session.get(ApiToken, token_id) if valid_id(token_id) else None
         if row is None or (actor is not None and row.user_id != actor.id):
             raise NotFound(f"token {token_id} not found", field="id")
         if row.revoked_at is None:

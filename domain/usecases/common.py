@@ -18,7 +18,7 @@ from domain.models import Tag, Task, TaskTag
 from domain.schemas import RecurrenceView, TaskView
 from domain.timeutil import Due, render_local, zone
 from domain.uow import Tx
-from domain.values import Priority, Status, words
+from domain.values import Priority, Status, valid_id, words
 
 # Fields whose change is not itself news: they move with every change.
 _BOOKKEEPING = {"updated_at", "version", "due_local"}
@@ -126,6 +126,8 @@ async def load_task(
     tx: Tx, actor: Actor, task_id: int, *, include_deleted: bool = False, for_update: bool = False
 ) -> Task:
     """The actor's task; another user's task, a missing one and (unless asked) a deleted one are all not found."""
+    if not valid_id(task_id):
+        raise TaskNotFound(task_id)
     stmt = select(Task).where(Task.id == task_id, Task.owner_id == actor.id)
     if not include_deleted:
         stmt = stmt.where(col(Task.deleted_at).is_(None))

@@ -207,6 +207,8 @@ def _decode(query: TaskQuery, order: str) -> tuple[Any, int]:
             key = datetime.fromisoformat(key)
         elif query.sort in ("due", "priority") and not isinstance(key, int):
             raise bad
+        elif query.sort == "title" and not isinstance(key, str):
+            raise bad
         return key, task_id
     except (ValueError, KeyError, TypeError):
         raise bad from None

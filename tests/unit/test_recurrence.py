@@ -109,6 +109,7 @@ def test_yearly_from_february_29_falls_on_february_28_in_other_years() -> None:
     ("0 9 * * 5#3", ["Fri 2026-01-16 09:00", "Fri 2026-02-20 09:00", "Fri 2026-03-20 09:00"]),
     ("0 9 15W * *", ["Thu 2026-01-15 09:00", "Mon 2026-02-16 09:00", "Mon 2026-03-16 09:00"]),
     ("0 9 13 * 5", ["Fri 2026-01-16 09:00", "Fri 2026-01-23 09:00", "Fri 2026-01-30 09:00"]),
+    ("0 9 * * L5", ["Fri 2026-01-30 09:00", "Fri 2026-02-27 09:00", "Fri 2026-03-27 09:00"]),
 ])
 def test_cron_expressions_are_evaluated_like_croniter(cron: str, expected: list[str]) -> None:
     assert parse_rule(cron, WED).kind == "cron"
@@ -530,7 +531,7 @@ CRON_FIELDS = (
     st.sampled_from(["9", "0", "1", "2", "3", "23", "*/6", "9-17", "*"]),
     st.sampled_from(["*", "1", "15", "28", "29", "30", "31", "L", "1,15", "*/10"]),
     st.sampled_from(["*", "2", "3", "10", "11", "3,10", "*/4", "JAN-JUN"]),
-    st.sampled_from(["*", "1-5", "0", "6", "MON,FRI", "SUN"]),
+    st.sampled_from(["*", "1-5", "0", "6", "MON,FRI", "SUN", "5#3", "1#1", "L5"]),
 )
 crons = st.tuples(*CRON_FIELDS).map(" ".join)
 zones = st.sampled_from(sorted(available_timezones()))

@@ -8,7 +8,7 @@ from domain import usecases as uc
 from domain.usecases import TokenView, UserView
 from web.deps import CurrentActor, UowDep
 from web.problems import responses
-from web.schemas import MePatch, TokenCreate, TokenCreated
+from web.schemas import MePatch, TokenCreate, TokenCreated, TokenId
 
 router = APIRouter(prefix="/api/v1", tags=["account"], responses=responses(401))
 
@@ -39,6 +39,6 @@ async def list_tokens(uow: UowDep, actor: CurrentActor) -> list[TokenView]:
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenView, responses=responses(404))
-async def revoke_token(uow: UowDep, actor: CurrentActor, token_id: int) -> TokenView:
+async def revoke_token(uow: UowDep, actor: CurrentActor, token_id: TokenId) -> TokenView:
     """Revoke one of your tokens; it stops working at once."""
     return await uc.revoke_token(uow, token_id, actor)

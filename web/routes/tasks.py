@@ -11,7 +11,7 @@ from domain.schemas import BulkResult, SortKey, SortOrder, TaskCreate, TaskQuery
 from domain.values import PAGE_DEFAULT, PAGE_MAX, Priority, StatusFilter
 from web.deps import CurrentActor, UowDep
 from web.problems import responses
-from web.schemas import BulkRequest, TaskPatch, TasksPublic, VersionBody
+from web.schemas import BulkRequest, TaskId, TaskPatch, TasksPublic, VersionBody
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=responses(401))
 
@@ -72,37 +72,37 @@ async def bulk(uow: UowDep, actor: CurrentActor, body: BulkRequest) -> BulkResul
 
 
 @router.get("/{task_id}", response_model=TaskView, responses=responses(404))
-async def get_task(uow: UowDep, actor: CurrentActor, task_id: int) -> TaskView:
+async def get_task(uow: UowDep, actor: CurrentActor, task_id: TaskId) -> TaskView:
     """One task (a task in the trash answers 404 until restored)."""
     return await uc.get_task(uow, actor, task_id)
 
 
 @router.patch("/{task_id}", response_model=TaskView, responses=responses(404, 409, 422))
-async def update_task(uow: UowDep, actor: CurrentActor, task_id: int, body: TaskPatch) -> TaskView:
+async def update_task(uow: UowDep, actor: CurrentActor, task_id: TaskId, body: TaskPatch) -> TaskView:
     """Change the fields given; null clears `due_at` or `recurrence`; others stay as they are."""
     return await uc.update_task(uow, actor, task_id, body.changes(), expected_version=body.version)
 
 
 @router.delete("/{task_id}", response_model=TaskView, responses=responses(404, 409))
-async def delete_task(uow: UowDep, actor: CurrentActor, task_id: int, body: OptionalVersion = None) -> TaskView:
+async def delete_task(uow: UowDep, actor: CurrentActor, task_id: TaskId, body: OptionalVersion = None) -> TaskView:
     """Move a task to the trash (restore it with /restore)."""
     return await uc.delete_task(uow, actor, task_id, expected_version=body.version if body else None)
 
 
 @router.post("/{task_id}/complete", response_model=TaskView, responses=responses(404, 409))
-async def complete_task(uow: UowDep, actor: CurrentActor, task_id: int, body: OptionalVersion = None) -> TaskView:
+async def complete_task(uow: UowDep, actor: CurrentActor, task_id: TaskId, body: OptionalVersion = None) -> TaskView:
     """Mark a task completed."""
     return await uc.complete_task(uow, actor, task_id, expected_version=body.version if body else None)
 
 
 @router.post("/{task_id}/reopen", response_model=TaskView, responses=responses(404, 409))
-async def reopen_task(uow: UowDep, actor: CurrentActor, task_id: int, body: OptionalVersion = None) -> TaskView:
+async def reopen_task(uow: UowDep, actor: CurrentActor, task_id: TaskId, body: OptionalVersion = None) -> TaskView:
     """Mark a completed task open again."""
     return await uc.reopen_task(uow, actor, task_id, expected_version=body.version if body else None)
 
 
 @router.post("/{task_id}/restore", response_model=TaskView, responses=responses(404, 409))
-async def restore_task(uow: UowDep, actor: CurrentActor, task_id: int, body: OptionalVersion = None) -> TaskView:
+async def restore_task(uow: UowDep, actor: CurrentActor, task_id: TaskId, body: OptionalVersion = None) -> TaskView:
     """Take a task out of the trash."""
     return await uc.restore_task(uow, actor, task_id, expected_version=body.version if body else None)
 
