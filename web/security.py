@@ -34,7 +34,9 @@ def issue_access_token(
 def read_access_token(token: str, secret: str, *, audience: str = AUDIENCE_API) -> int:
     """The user id of a valid token for `audience`, or AuthenticationFailed saying why."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=audience, options={"require": ["exp", "sub"]})
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], audience=audience, options={"require": ["exp", "sub"]}
+        )
         return int(claims["sub"])
     except jwt.ExpiredSignatureError:
         raise AuthenticationFailed("the access token has expired; log in again") from None

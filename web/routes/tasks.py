@@ -32,7 +32,7 @@ async def list_tasks(
     overdue: bool | None = None,
     due_today: bool | None = None,
     has_due: bool | None = None,
-    q: Annotated[str | None, Query(max_length=500, description="every word is a prefix in title or description")] = None,
+    q: Annotated[str | None, Query(max_length=500, description="each word a prefix in title or description")] = None,
     sort: SortKey = "due",
     order: SortOrder | None = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
