@@ -9,10 +9,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from domain.access_tokens import looks_like_jwt, read_access_token
 from domain.errors import AuthenticationFailed, UserNotFound
 from domain.uow import UnitOfWork
 from domain.usecases import Actor, actor_for, authenticate_token
-from web.security import RateLimiter, looks_like_jwt, read_access_token
+from web.security import RateLimiter
 
 
 @dataclass

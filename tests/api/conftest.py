@@ -10,11 +10,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from domain.access_tokens import issue_access_token
 from domain.uow import UnitOfWork
 from tests.conftest import new_actor
 from web.api import include_api
 from web.deps import ApiState
-from web.security import issue_access_token
 
 SECRET = "test-secret-" + "x" * 40
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from domain.access_tokens import AUDIENCE_MCP, issue_access_token
 from tests.api.conftest import SECRET, assert_problem
-from web.security import AUDIENCE_MCP, issue_access_token
 
 A = "/api/v1/auth"
 

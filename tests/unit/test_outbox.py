@@ -225,7 +225,8 @@ async def test_the_running_relay_carries_on_after_a_failed_pass(
             raise OSError("database unavailable")
         return True
 
-    running = asyncio.create_task(Relay(own_uow, publisher, poll_seconds=0.01, still_leader=leader_check_fails_once).run())
+    relay = Relay(own_uow, publisher, poll_seconds=0.01, still_leader=leader_check_fails_once)
+    running = asyncio.create_task(relay.run())
     try:
         async with asyncio.timeout(5):
             while publisher.ids != [event_id]:

@@ -8,12 +8,12 @@ from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
 from domain import usecases as uc
+from domain.access_tokens import issue_access_token
 from domain.errors import AuthenticationFailed
 from domain.usecases import UserView
 from web.deps import ClientAddress, CurrentActor, StateDep
 from web.problems import problem_response, responses
 from web.schemas import AccessToken, Login, Register
-from web.security import issue_access_token
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
