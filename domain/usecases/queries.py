@@ -133,11 +133,12 @@ def _overdue(now: datetime, today: date) -> ColumnElement[bool]:
 
 def _due_on(day: date, tz: ZoneInfo) -> ColumnElement[bool]:
     start, end = day_bounds(day, tz)
-    return sa.or_(
+    # Never NULL (a task without a due is not due today), so that NOT(...) keeps tasks without a due.
+    return sa.and_(col(Task.due_key).is_not(None), sa.or_(
         sa.and_(col(Task.all_day).is_(False), col(Task.due_key) >= int(start.timestamp()),
                 col(Task.due_key) < int(end.timestamp())),
         sa.and_(col(Task.all_day).is_(True), col(Task.due_date) == day),
-    )
+    ))
 
 
 def _matches(tx: Tx, terms: list[str]) -> ColumnElement[bool]:
@@ -154,7 +155,8 @@ def _matches(tx: Tx, terms: list[str]) -> ColumnElement[bool]:
 
 def _sort_key(sort: str, order: str) -> ColumnElement[Any]:
     if sort == "due":
-        return func.coalesce(col(Task.due_key), _FAR if order == "asc" else -_FAR)
+        # BIGINT: the cursor's bound for tasks without a due is +-2**62, beyond PostgreSQL's INTEGER.
+        return func.coalesce(col(Task.due_key), _FAR if order == "asc" else -_FAR, type_=sa.BigInteger)
     columns: dict[str, Any] = {
         "priority": col(Task.priority),
         "created": col(Task.created_at),

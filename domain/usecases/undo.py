@@ -14,6 +14,7 @@ from domain.events import (
     TASK_COMPLETED,
     TASK_CREATED,
     TASK_DELETED,
+    TASK_EVENT_TYPES,
     TASK_REOPENED,
     TASK_RESTORED,
     TASK_UPDATED,
@@ -39,7 +40,7 @@ async def undo_last_change(uow: UnitOfWork, actor: Actor) -> UndoResult:
         tasks = []
         for row in rows:
             event = TaskChangedV1.model_validate(row.payload["data"])
-            await _check_unchanged(tx, actor, event)
+            await _check_unchanged(tx, actor, row, event)
             tasks.append(await mutate(tx, actor, event.task.id, _reverter(row.type, event, tx.now, actor.tz),
                                       include_deleted=True))
         undone = {rows[0].operation_id, tx.operation_id}
@@ -61,17 +62,36 @@ async def _latest_operation(tx: Tx, actor: Actor) -> list[OutboxEvent]:
     return list((await tx.session.exec(stmt)).all())
 
 
-async def _check_unchanged(tx: Tx, actor: Actor, event: TaskChangedV1) -> None:
+async def _check_unchanged(tx: Tx, actor: Actor, row: OutboxEvent, event: TaskChangedV1) -> None:
     try:
         task = await load_task(tx, actor, event.task.id, include_deleted=True)
     except NotFound:
         raise Conflict(f"task {event.task.id} no longer exists; nothing to undo", field="id") from None
-    if task.version != event.task.version:
+    if task.version != await _known_version(tx, actor, row, event):
         raise Conflict(
             f"task {event.task.id} changed after that change (now version {task.version}); undo refused "
             "so the later change is not lost",
             field="version",
         )
+
+
+async def _known_version(tx: Tx, actor: Actor, row: OutboxEvent, event: TaskChangedV1) -> int:
+    """The task's version after this change and the later ones already undone (with their undos).
+
+    Every later event of the user is one of those (they are no longer undoable), so undoing again goes
+    further back; a task whose version differs was changed by a write the log does not know about.
+    """
+    later = (
+        select(OutboxEvent)
+        .where(OutboxEvent.user_id == actor.id, col(OutboxEvent.seq) > row.seq,
+               col(OutboxEvent.undoable).is_(False), col(OutboxEvent.type).in_(TASK_EVENT_TYPES))
+        .order_by(col(OutboxEvent.seq))
+    )
+    version = event.task.version
+    for other in (await tx.session.exec(later)).all():
+        if other.payload.get("subject") == str(event.task.id):
+            version = int(other.payload["data"]["task"]["version"])
+    return version
 
 
 def _reverter(event_type: str, event: TaskChangedV1, now: datetime, tz: ZoneInfo) -> Apply:

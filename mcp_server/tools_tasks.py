@@ -1,0 +1,251 @@
+"""Tools over whole tasks: add, get, list, search, update, complete, reopen, delete, restore."""
+
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from domain import usecases as uc
+from domain.schemas import RecurrenceSpec, TaskCreate, TaskPage, TaskQuery, TaskUpdate, TaskView
+from domain.values import Priority, StatusFilter
+from mcp_server.args import (
+    CursorArg,
+    DueArg,
+    ExpectedVersion,
+    LimitArg,
+    ModeArg,
+    OptionalTaskId,
+    RemindersArg,
+    RuleArg,
+    TaskId,
+    TaskIds,
+)
+from mcp_server.context import McpPorts, current_actor, one_of, reply, tool_errors
+from mcp_server.shapes import TaskList, TaskRow, TasksChanged, describe, describe_row
+
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+ADD = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+CHANGE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+RESTORE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+
+def listing(page: TaskPage) -> CallToolResult:
+    """A page of tasks as compact rows, one readable line each."""
+    rows = [TaskRow.of(t) for t in page.data]
+    lines = [describe_row(r) for r in rows] or ["no tasks match"]
+    more = f"\n(showing {len(rows)} of {page.count}; pass next_cursor as cursor for more)" if page.next_cursor else ""
+    return reply("\n".join(lines) + more, TaskList(data=rows, count=page.count, next_cursor=page.next_cursor))
+
+
+def changed(tasks: list[TaskView], verb: str) -> CallToolResult:
+    """The tasks a change touched, as compact rows."""
+    rows = [TaskRow.of(t) for t in tasks]
+    text = f"{verb} {len(rows)} task(s):\n" + "\n".join(describe_row(r) for r in rows)
+    return reply(text, TasksChanged(data=rows, count=len(rows)))
+
+
+def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closure per tool
+    """Add the task tools to `mcp`."""
+
+    @mcp.tool(annotations=ADD)
+    @tool_errors
+    async def add_task(
+        title: Annotated[str, Field(description="What to do, 1-500 characters")],
+        description: Annotated[str | None, Field(description="Details, up to 10,000 characters")] = None,
+        priority: Annotated[Priority, Field(description="none, low, medium, high or urgent")] = Priority.NONE,
+        tags: Annotated[list[str] | None, Field(description="Tags, e.g. ['home', 'errands']")] = None,
+        due_at: Annotated[str | None, DueArg] = None,
+        reminders: Annotated[list[int] | None, RemindersArg] = None,
+        recurrence: Annotated[str | None, RuleArg] = None,
+        recurrence_mode: ModeArg = "due",
+        idempotency_key: Annotated[
+            str | None, Field(description="Retry-safe key: the same key returns the first task instead of a duplicate")
+        ] = None,
+    ) -> Annotated[CallToolResult, TaskView]:
+        """Create a task. Use it when the user asks to remember, add or schedule something.
+
+        Dates without an offset are in the user's timezone; a plain date makes an all-day task.
+        Example: add_task(title="Pay rent", due_at="2026-12-01", priority="high", tags=["home"],
+        recurrence="monthly", reminders=[1440]).
+        """
+        spec = RecurrenceSpec(rule=recurrence, mode=recurrence_mode) if recurrence else None
+        data = TaskCreate(
+            title=title,
+            description=description,
+            priority=priority,
+            tags=tags,
+            due_at=due_at,
+            reminders=reminders,
+            recurrence=spec,
+        )
+        task = await uc.create_task(ports.uow, await current_actor(ports), data, idempotency_key=idempotency_key)
+        return reply(f"Added {describe(task)}", task)
+
+    @mcp.tool(annotations=READ)
+    @tool_errors
+    async def get_task(task_id: TaskId) -> Annotated[CallToolResult, TaskView]:
+        """Read one task with every field (description, reminders, recurrence, version).
+
+        Example: get_task(task_id=42).
+        """
+        task = await uc.get_task(ports.uow, await current_actor(ports), task_id)
+        return reply(describe(task), task)
+
+    @mcp.tool(annotations=READ)
+    @tool_errors
+    async def list_tasks(
+        status: Annotated[
+            list[StatusFilter] | None,
+            Field(description="open, completed, deleted (the trash); default open and completed"),
+        ] = None,
+        priority: Annotated[list[Priority] | None, Field(description="Only these priorities")] = None,
+        tags: Annotated[list[str] | None, Field(description="Only tasks with these tags")] = None,
+        tag_mode: Annotated[Literal["any", "all"], Field(description="any: one of the tags; all: every tag")] = "any",
+        due_before: Annotated[str | None, Field(description="Due before this datetime or date")] = None,
+        due_after: Annotated[str | None, Field(description="Due after this datetime or date")] = None,
+        overdue: Annotated[bool | None, Field(description="true: only open tasks past due")] = None,
+        due_today: Annotated[bool | None, Field(description="true: only tasks due today (user's day)")] = None,
+        has_due: Annotated[bool | None, Field(description="true: only with a due date; false: only without")] = None,
+        query: Annotated[str | None, Field(description="Words that must start words of title or description")] = None,
+        sort: Annotated[
+            Literal["due", "priority", "created", "updated", "title"], Field(description="Sort key")
+        ] = "due",
+        order: Annotated[
+            Literal["asc", "desc"] | None, Field(description="Default: due/title asc, others desc")
+        ] = None,
+        limit: LimitArg = 20,
+        cursor: CursorArg = None,
+    ) -> Annotated[CallToolResult, TaskList]:
+        """List the user's tasks with filters, sorted, a page at a time; `count` is the total matching.
+
+        Use it to answer "what's on my plate", "what's overdue", "my work tasks this week".
+        Example: list_tasks(overdue=true) or list_tasks(tags=["work"], due_before="2026-12-07", sort="priority").
+        """
+        query_ = TaskQuery(
+            status=status or [StatusFilter.OPEN, StatusFilter.COMPLETED],
+            priority=list(priority or []),
+            tag=tags or [],
+            tag_mode=tag_mode,
+            due_before=due_before,
+            due_after=due_after,
+            overdue=overdue,
+            due_today=due_today,
+            has_due=has_due,
+            q=query,
+            sort=sort,
+            order=order,
+            limit=limit,
+            cursor=cursor,
+        )
+        return listing(await uc.list_tasks(ports.uow, await current_actor(ports), query_))
+
+    @mcp.tool(annotations=READ)
+    @tool_errors
+    async def search_tasks(
+        query: Annotated[
+            str,
+            Field(
+                description="Words to find; each must start a word of the title or "
+                "description, e.g. 'dent app' finds 'Dentist appointment'"
+            ),
+        ],
+        include_completed: Annotated[bool, Field(description="Also search completed tasks")] = True,
+        limit: LimitArg = 20,
+        cursor: CursorArg = None,
+    ) -> Annotated[CallToolResult, TaskList]:
+        """Find tasks by words when you don't know their id; most recently changed first.
+
+        Example: search_tasks(query="milk") before completing "the milk task".
+        """
+        status = [StatusFilter.OPEN, StatusFilter.COMPLETED] if include_completed else [StatusFilter.OPEN]
+        page = await uc.search_tasks(
+            ports.uow, await current_actor(ports), query, limit=limit, cursor=cursor, status=status
+        )
+        return listing(page)
+
+    @mcp.tool(annotations=CHANGE)
+    @tool_errors
+    async def update_task(
+        task_id: TaskId,
+        title: Annotated[str | None, Field(description="New title")] = None,
+        description: Annotated[str | None, Field(description="New description ('' empties it)")] = None,
+        priority: Annotated[Priority | None, Field(description="New priority")] = None,
+        tags: Annotated[list[str] | None, Field(description="Replaces ALL tags; prefer add_tags/remove_tags")] = None,
+        due_at: Annotated[str | None, DueArg] = None,
+        reminders: Annotated[list[int] | None, RemindersArg] = None,
+        recurrence: Annotated[str | None, RuleArg] = None,
+        recurrence_mode: ModeArg = "due",
+        expected_version: ExpectedVersion = None,
+    ) -> Annotated[CallToolResult, TaskView]:
+        """Change several fields of a task at once; fields you leave out stay as they are.
+
+        To remove a due date or a recurrence use clear_due_date / clear_recurrence.
+        Example: update_task(task_id=42, title="Call mum", due_at="2026-12-02T18:00").
+        """
+        given = {
+            "title": title,
+            "description": description,
+            "priority": priority,
+            "tags": tags,
+            "due_at": due_at,
+            "reminders": reminders,
+        }
+        fields = {k: v for k, v in given.items() if v is not None}
+        if recurrence is not None:
+            fields["recurrence"] = RecurrenceSpec(rule=recurrence, mode=recurrence_mode)
+        task = await uc.update_task(
+            ports.uow, await current_actor(ports), task_id, TaskUpdate(**fields), expected_version=expected_version
+        )
+        return reply(f"Updated {describe(task)}", task)
+
+    @mcp.tool(annotations=CHANGE)
+    @tool_errors
+    async def complete_task(
+        task_id: OptionalTaskId = None, task_ids: TaskIds = None, expected_version: ExpectedVersion = None
+    ) -> Annotated[CallToolResult, TasksChanged]:
+        """Mark one task (task_id) or several (task_ids, up to 50, all or none) as done.
+
+        A recurring task's next occurrence is created automatically. Example: complete_task(task_id=42).
+        """
+        actor, target = await current_actor(ports), one_of(task_id, task_ids)
+        if isinstance(target, list):
+            return changed((await uc.bulk_complete(ports.uow, actor, target)).data, "Completed")
+        return changed(
+            [await uc.complete_task(ports.uow, actor, target, expected_version=expected_version)], "Completed"
+        )
+
+    @mcp.tool(annotations=CHANGE)
+    @tool_errors
+    async def reopen_task(
+        task_id: TaskId, expected_version: ExpectedVersion = None
+    ) -> Annotated[CallToolResult, TaskView]:
+        """Mark a completed task as open again. Example: reopen_task(task_id=42)."""
+        task = await uc.reopen_task(ports.uow, await current_actor(ports), task_id, expected_version=expected_version)
+        return reply(f"Reopened {describe(task)}", task)
+
+    @mcp.tool(annotations=CHANGE)
+    @tool_errors
+    async def delete_task(
+        task_id: OptionalTaskId = None, task_ids: TaskIds = None, expected_version: ExpectedVersion = None
+    ) -> Annotated[CallToolResult, TasksChanged]:
+        """Move one task (task_id) or several (task_ids, up to 50) to the trash; restore_task brings one back.
+
+        Example: delete_task(task_id=42).
+        """
+        actor, target = await current_actor(ports), one_of(task_id, task_ids)
+        if isinstance(target, list):
+            return changed((await uc.bulk_delete(ports.uow, actor, target)).data, "Deleted")
+        return changed([await uc.delete_task(ports.uow, actor, target, expected_version=expected_version)], "Deleted")
+
+    @mcp.tool(annotations=RESTORE)
+    @tool_errors
+    async def restore_task(
+        task_id: TaskId, expected_version: ExpectedVersion = None
+    ) -> Annotated[CallToolResult, TaskView]:
+        """Take a task out of the trash (find trashed ids with list_tasks(status=["deleted"])).
+
+        Example: restore_task(task_id=42).
+        """
+        task = await uc.restore_task(ports.uow, await current_actor(ports), task_id, expected_version=expected_version)
+        return reply(f"Restored {describe(task)}", task)
