@@ -65,7 +65,7 @@ _RRULE_EXAMPLE = "'FREQ=MONTHLY;BYDAY=-1FR'"
 _FREQS = ("HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 _DUMMY_ANCHOR = datetime(2000, 1, 3, 9, 0)
 _PROBE_START = datetime(9968, 1, 1)  # a leap year; dateutil stops at 9999, so an empty rule fails fast
-_MAX_IDLE_MONTHS = 12 * 9
+_MAX_IDLE_MONTHS = 12 * 40
 
 
 class RecurrenceMode(StrEnum):
@@ -101,8 +101,7 @@ class Rule:
     def _wall_clock_after(self, after: datetime) -> Iterator[datetime]:
         if self.expression.startswith("FREQ="):
             return _compile_rrule(self.expression, self.dtstart or after).xafter(after)
-        spec = _compile_cron(self.expression)
-        return _cron_after(spec, after) if spec else _croniter_after(self.expression, after)
+        return _cron_wall_clock(self.expression, after)
 
 
 def _search_from(start: datetime) -> datetime:
@@ -154,6 +153,11 @@ def _cron_after(spec: _CronSpec, after: datetime) -> Iterator[datetime]:
                         yield datetime(year, month, day, h, m)
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         first_day, idle = 0, idle + 1
+
+
+def _cron_wall_clock(expression: str, after: datetime) -> Iterator[datetime]:
+    spec = _compile_cron(expression)
+    return _cron_after(spec, after) if spec else _croniter_after(expression, after)
 
 
 def _croniter_after(expression: str, after: datetime) -> Iterator[datetime]:
@@ -216,6 +220,9 @@ def _check_cron(key: str) -> str:
                                 "@yearly, or 5 fields, e.g. '0 9 * * 1-5'", field="rule")
     if error := _cron_error(expression):
         raise error
+    if next(_cron_wall_clock(expression, _DUMMY_ANCHOR), None) is None:
+        raise InvalidRecurrence(f"cron expression '{expression}' never matches a date, "
+                                "e.g. '0 9 * * 5#3' (the third Friday)", field="rule")
     return expression
 
 
@@ -347,11 +354,15 @@ def next_occurrences(rule: str | Rule, start: datetime, tz: str | ZoneInfo, coun
 
 def next_occurrence(rule: str, *, mode: RecurrenceMode, previous_due: datetime | None, completed_at: datetime,
                     tz: str | ZoneInfo, until: datetime | None = None) -> datetime | None:
-    """The successor's due: first occurrence after previous_due (mode due) or completed_at (completion)."""
+    """The successor's due: first occurrence after previous_due (mode due) or after completion (completion mode;
+    never on or before the completed instance's own due, so completing early doesn't repeat it)."""
     zone = _zone(tz)
     done = _in_zone(completed_at, zone)
     previous = _in_zone(previous_due, zone) if previous_due else None
-    start = previous if previous and mode == RecurrenceMode.DUE else done
+    if previous is None:
+        start = done
+    else:
+        start = previous if mode == RecurrenceMode.DUE else max(previous, done)
     found = next(parse_rule(rule, previous or done).occurrences_after(start), None)
     if found is None or (until is not None and found > _in_zone(until, zone)):
         return None

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.errors import InvalidRecurrence
 from domain.events import TASK_CREATED
 from domain.models import Task
 from domain.recurrence import RecurrenceMode, next_occurrence, next_occurrences, parse_rule
@@ -61,11 +62,16 @@ def _until(value: DueValue | None, tz: ZoneInfo) -> datetime | None:
 
 def _first_due(rule: str, midnight: datetime, now: datetime, tz: ZoneInfo) -> Due:
     """Today or the first day the rule falls on: all-day when the rule names no time, else the next moment."""
-    first = next_occurrences(rule, midnight - timedelta(seconds=1), tz, 1, anchor=midnight)[0]
-    if first.timetz().replace(tzinfo=None) == time(0, 0):
-        return Due(day=first.date())
-    upcoming = next_occurrences(rule, now, tz, 1, anchor=midnight)[0]
-    return Due(at=upcoming.astimezone(ZoneInfo("UTC")))
+    first = next_occurrences(rule, midnight - timedelta(seconds=1), tz, 1, anchor=midnight)
+    if first and first[0].timetz().replace(tzinfo=None) == time(0, 0):
+        return Due(day=first[0].date())
+    upcoming = next_occurrences(rule, now, tz, 1, anchor=midnight)
+    if not upcoming:
+        raise InvalidRecurrence(
+            f"rule {rule!r} has no occurrence after now; give a rule that still repeats, e.g. 'every monday'",
+            field="rule",
+        )
+    return Due(at=upcoming[0].astimezone(ZoneInfo("UTC")))
 
 
 async def preview_recurrence(
