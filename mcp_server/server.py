@@ -35,8 +35,8 @@ def build_server(ports: McpPorts) -> MCPServer:
         version="0.1.0",
         token_verifier=TodoTokenVerifier(ports),
         auth=AuthSettings(
-            issuer_url=ports.public_url,  # type: ignore[arg-type]
-            resource_server_url=f"{ports.public_url.rstrip('/')}/mcp",  # type: ignore[arg-type]
+            issuer_url=ports.public_url,
+            resource_server_url=f"{ports.public_url.rstrip('/')}/mcp",
             required_scopes=[],
             validate_token_resource=False,
         ),

@@ -68,7 +68,10 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
     async def remove_tags(
         task_id: TaskId, tags: TagsArg, expected_version: ExpectedVersion = None
     ) -> Annotated[CallToolResult, TaskView]:
-        """Remove tags from a task; tags it doesn't carry are ignored. Example: remove_tags(task_id=42, tags=["work"])."""
+        """Remove tags from a task; tags it doesn't carry are ignored.
+
+        Example: remove_tags(task_id=42, tags=["work"]).
+        """
         task = await uc.remove_tags(
             ports.uow, await current_actor(ports), task_id, tags, expected_version=expected_version
         )

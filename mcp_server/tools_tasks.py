@@ -191,7 +191,7 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
             "due_at": due_at,
             "reminders": reminders,
         }
-        fields = {k: v for k, v in given.items() if v is not None}
+        fields: dict[str, object] = {k: v for k, v in given.items() if v is not None}
         if recurrence is not None:
             fields["recurrence"] = RecurrenceSpec(rule=recurrence, mode=recurrence_mode)
         task = await uc.update_task(

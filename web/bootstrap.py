@@ -75,9 +75,8 @@ def build_runtime(settings: Settings, *, role: str, priority: int) -> Runtime:
         publisher,
         batch=settings.relay_batch,
         poll_seconds=settings.relay_poll_seconds,
-        still_leader=lambda: lease.held,
+        still_leader=lease.still_held,  # a fence: never publish after losing the lease
     )
-    uow.on_events_committed(relay.wake)
     return Runtime(settings=settings, db=uow.db, uow=uow, publisher=publisher, relay=relay, lease=lease)
 
 

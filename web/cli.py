@@ -55,8 +55,6 @@ def _root(
     ctx.obj = verbose
 
 
-# --- plumbing ---------------------------------------------------------------------------------------------------
-
 def _verbose(ctx: typer.Context) -> bool:
     return bool(ctx.find_root().obj)
 
@@ -149,13 +147,11 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-# --- serve ------------------------------------------------------------------------------------------------------
-
 @app.command()
 def serve(
     ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(help="Address to listen on [default: TODO_AGENT_HOST]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on [default: TODO_AGENT_PORT]")] = None,
+    host: Annotated[str | None, typer.Option(help="Address (default: TODO_AGENT_HOST, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: TODO_AGENT_PORT, 8000).")] = None,
 ) -> None:
     """Run the web host (health endpoints for now) and, while it holds the lease, the event relay."""
     from web.bootstrap import prepare_database
@@ -170,14 +166,13 @@ def serve(
 
 def _listen(host: str, port: int) -> socket.socket:
     """Bind the listening socket here, so a busy port is one clear error before anything starts."""
-    import os
     import socket
 
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         return socket.create_server((host, port), family=family)
     except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        reason = (exc.strerror or str(exc)).split(" (while attempting")[0]
         raise OSError(f"cannot listen on {host}:{port}: {reason}") from exc
 
 
@@ -190,23 +185,25 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     from web.app import create_app
     from web.bootstrap import build_runtime
 
-    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: make that a clean exit.
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    app = create_app(build_runtime(settings, role="web", priority=PRIORITY_WEB))
+    config = uvicorn.Config(app, log_config=None, log_level=settings.log_level.lower(), timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    bound_host, bound_port = sock.getsockname()[:2]
+    typer.echo(f"todo-agent serving on http://{bound_host}:{bound_port}  (database: {_safe_url(settings.db_url)})")
+
+    def stop(_signal: int, _frame: object) -> None:
+        server.should_exit = True
+
+    # uvicorn stops gracefully on SIGINT/SIGTERM and then re-raises the signal to the handler it found: ours,
+    # which makes that a clean exit (and also stops a server that is still starting).
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        app = create_app(build_runtime(settings, role="web", priority=PRIORITY_WEB))
-        bound_host, bound_port = sock.getsockname()[:2]
-        where = f"http://{bound_host}:{bound_port}  (database: {_safe_url(settings.db_url)})"
-        typer.echo(f"todo-agent serving on {where}")
-        level = settings.log_level.lower()
-        config = uvicorn.Config(app, log_config=None, log_level=level, timeout_graceful_shutdown=10)
-        await uvicorn.Server(config).serve(sockets=[sock])
+        await server.serve(sockets=[sock])
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
 
-
-# --- db, user, token, outbox, events ----------------------------------------------------------------------------
 
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
@@ -246,8 +243,7 @@ def user_create(
 
 @token_app.command("create")
 def token_create(
-    ctx: typer.Context,
-    email: str, name: Annotated[str, typer.Option(help="A label to recognise the token by.")] = ""
+    ctx: typer.Context, email: str, name: Annotated[str, typer.Option(help="A label for the token.")] = ""
 ) -> None:
     """Create a personal API token for a user; the token is printed alone on the last line."""
     from domain.usecases import actor_for, create_api_token
@@ -307,7 +303,7 @@ def outbox_status(ctx: typer.Context) -> None:
 @events_app.command("schemas")
 def events_schemas(
     ctx: typer.Context,
-    out: Annotated[Path | None, typer.Option(help="Directory to write to [default: domain/event_schemas]")] = None,
+    out: Annotated[Path | None, typer.Option(help="Directory to write to (default: domain/event_schemas).")] = None,
 ) -> None:
     """Write the JSON Schema of every event type and version."""
     from domain.events import export_schemas

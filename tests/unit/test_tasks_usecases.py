@@ -362,6 +362,14 @@ async def test_an_aware_datetime_is_taken_as_the_moment_it_names(uow, actor):
     assert task.due_at == datetime(2026, 7, 1, 4, 0, tzinfo=UTC)
 
 
+async def test_a_due_after_2038_is_stored_and_read_back(uow, actor, request):
+    if uow.db.dialect == "postgresql":
+        request.applymarker(pytest.mark.xfail(
+            strict=True, reason="models.py/migration: task.due_key is a 32-bit INTEGER on PostgreSQL"))
+    task = await make(uow, actor, due_at="2040-01-01T09:00")
+    assert (await get_task(uow, actor, task.id)).due_at == datetime(2040, 1, 1, 9, 0, tzinfo=UTC)
+
+
 async def test_clearing_the_due_date_keeps_everything_else(uow, actor):
     task = await make(uow, actor, due_at="2026-07-01", tags=["a"], reminders=[5])
     cleared = await clear_due_date(uow, actor, task.id)
@@ -385,6 +393,14 @@ async def test_setting_and_clearing_recurrence_keeps_the_due_date(uow, actor):
     assert recurring.series_id == task.id
     stopped = await clear_recurrence(uow, actor, task.id)
     assert stopped.recurrence is None and stopped.due_at == task.due_at
+
+
+async def test_making_a_task_without_a_due_recur_gives_it_its_first_occurrence(uow, actor, clock: Clock):
+    clock.set(datetime(2026, 3, 4, 12, 0, tzinfo=UTC))  # a Wednesday
+    task = await make(uow, actor)
+    recurring = await set_recurrence(uow, actor, task.id, RecurrenceSpec(rule="every monday at 09:00"))
+    assert recurring.due_at == datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
+    assert recurring.recurrence is not None and recurring.series_id == task.id
 
 
 async def test_completing_a_daily_task_across_the_spring_change_keeps_nine_oclock(uow, clock: Clock):
@@ -542,10 +558,7 @@ _BY_ID: list[tuple[str, Call]] = [
 async def test_another_users_task_is_not_found_and_untouched(uow, actor, other, call):
     theirs = await make(uow, other, "Theirs", tags=["theirs"], due_at="2026-05-04T08:00",
                         recurrence=RecurrenceSpec(rule="daily"))
-    await complete_task(uow, other, theirs.id)
-    await delete_task(uow, other, theirs.id)
-    await restore_task(uow, other, theirs.id)
-    before = await get_task(uow, other, theirs.id)
+    before = await complete_task(uow, other, theirs.id)  # completed: create_successor would act on it
     with pytest.raises(TaskNotFound) as err:
         await call(uow, actor, theirs.id)
     assert err.value.field == "id" and err.value.task_id == theirs.id
