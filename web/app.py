@@ -1,4 +1,4 @@
-"""The FastAPI web host: built from a Runtime, it runs the leader duties in the background while it serves."""
+"""The FastAPI web host: REST API, health, and the MCP endpoint mounted last at `/` so `/mcp` answers directly."""
 
 from __future__ import annotations
 
@@ -7,19 +7,30 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from web.bootstrap import Runtime, background
+from mcp_server import build_server, http_app
+from web.api import include_api
+from web.bootstrap import Runtime, background, mcp_ports
+from web.deps import ApiState
 from web.routes import health
+
+DESCRIPTION = """A chat-first task manager. Every route takes `Authorization: Bearer <token>` (a JWT access token
+from /api/v1/auth/login or a personal API token) except register, login and the health checks. Errors are RFC 9457
+`application/problem+json` naming the field and the rule. The MCP endpoint is `/mcp` (streamable HTTP)."""
 
 
 def create_app(rt: Runtime) -> FastAPI:
-    """The web host for one runtime (the REST API, MCP and chat routes join in later issues)."""
+    """The web host for one runtime: it runs the leader duties in the background while it serves."""
+    mcp = build_server(mcp_ports(rt))
+    mcp_app = http_app(mcp, mcp_ports(rt))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with background(rt):
+        async with background(rt), mcp.session_manager.run():
             yield
 
-    app = FastAPI(title="todo-agent", lifespan=lifespan)
+    app = FastAPI(title="todo-agent", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.runtime = rt
     app.include_router(health.router)
+    include_api(app, ApiState(uow=rt.uow, secret=rt.secret, allow_registration=rt.settings.allow_registration))
+    app.mount("/", mcp_app)  # last: every other route answers first
     return app

@@ -10,12 +10,15 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from domain.db import Database
 from domain.lease import LeaseKeeper
 from domain.outbox import Relay
+from domain.retention import run_retention
 from domain.ports import Publisher
 from domain.uow import UnitOfWork
+from mcp_server import McpPorts
 from web.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ class Runtime:
     publisher: Publisher
     relay: Relay
     lease: LeaseKeeper
+    secret: str
 
 
 def build_unit_of_work(settings: Settings, *, role: str) -> UnitOfWork:
@@ -77,12 +81,29 @@ def build_runtime(settings: Settings, *, role: str, priority: int) -> Runtime:
         poll_seconds=settings.relay_poll_seconds,
         still_leader=lease.still_held,  # a fence: never publish after losing the lease
     )
-    return Runtime(settings=settings, db=uow.db, uow=uow, publisher=publisher, relay=relay, lease=lease)
+    return Runtime(
+        settings=settings, db=uow.db, uow=uow, publisher=publisher, relay=relay, lease=lease,
+        secret=settings.signing_secret(),
+    )
+
+
+def mcp_ports(rt: Runtime, *, fixed_user_id: int | None = None) -> McpPorts:
+    """What the MCP server of this process is built from."""
+    return McpPorts(
+        uow=rt.uow,
+        secret=rt.secret,
+        fixed_user_id=fixed_user_id,
+        public_url=rt.settings.base_url,
+        allowed_hosts=list(rt.settings.allowed_hosts),
+    )
 
 
 async def leader_duties(rt: Runtime) -> None:
-    """What only the lease holder runs: the outbox relay (the services and the scheduler join here later)."""
-    await rt.relay.run()
+    """What only the lease holder runs: the outbox relay and retention (the services and scheduler join here)."""
+    retention = timedelta(days=rt.settings.retention_days)
+    async with asyncio.TaskGroup() as group:
+        group.create_task(rt.relay.run(), name="relay")
+        group.create_task(run_retention(rt.uow, retention), name="retention")
 
 
 async def close_runtime(rt: Runtime) -> None:

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
-import traceback
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from typer.exceptions import TyperException
 
 if TYPE_CHECKING:
     import socket
 
-    from pydantic_core import ErrorDetails
-
     from domain.uow import UnitOfWork
     from web.settings import Settings
 
-T = TypeVar("T")
+from web.cli_support import errors, fail, load_settings, safe_url, with_database
 
 app = typer.Typer(
     help="todo-agent: a chat-first task manager.",
@@ -41,6 +34,15 @@ for _group, _name in ((db_app, "db"), (user_app, "user"), (token_app, "token"), 
     app.add_typer(_group, name=_name)
 
 
+def _register_extra_commands() -> None:
+    from web.cli_mcp import mcp
+
+    app.command()(mcp)
+
+
+_register_extra_commands()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
@@ -55,109 +57,17 @@ def _root(
     ctx.obj = verbose
 
 
-def _verbose(ctx: typer.Context) -> bool:
-    return bool(ctx.find_root().obj)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(1)
-
-
-@contextmanager
-def _errors(ctx: typer.Context) -> Iterator[None]:
-    """Turn any failure into one line on stderr and exit code 1 (and a traceback with --verbose)."""
-    try:
-        yield
-    except (typer.Exit, typer.Abort, TyperException):
-        raise
-    except Exception as exc:
-        if _verbose(ctx):
-            traceback.print_exc()
-        raise _fail(_describe(exc)) from None
-
-
-def _describe(exc: BaseException) -> str:
-    """One line saying what went wrong, for a person at a terminal."""
-    from pydantic import ValidationError
-    from sqlalchemy.exc import DBAPIError
-
-    from domain.errors import DomainError
-    from web.bootstrap import ConfigurationError
-
-    if isinstance(exc, ValidationError):
-        return "; ".join(_setting_problem(error) for error in exc.errors())
-    if isinstance(exc, DomainError | ConfigurationError | ValueError):
-        return str(exc)
-    if isinstance(exc, DBAPIError):
-        detail = _first_line(exc.orig if exc.orig is not None else exc)
-        missing = "no such table" in detail or ("relation" in detail and "does not exist" in detail)
-        return f"database: {detail}" + (" (run `todo-agent db upgrade`)" if missing else "")
-    if isinstance(exc, OSError):
-        return _first_line(exc)
-    return f"{type(exc).__name__}: {_first_line(exc)}"
-
-
-def _setting_problem(error: ErrorDetails) -> str:
-    loc = ".".join(str(part) for part in error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    return f"TODO_AGENT_{loc.upper()}: {message}" if loc else message
-
-
-def _first_line(value: object) -> str:
-    lines = str(value).strip().splitlines()
-    return lines[0] if lines else type(value).__name__
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    """Load the settings and send logs to stderr at their level."""
-    from web.settings import Settings
-
-    settings = Settings()
-    level = logging.getLevelNamesMapping().get(settings.log_level.upper())
-    if level is None:
-        raise ValueError(f"TODO_AGENT_LOG_LEVEL: unknown level {settings.log_level!r}; use DEBUG, INFO or WARNING")
-    level = logging.DEBUG if _verbose(ctx) else level
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not _verbose(ctx):
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-    return settings
-
-
-def _with_database(ctx: typer.Context, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-    """Migrate the default database if needed, run `work` on a unit of work, and close the database."""
-    from web.bootstrap import build_unit_of_work, prepare_database
-
-    async def run(settings: Settings) -> T:
-        uow = build_unit_of_work(settings, role="cli")
-        try:
-            return await work(uow)
-        finally:
-            await uow.db.dispose()
-
-    with _errors(ctx):
-        settings = _settings(ctx)
-        prepare_database(settings)
-        return asyncio.run(run(settings))
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 @app.command()
 def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Address (default: TODO_AGENT_HOST, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: TODO_AGENT_PORT, 8000).")] = None,
 ) -> None:
-    """Run the web host (health endpoints for now) and, while it holds the lease, the event relay."""
+    """Run the web host (REST API, MCP at /mcp, health) and, while it holds the lease, the event relay."""
     from web.bootstrap import prepare_database
 
-    with _errors(ctx):
-        settings = _settings(ctx)
+    with errors(ctx):
+        settings = load_settings(ctx)
         prepare_database(settings)
         settings.signing_secret()
         sock = _listen(host or settings.host, settings.port if port is None else port)
@@ -189,7 +99,7 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     config = uvicorn.Config(app, log_config=None, log_level=settings.log_level.lower(), timeout_graceful_shutdown=10)
     server = uvicorn.Server(config)
     bound_host, bound_port = sock.getsockname()[:2]
-    typer.echo(f"todo-agent serving on http://{bound_host}:{bound_port}  (database: {_safe_url(settings.db_url)})")
+    typer.echo(f"todo-agent serving on http://{bound_host}:{bound_port}  (database: {safe_url(settings.db_url)})")
 
     def stop(_signal: int, _frame: object) -> None:
         server.should_exit = True
@@ -212,11 +122,11 @@ def db_upgrade(ctx: typer.Context) -> None:
 
     from web.migrate import alembic_config, upgrade
 
-    with _errors(ctx):
-        settings = _settings(ctx)
+    with errors(ctx):
+        settings = load_settings(ctx)
         upgrade(settings.db_url)
         head = ScriptDirectory.from_config(alembic_config(settings.db_url)).get_current_head()
-    typer.echo(f"database {_safe_url(settings.db_url)} is at revision {head} (head)")
+    typer.echo(f"database {safe_url(settings.db_url)} is at revision {head} (head)")
 
 
 @user_app.command("create")
@@ -233,10 +143,10 @@ def user_create(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
-            raise _fail("--password-stdin: no password on standard input")
+            raise fail("--password-stdin: no password on standard input")
     else:
         password = str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
-    user = _with_database(ctx, lambda uow: create_user(uow, email, password, timezone=timezone, is_admin=admin))
+    user = with_database(ctx, lambda uow: create_user(uow, email, password, timezone=timezone, is_admin=admin))
     role = ", admin" if user.is_admin else ""
     typer.echo(f"created user {user.email} (id {user.id}, timezone {user.timezone}{role})")
 
@@ -252,7 +162,7 @@ def token_create(
         token, view = await create_api_token(uow, await actor_for(uow, email=email), name)
         return token, view.id
 
-    token, token_id = _with_database(ctx, work)
+    token, token_id = with_database(ctx, work)
     typer.echo(f"created token {token_id} for {email}; store it now, it is not shown again:")
     typer.echo(token)
 
@@ -270,7 +180,7 @@ def token_list(ctx: typer.Context, email: str) -> None:
             for t in tokens
         ]
 
-    lines = _with_database(ctx, work)
+    lines = with_database(ctx, work)
     typer.echo("\n".join(lines) if lines else f"{email} has no tokens")
 
 
@@ -283,7 +193,7 @@ def token_revoke(ctx: typer.Context, token_id: int) -> None:
     """Revoke a token by its id (see `token list`)."""
     from domain.usecases import revoke_token
 
-    view = _with_database(ctx, lambda uow: revoke_token(uow, token_id))
+    view = with_database(ctx, lambda uow: revoke_token(uow, token_id))
     typer.echo(f"revoked token {view.id}" + (f" ({view.name})" if view.name else ""))
 
 
@@ -292,7 +202,7 @@ def outbox_status(ctx: typer.Context) -> None:
     """How many events wait to be published, the oldest one's age, and failures."""
     from domain.outbox import outbox_status as status_of
 
-    status = _with_database(ctx, status_of)
+    status = with_database(ctx, status_of)
     age = status.oldest_pending_age_seconds
     typer.echo(f"pending: {status.pending}")
     typer.echo(f"oldest pending age: {'-' if age is None else f'{age:.1f} s'}")
@@ -308,7 +218,7 @@ def events_schemas(
     """Write the JSON Schema of every event type and version."""
     from domain.events import export_schemas
 
-    with _errors(ctx):
+    with errors(ctx):
         paths = export_schemas(out) if out is not None else export_schemas()
     for path in paths:
         typer.echo(str(path))

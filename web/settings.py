@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _SECRET_FILE = "secret_key"
 _SECRET_MIN = 32
@@ -34,6 +34,18 @@ class Settings(BaseSettings):
     retention_days: int = 7
     allow_registration: bool = True
     log_level: str = "INFO"
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1:*", "localhost:*", "[::1]:*"],
+        description="Host headers the MCP endpoint accepts (comma-separated; 'name:*' allows any port)",
+    )
+    public_url: str | None = None  # how clients reach this server, e.g. https://todo.example.com
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
 
     @model_validator(mode="after")
     def _secret_strength(self) -> Settings:
@@ -59,11 +71,30 @@ class Settings(BaseSettings):
         if self.env == "production":
             raise ValueError("set TODO_AGENT_SECRET_KEY in production")
         path = self.data_dir / _SECRET_FILE
-        if path.exists():
-            return path.read_text().strip()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secret + "\n")
-        return secret
+        try:
+            # Write to a private temporary file, then link it into place: a crash never leaves an empty secret,
+            # and of two processes starting at once, the second reads the first one's secret.
+            tmp = path.with_name(f".{_SECRET_FILE}.{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48) + "\n")
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        return _read_secret(path)
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def _read_secret(path: Path) -> str:
+    if path.stat().st_mode & 0o077:
+        raise ValueError(f"{path} must be readable by its owner only: chmod 600 {path}")
+    secret = path.read_text().strip()
+    if len(secret) < _SECRET_MIN:
+        raise ValueError(f"{path} holds no usable secret; delete it to generate a new one")
+    return secret

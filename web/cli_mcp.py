@@ -1,0 +1,78 @@
+"""`todo-agent mcp`: the MCP server over stdio (for Claude Desktop) or standalone streamable HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+from web.cli_support import errors, fail, load_settings
+
+if TYPE_CHECKING:
+    from domain.uow import UnitOfWork
+    from web.settings import Settings
+
+
+def mcp(
+    ctx: typer.Context,
+    user: Annotated[str | None, typer.Option(help="Act as this user (stdio); else TODO_AGENT_TOKEN is used.")] = None,
+    transport: Annotated[Literal["stdio", "http"], typer.Option(help="stdio for desktop clients, or http.")] = "stdio",
+    host: Annotated[str | None, typer.Option(help="Address for --transport http.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port for --transport http.")] = None,
+) -> None:
+    """Run the MCP server: over stdio as one user (nothing but protocol on stdout), or over HTTP with bearer auth."""
+    from web.bootstrap import prepare_database
+
+    with errors(ctx):
+        settings = load_settings(ctx)
+        prepare_database(settings)
+        if transport == "stdio":
+            asyncio.run(_stdio(settings, user, os.environ.get("TODO_AGENT_TOKEN")))
+        else:
+            asyncio.run(_http(settings, host or settings.host, settings.port if port is None else port))
+
+
+async def _resolve_user(uow: UnitOfWork, email: str | None, token: str | None) -> int:
+    from domain.usecases import actor_for, authenticate_token
+
+    if email:
+        return (await actor_for(uow, email=email)).id
+    if token:
+        return (await authenticate_token(uow, token)).id
+    raise fail("say who the MCP server acts for: --user EMAIL, or a personal API token in TODO_AGENT_TOKEN "
+               "(create one with `todo-agent token create EMAIL`)")
+
+
+async def _stdio(settings: Settings, email: str | None, token: str | None) -> None:
+    from domain.lease import PRIORITY_CLIENT
+    from mcp_server import build_server
+    from web.bootstrap import background, build_runtime, mcp_ports
+
+    rt = build_runtime(settings, role="mcp", priority=PRIORITY_CLIENT)
+    try:
+        user_id = await _resolve_user(rt.uow, email, token)
+    except BaseException:
+        await rt.db.dispose()
+        raise
+    async with background(rt):
+        await build_server(mcp_ports(rt, fixed_user_id=user_id)).run_stdio_async()
+
+
+async def _http(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from domain.lease import PRIORITY_CLIENT
+    from mcp_server import build_server, http_app
+    from web.bootstrap import background, build_runtime, mcp_ports
+
+    rt = build_runtime(settings, role="mcp", priority=PRIORITY_CLIENT)
+    server = build_server(mcp_ports(rt))
+    app = Starlette(routes=[Mount("/", http_app(server, mcp_ports(rt)))])
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, log_level=settings.log_level.lower())
+    typer.echo(f"todo-agent MCP on http://{host}:{port}/mcp", err=True)
+    async with background(rt), server.session_manager.run():
+        await uvicorn.Server(config).serve()
