@@ -55,7 +55,7 @@ class Task(SQLModel, table=True):
     due_at: datetime | None = None  # a moment, stored UTC; None for all-day tasks
     due_date: date | None = None  # the day of an all-day task
     all_day: bool = False
-    due_key: int | None = None  # epoch seconds used to sort and range-filter both kinds of due date
+    due_key: int | None = Field(default=None, sa_type=sa.BigInteger)  # epoch seconds used to sort and range-filter both kinds of due date
     reminders: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     recurrence_rule: str | None = Field(default=None, max_length=200)
     recurrence_mode: str | None = Field(default=None, max_length=16)

@@ -73,7 +73,6 @@ class TaskCreate(BaseModel):
     tags: list[str] | None = None
     due_at: DueValue | None = Field(
         default=None,
-        union_mode="left_to_right",
         description="a datetime (with offset, or without = your timezone) or a plain date for all day",
     )
     reminders: list[int] | None = None
@@ -89,7 +88,7 @@ class TaskUpdate(BaseModel):
     description: str | None = None
     priority: Priority | str | None = None
     tags: list[str] | None = None
-    due_at: DueValue | None = Field(default=None, union_mode="left_to_right")
+    due_at: DueValue | None = Field(default=None)
     reminders: list[int] | None = None
     recurrence: RecurrenceSpec | None = None
 
@@ -107,8 +106,8 @@ class TaskQuery(BaseModel):
     priority: list[Priority | str] = Field(default_factory=list)
     tag: list[str] = Field(default_factory=list)
     tag_mode: Literal["any", "all"] = "any"
-    due_before: DueValue | None = Field(default=None, union_mode="left_to_right")
-    due_after: DueValue | None = Field(default=None, union_mode="left_to_right")
+    due_before: DueValue | None = Field(default=None)
+    due_after: DueValue | None = Field(default=None)
     overdue: bool | None = None
     due_today: bool | None = None
     has_due: bool | None = None

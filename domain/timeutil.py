@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -73,6 +74,7 @@ class Due:
         return local_midnight(self.day or date.min, tz)
 
 
+_PLAIN_DATE = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 _DUE_EXAMPLE = "e.g. '2026-12-01T09:00:00+01:00', '2026-12-01T09:00' (your timezone) or '2026-12-01' (all day)"
 
 
@@ -89,7 +91,7 @@ def parse_due(value: str | datetime | date, tz: ZoneInfo) -> Due:
 def _parse_text(text: str) -> datetime | date:
     text = str(text).strip()
     try:
-        if len(text) == 10:
+        if _PLAIN_DATE.fullmatch(text):
             return date.fromisoformat(text)
         return datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:

@@ -115,10 +115,11 @@ def normalize_tags(tags: list[str] | None, *, limit: int = TAGS_PER_TASK_MAX) ->
 
 def normalize_reminders(offsets: list[int] | None) -> list[int]:
     """Reminder offsets in minutes before due: unique, sorted, 0..40320, at most 10."""
-    out = sorted(set(offsets or []))
-    for minutes in out:
+    for minutes in offsets or []:
         if isinstance(minutes, bool) or not isinstance(minutes, int):
             raise InvalidInput("reminders are whole minutes before the due time, e.g. [0, 60]", field="reminders")
+    out = sorted(set(offsets or []))
+    for minutes in out:
         if not 0 <= minutes <= REMINDER_OFFSET_MAX:
             raise InvalidInput(
                 f"a reminder offset must be between 0 and {REMINDER_OFFSET_MAX} minutes before due "

@@ -180,9 +180,10 @@ def diff(before: TaskView | None, after: TaskView) -> dict[str, tuple[Any, Any]]
 
 
 def emit_change(
-    tx: Tx, actor_name: str, event_type: str, before: TaskView | None, after: TaskView, user_id: int
+    tx: Tx, actor_name: str, event_type: str, before: TaskView | None, after: TaskView, user_id: int,
+    *, undoable: bool = True,
 ) -> None:
-    """Write the task event for a change to the outbox (undoable: it records the before-state)."""
+    """Write the task event for a change to the outbox; a user's change is undoable (it records the before-state)."""
     data = TaskChangedV1(
         user_id=user_id,
         actor=actor_name,
@@ -190,7 +191,7 @@ def emit_change(
         task=after,
         changes=diff(before, after),
     )
-    tx.emit(event_type, data, user_id=user_id, subject=str(after.id), undoable=True)
+    tx.emit(event_type, data, user_id=user_id, subject=str(after.id), undoable=undoable)
 
 
 def touch(task: Task, now: datetime) -> None:

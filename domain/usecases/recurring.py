@@ -134,7 +134,7 @@ async def create_successor(
             return None
         await replace_tags(tx, succ, tags)
         view = to_view(succ, tags, tz)
-        emit_change(tx, actor_name, TASK_CREATED, None, view, actor.id)
+        emit_change(tx, actor_name, TASK_CREATED, None, view, actor.id, undoable=False)
         return view
 
 

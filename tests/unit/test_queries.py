@@ -141,7 +141,6 @@ async def test_due_before_and_after_a_date_mean_whole_days_in_the_users_timezone
         first_second.id, all_day.id, night.id}
 
 
-@pytest.mark.xfail(strict=True, reason="schemas.py: union_mode='left_to_right' turns a date into a midnight datetime")
 async def test_a_date_object_means_a_whole_day_in_queries_and_new_tasks_too(uow):
     actor = await new_actor(uow, "Asia/Tokyo")
     night = await make(uow, actor, "23:59 on the 1st", due_at="2026-05-01T23:59")

@@ -147,7 +147,7 @@ def upgrade() -> None:
     sa.Column('due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('due_date', sa.Date(), nullable=True),
     sa.Column('all_day', sa.Boolean(), nullable=False),
-    sa.Column('due_key', sa.Integer(), nullable=True),
+    sa.Column('due_key', sa.BigInteger(), nullable=True),
     sa.Column('reminders', sa.JSON(), nullable=False),
     sa.Column('recurrence_rule', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('recurrence_mode', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
