@@ -440,8 +440,8 @@ def _detail(backend: Backend, spec: DatasetSpec, data: Dataset, results: list[Op
     floor = "; ".join(f"{k}: p50 {ms(v.p50)}, p99 {ms(v.p99)} ms" for k, v in backend.baseline.items())
     lines = [
         title, "",
-        f"Loaded {data.rows:,} tasks in {data.load_seconds:.1f} s.{load} Floor of this engine: {floor}. Search terms drawn"
-        f" from the data: {', '.join(f'{k}={v!r}' for k, v in terms.items())}.", "",
+        f"Loaded {data.rows:,} tasks in {data.load_seconds:.1f} s.{load} Floor of this engine: {floor}."
+        f" Search terms drawn from the data: {', '.join(f'{k}={v!r}' for k, v in terms.items())}.", "",
         "| operation | what | index use (page query) | index use (count query) |",
         "|---|---|---|---|",
     ]

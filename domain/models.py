@@ -55,7 +55,8 @@ class Task(SQLModel, table=True):
     due_at: datetime | None = None  # a moment, stored UTC; None for all-day tasks
     due_date: date | None = None  # the day of an all-day task
     all_day: bool = False
-    due_key: int | None = Field(default=None, sa_type=sa.BigInteger)  # epoch seconds used to sort and range-filter both kinds of due date
+    # epoch seconds used to sort and range-filter both kinds of due date (64-bit: dates past 2038)
+    due_key: int | None = Field(default=None, sa_type=sa.BigInteger)
     reminders: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     recurrence_rule: str | None = Field(default=None, max_length=200)
     recurrence_mode: str | None = Field(default=None, max_length=16)

@@ -15,8 +15,8 @@ from datetime import timedelta
 from domain.db import Database
 from domain.lease import LeaseKeeper
 from domain.outbox import Relay
-from domain.retention import run_retention
 from domain.ports import Publisher
+from domain.retention import run_retention
 from domain.uow import UnitOfWork
 from mcp_server import McpPorts
 from web.settings import Settings
