@@ -33,6 +33,20 @@ SECRET = "s" * 40
 # 12:00 on Tuesday 10 March 2026 in Tokyo (UTC+9, no DST): "today" is 2026-03-10 for a user there.
 NOW = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
 COMPACT_ROW = {"id", "title", "status", "priority", "tags", "due_at", "due_date", "due_local"}
+PRIORITIES = ["none", "low", "medium", "high", "urgent"]
+ALL_STATUSES = ["open", "completed", "deleted"]
+UNKNOWN = 999_999_999  # a valid id no task has
+
+
+def aware(value: str) -> bool:
+    """An ISO 8601 datetime with an offset."""
+    return datetime.fromisoformat(value).utcoffset() is not None
+
+
+def assert_not_found(message: str, task_id: int) -> None:
+    """The message says the task is not found and how to find the right id."""
+    assert f"task {task_id} not found" in message, message
+    assert "list_tasks" in message and "search_tasks" in message, message
 
 
 @dataclass

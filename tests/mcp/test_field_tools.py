@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.mcp.conftest import COMPACT_ROW, Session
-from tests.mcp.test_tools import PRIORITIES, UNKNOWN, assert_not_found
+from tests.mcp.conftest import COMPACT_ROW, PRIORITIES, UNKNOWN, Session, assert_not_found
 
 # Every tool that changes one existing task, with valid arguments besides the task id.
 SINGLE_TASK_CHANGES: dict[str, dict[str, Any]] = {

@@ -10,8 +10,7 @@ import pytest
 from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR, TextContent
 
-from tests.mcp.conftest import COMPACT_ROW, Session
-from tests.mcp.test_tools import UNKNOWN
+from tests.mcp.conftest import COMPACT_ROW, UNKNOWN, Session
 
 
 async def ids(me: Session, uri: str) -> set[int]:
