@@ -84,8 +84,10 @@ def reply(text: str, data: BaseModel) -> CallToolResult:
     )
 
 
-def one_of(task_id: int | None, task_ids: list[int] | None) -> list[int] | int:
-    """The single id or the bulk list; exactly one must be given."""
+def one_of(task_id: int | None, task_ids: list[int] | None, expected_version: int | None = None) -> list[int] | int:
+    """The single id or the bulk list; exactly one must be given (and a version only with a single id)."""
     if (task_id is None) == (not task_ids):
         raise ToolError("give either task_id (one task) or task_ids (up to 50 tasks), not both and not neither")
+    if task_ids and expected_version is not None:
+        raise ToolError("expected_version applies to one task_id; leave it out for task_ids")
     return task_ids if task_ids else task_id  # type: ignore[return-value]

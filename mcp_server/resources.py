@@ -4,8 +4,10 @@ import json
 from datetime import timedelta
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 
 from domain import usecases as uc
+from domain.errors import NotFound
 from domain.schemas import TaskQuery
 from domain.values import PAGE_MAX, StatusFilter
 from mcp_server.context import McpPorts, current_actor
@@ -42,8 +44,11 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:
     @mcp.resource("task://{task_id}", mime_type="application/json", description="One task with every field")
     async def task(task_id: str) -> str:
         if not task_id.isdigit():
-            raise ValueError(f"task id must be a number, got {task_id!r}")
-        view = await uc.get_task(ports.uow, await current_actor(ports), int(task_id))
+            raise ResourceNotFoundError(f"task://{task_id}: a task id is a number, e.g. task://42")
+        try:
+            view = await uc.get_task(ports.uow, await current_actor(ports), int(task_id))
+        except NotFound as exc:
+            raise ResourceNotFoundError(exc.message) from exc
         return json.dumps(view.model_dump(mode="json"))
 
     @mcp.prompt(description="Plan today from overdue and due-today tasks")

@@ -7,6 +7,7 @@ from starlette.applications import Starlette
 
 from mcp_server import resources, tools_fields, tools_misc, tools_tasks
 from mcp_server.context import McpPorts, TodoTokenVerifier
+from mcp_server.guard import RejectUnknownArguments
 
 INSTRUCTIONS = """\
 todo-agent manages the user's tasks. Guidance:
@@ -28,6 +29,7 @@ todo-agent manages the user's tasks. Guidance:
 
 def build_server(ports: McpPorts) -> MCPServer:
     """The MCP server over the domain use cases; HTTP callers authenticate with a bearer token."""
+    guard = RejectUnknownArguments()
     server: MCPServer = MCPServer(
         "todo-agent",
         title="todo-agent",
@@ -40,7 +42,9 @@ def build_server(ports: McpPorts) -> MCPServer:
             required_scopes=[],
             validate_token_resource=False,
         ),
+        middleware=[guard],
     )
+    guard.server = server
     for module in (tools_tasks, tools_fields, tools_misc, resources):
         module.register(server, ports)
     return server

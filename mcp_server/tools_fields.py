@@ -40,7 +40,7 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
 
         Example: set_priority(task_id=42, priority="high").
         """
-        actor, target = await current_actor(ports), one_of(task_id, task_ids)
+        actor, target = await current_actor(ports), one_of(task_id, task_ids, expected_version)
         if isinstance(target, list):
             return changed((await uc.bulk_set_priority(ports.uow, actor, target, priority)).data, "Set priority of")
         task = await uc.set_priority(ports.uow, actor, target, priority, expected_version=expected_version)
@@ -58,7 +58,7 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
 
         Example: add_tags(task_ids=[4, 7], tags=["errands"]).
         """
-        actor, target = await current_actor(ports), one_of(task_id, task_ids)
+        actor, target = await current_actor(ports), one_of(task_id, task_ids, expected_version)
         if isinstance(target, list):
             return changed((await uc.bulk_add_tags(ports.uow, actor, target, tags)).data, "Tagged")
         return changed([await uc.add_tags(ports.uow, actor, target, tags, expected_version=expected_version)], "Tagged")

@@ -11,13 +11,13 @@ from domain.schemas import RecurrenceSpec, TaskCreate, TaskPage, TaskQuery, Task
 from domain.values import Priority, StatusFilter
 from mcp_server.args import (
     CursorArg,
-    DueArg,
     ExpectedVersion,
     LimitArg,
     ModeArg,
+    OptionalDue,
+    OptionalReminders,
+    OptionalRule,
     OptionalTaskId,
-    RemindersArg,
-    RuleArg,
     TaskId,
     TaskIds,
 )
@@ -55,9 +55,9 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
         description: Annotated[str | None, Field(description="Details, up to 10,000 characters")] = None,
         priority: Annotated[Priority, Field(description="none, low, medium, high or urgent")] = Priority.NONE,
         tags: Annotated[list[str] | None, Field(description="Tags, e.g. ['home', 'errands']")] = None,
-        due_at: Annotated[str | None, DueArg] = None,
-        reminders: Annotated[list[int] | None, RemindersArg] = None,
-        recurrence: Annotated[str | None, RuleArg] = None,
+        due_at: OptionalDue = None,
+        reminders: OptionalReminders = None,
+        recurrence: OptionalRule = None,
         recurrence_mode: ModeArg = "due",
         idempotency_key: Annotated[
             str | None, Field(description="Retry-safe key: the same key returns the first task instead of a duplicate")
@@ -172,9 +172,9 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
         description: Annotated[str | None, Field(description="New description ('' empties it)")] = None,
         priority: Annotated[Priority | None, Field(description="New priority")] = None,
         tags: Annotated[list[str] | None, Field(description="Replaces ALL tags; prefer add_tags/remove_tags")] = None,
-        due_at: Annotated[str | None, DueArg] = None,
-        reminders: Annotated[list[int] | None, RemindersArg] = None,
-        recurrence: Annotated[str | None, RuleArg] = None,
+        due_at: OptionalDue = None,
+        reminders: OptionalReminders = None,
+        recurrence: OptionalRule = None,
         recurrence_mode: ModeArg = "due",
         expected_version: ExpectedVersion = None,
     ) -> Annotated[CallToolResult, TaskView]:
@@ -208,7 +208,7 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
 
         A recurring task's next occurrence is created automatically. Example: complete_task(task_id=42).
         """
-        actor, target = await current_actor(ports), one_of(task_id, task_ids)
+        actor, target = await current_actor(ports), one_of(task_id, task_ids, expected_version)
         if isinstance(target, list):
             return changed((await uc.bulk_complete(ports.uow, actor, target)).data, "Completed")
         return changed(
@@ -233,7 +233,7 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
 
         Example: delete_task(task_id=42).
         """
-        actor, target = await current_actor(ports), one_of(task_id, task_ids)
+        actor, target = await current_actor(ports), one_of(task_id, task_ids, expected_version)
         if isinstance(target, list):
             return changed((await uc.bulk_delete(ports.uow, actor, target)).data, "Deleted")
         return changed([await uc.delete_task(ports.uow, actor, target, expected_version=expected_version)], "Deleted")

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.errors import InvalidRecurrence
+from domain.errors import InvalidInput, InvalidRecurrence
 from domain.events import TASK_CREATED
 from domain.models import Task
 from domain.recurrence import RecurrenceMode, next_occurrence, next_occurrences, parse_rule
@@ -53,7 +53,10 @@ def apply_recurrence(task: Task, spec: RecurrenceSpec | None, tz: ZoneInfo, now:
 def _until(value: DueValue | None, tz: ZoneInfo) -> datetime | None:
     if value is None:
         return None
-    due = parse_due(value, tz)
+    try:
+        due = parse_due(value, tz)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message.replace("due date", "until"), field="until") from None
     if due.at is not None:
         return due.at
     assert due.day is not None

@@ -38,6 +38,13 @@ ALL_STATUSES = ["open", "completed", "deleted"]
 UNKNOWN = 999_999_999  # a valid id no task has
 
 
+def arg_id(value: Any) -> str | None:
+    """Readable test ids for argument dicts ('priority=bogus'); pytest numbers everything else."""
+    if isinstance(value, dict):
+        return ",".join(f"{k}={str(v)[:16]}" for k, v in value.items()) or "no-arguments"
+    return None
+
+
 def aware(value: str) -> bool:
     """An ISO 8601 datetime with an offset."""
     return datetime.fromisoformat(value).utcoffset() is not None

@@ -64,9 +64,6 @@ async def test_a_bulk_request_takes_at_most_50_ids(me: Session, tool):
     assert await me.task(task["id"]) == task
 
 
-@pytest.mark.xfail(strict=True, reason="DEFECT: with task_ids the bulk path ignores expected_version silently "
-                   "(mcp_server/tools_tasks.py complete_task/delete_task, tools_fields.py set_priority/add_tags): "
-                   "a stale version should be refused (or the combination rejected), not dropped")
 @pytest.mark.parametrize("tool", sorted(BULK))
 async def test_a_bulk_request_does_not_silently_drop_a_stale_expected_version(me: Session, tool):
     args, _ = BULK[tool]

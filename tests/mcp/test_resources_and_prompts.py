@@ -73,10 +73,6 @@ async def test_reading_a_task_resource_that_does_not_exist_is_an_error(me: Sessi
         await me.client.read_resource(f"task://{task_id}")
 
 
-@pytest.mark.xfail(strict=True, reason="DEFECT: task://{unknown id} answers JSON-RPC INTERNAL_ERROR (-32603) "
-                   "'Error creating resource from template task://…' and the server logs a traceback, because "
-                   "mcp_server/resources.py lets TaskNotFound escape; raise ResourceNotFoundError with the domain "
-                   "message ('task N not found — call list_tasks or search_tasks') instead")
 async def test_an_unknown_task_resource_says_not_found_rather_than_internal_error(me: Session):
     with pytest.raises(MCPError) as info:
         await me.client.read_resource(f"task://{UNKNOWN}")

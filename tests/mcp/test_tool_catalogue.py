@@ -5,14 +5,17 @@ Every check iterates the catalogue the server offers, so a tool added later with
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from mcp import Client
 from mcp.types import Tool
 
+from domain import usecases as uc
 from domain.uow import UnitOfWork
 from mcp_server import McpPorts, build_server
+from tests.conftest import Clock
 from tests.mcp.conftest import COMPACT_ROW, SECRET, Session
 
 TOOLS = {
@@ -37,11 +40,7 @@ ENUMS = {
     "recurrence_mode": {"due", "completion"},
     "tag_mode": {"any", "all"},
 }
-# Reported to the lead (see the xfail below); excluded from the guard so it keeps guarding every other tool.
-UNDESCRIBED_KNOWN = {
-    ("add_task", "due_at"), ("add_task", "reminders"), ("add_task", "recurrence"),
-    ("update_task", "due_at"), ("update_task", "reminders"), ("update_task", "recurrence"),
-}
+UNDESCRIBED_KNOWN: set[tuple[str, str]] = set()
 
 
 def resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -136,9 +135,6 @@ async def test_every_input_property_of_every_tool_has_a_description(me: Session)
     assert undescribed - UNDESCRIBED_KNOWN == set()
 
 
-@pytest.mark.xfail(strict=True, reason="DEFECT: add_task/update_task due_at, reminders and recurrence have no "
-                   "description in inputSchema: Annotated[str | None, DueArg] drops the inner Field's description "
-                   "(mcp_server/tools_tasks.py); when fixed, remove this xfail and empty UNDESCRIBED_KNOWN")
 async def test_add_task_and_update_task_describe_due_at_reminders_and_recurrence(me: Session):
     undescribed = {(n, p) for n, t in me.tools.items() for p, s in props(t).items() if not s.get("description")}
     assert undescribed & UNDESCRIBED_KNOWN == set()
@@ -193,3 +189,15 @@ async def test_a_freshly_built_server_offers_the_same_catalogue_and_acts_for_its
         who = await client.call_tool("whoami", {})
     assert fresh == me.tools
     assert who.structured_content is not None and who.structured_content["user_id"] == me.actor.id
+
+
+async def test_the_shared_server_acts_for_this_tests_user_over_this_tests_database_and_clock(
+    me: Session, uow: UnitOfWork, clock: Clock
+):
+    # Guards the fixture's reuse of one server per role: a server that captured an earlier test's unit of work
+    # would answer with another database's user or another clock's time.
+    user = await uc.get_user(uow, user_id=me.actor.id)
+    clock.set(datetime(2026, 7, 1, 23, 45, tzinfo=UTC))
+    who = (await me.ok("whoami")).data
+    assert (who["user_id"], who["email"]) == (user.id, user.email)
+    assert (who["local_date"], who["local_time"]) == ("2026-07-02", "08:45")

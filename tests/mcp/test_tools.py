@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.mcp.conftest import ALL_STATUSES, COMPACT_ROW, PRIORITIES, UNKNOWN, Session, assert_not_found, aware
+from tests.mcp.conftest import ALL_STATUSES, COMPACT_ROW, PRIORITIES, UNKNOWN, Session, arg_id, assert_not_found, aware
 
 
 async def everything(me: Session) -> list[dict[str, Any]]:
@@ -77,6 +77,7 @@ async def test_add_task_with_the_same_idempotency_key_returns_the_first_task(me:
         ({"tags": ["a" * 51]}, ["at most 50"]),
         ({"idempotency_key": ""}, ["1..255"]),
     ],
+    ids=arg_id,
 )
 async def test_add_task_refuses_bad_input_saying_how_to_fix_it_and_writes_nothing(me: Session, args, hints):
     call = {"title": "Half written", "tags": ["half"], **args}
@@ -180,6 +181,7 @@ async def test_an_empty_list_says_so(me: Session):
         ({"tag_mode": "some"}, ["any", "all"]),
         ({"due_before": "soon"}, ["due_before", "e.g."]),
     ],
+    ids=arg_id,
 )
 async def test_list_tasks_refuses_bad_arguments_saying_what_is_allowed(me: Session, args, hints):
     message = await me.error("list_tasks", **args)
@@ -194,7 +196,7 @@ async def test_a_cursor_only_continues_the_query_that_made_it(me: Session):
     assert "same filters" in await me.error("list_tasks", limit=1, cursor=cursor, sort="title")
 
 
-async def test_search_tasks_matches_word_prefixes_and_can_leave_out_completed_tasks(me: Session):
+async def test_search_tasks_matches_word_prefixes_and_can_leave_out_completed_tasks(me: Session, clock):
     appointment = await me.add("Dentist appointment", tags=["health"])
     await me.add("Dental floss")
     bill = await me.add("Pay dentist bill")
@@ -206,14 +208,20 @@ async def test_search_tasks_matches_word_prefixes_and_can_leave_out_completed_ta
         "Dentist appointment", "Pay dentist bill"}
     open_only = await me.ok("search_tasks", query="dentist", include_completed=False)
     assert [r["title"] for r in open_only.data["data"]] == ["Dentist appointment"]
+    clock.advance(minutes=5)
+    await me.ok("set_priority", task_id=appointment["id"], priority="high")
     page = await me.ok("search_tasks", query="dent", limit=1)
-    assert len(page.data["data"]) == 1 and page.data["count"] == 3 and page.data["next_cursor"]
+    assert page.data["data"][0]["id"] == appointment["id"], "most recently changed first"
+    assert page.data["count"] == 3 and page.data["next_cursor"]
+    rest = await me.ok("search_tasks", query="dent", limit=5, cursor=page.data["next_cursor"])
+    assert {r["title"] for r in rest.data["data"]} == {"Dental floss", "Pay dentist bill"}
 
 
 @pytest.mark.parametrize(
     ("args", "hints"),
     [({"query": "!!!"}, ["e.g."]), ({"query": "milk", "limit": 500}, ["100"]), ({}, ["query"]),
      ({"query": "milk", "cursor": "garbage"}, ["next_cursor"])],
+    ids=arg_id,
 )
 async def test_search_tasks_refuses_bad_arguments_saying_how_to_fix_them(me: Session, args, hints):
     message = await me.error("search_tasks", **args)
@@ -255,6 +263,7 @@ async def test_update_task_changes_the_fields_given_and_keeps_the_rest(me: Sessi
         ({"title": "Changed", "tags": ["ok", ""]}, ["tag must not be empty"]),
         ({"title": "Changed", "reminders": [99_999]}, ["between 0 and"]),
     ],
+    ids=arg_id,
 )
 async def test_update_task_refuses_bad_input_and_changes_nothing(me: Session, args, hints):
     task = await me.add("Original", tags=["keep"], due_at="2026-03-11")
