@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+import agent.store  # noqa: F401
 import domain.models  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -1,0 +1,8 @@
+"""The conversation agent: a Cohere (or scripted) chat model driving the MCP tools, with persisted history.
+
+It knows tasks only through the MCP tools' schemas: nothing here imports `domain`, `web`, `mcp_server` or
+`services`. Modules stay import-light (the SQLModel tables are imported by the Alembic metadata), so the public
+API is imported from its module: `agent.loop.Agent`, `agent.settings.AgentSettings`, `agent.config.build_model`,
+`agent.store.ConversationStore`, `agent.tools.McpToolbox` / `connect_in_process` / `connect_remote`,
+`agent.events` (the turn events).
+"""

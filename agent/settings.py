@@ -1,0 +1,40 @@
+"""The agent's limits and policies, read from TODO_AGENT_* environment variables (defaults otherwise)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+DEFAULT_APPROVAL_TOOLS = frozenset({"delete_task", "undo_last_change"})
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """Guards, approvals, session timeout and the model's window."""
+
+    max_model_calls: int = 8
+    model_timeout: float = 120.0
+    tool_timeout: float = 30.0
+    approval_tools: frozenset[str] = field(default=DEFAULT_APPROVAL_TOOLS)
+    bulk_approval_over: int = 5
+    session_timeout: timedelta = timedelta(minutes=30)
+    window_messages: int = 20
+    token_budget: int = 12_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AgentSettings:
+        """Settings from TODO_AGENT_SESSION_TIMEOUT_MINUTES, TODO_AGENT_APPROVAL_TOOLS, TODO_AGENT_TOKEN_BUDGET, ..."""
+        tools = env.get("TODO_AGENT_APPROVAL_TOOLS")
+        return cls(
+            max_model_calls=int(env.get("TODO_AGENT_MAX_MODEL_CALLS", cls.max_model_calls)),
+            model_timeout=float(env.get("TODO_AGENT_MODEL_TIMEOUT_SECONDS", cls.model_timeout)),
+            tool_timeout=float(env.get("TODO_AGENT_TOOL_TIMEOUT_SECONDS", cls.tool_timeout)),
+            approval_tools=DEFAULT_APPROVAL_TOOLS if tools is None else _names(tools),
+            session_timeout=timedelta(minutes=float(env.get("TODO_AGENT_SESSION_TIMEOUT_MINUTES", 30))),
+            token_budget=int(env.get("TODO_AGENT_TOKEN_BUDGET", cls.token_budget)),
+        )
+
+
+def _names(value: str) -> frozenset[str]:
+    return frozenset(name.strip() for name in value.split(",") if name.strip())

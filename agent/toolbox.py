@@ -1,0 +1,51 @@
+"""The tool port the agent loop uses: list the tools (Cohere format) and call one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """A finished tool call: its structured result (if any), its text, and whether it failed."""
+
+    structured: dict[str, Any] | None
+    text: str
+    is_error: bool
+
+    def document(self) -> dict[str, Any]:
+        """What the model reads: the structured result, else the text; an error as `{"error": text}`."""
+        if self.is_error:
+            return {"error": self.text or "the tool failed without a message"}
+        if self.structured is not None:
+            return self.structured
+        return {"text": self.text}
+
+    def summary(self, limit: int = 200) -> str:
+        """The text's first line, short enough for a status line."""
+        line = next((part for part in self.text.splitlines() if part.strip()), "")
+        return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class Toolbox(Protocol):
+    """The user's tools for one turn."""
+
+    @property
+    def instructions(self) -> str | None:
+        """The server's guidance on using its tools, if it gave any."""
+        ...
+
+    async def tools(self) -> list[dict[str, Any]]:
+        """Every tool, in Cohere's format."""
+        ...
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+        """Run one tool; failures (including timeouts) come back as error outcomes, never as exceptions."""
+        ...
+
+
+ToolboxFactory = Callable[[int], AbstractAsyncContextManager[Toolbox]]
+"""Opens the tools of one user (by id) for one turn; the host decides how (in-process ASGI, remote HTTP, ...)."""
