@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from agent.model import Message as ChatMessage
 from agent.model import ToolSpec
@@ -14,7 +14,20 @@ from agent.tokens import cached_tokens, count_tokens, json_tokens
 Group = list[Message]
 
 
-def chat_message(row: Message) -> ChatMessage:
+class MessageLike(Protocol):
+    """A stored or about-to-be-stored message."""
+
+    @property
+    def role(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def tool_calls(self) -> list[dict[str, Any]] | None: ...
+    @property
+    def tool_call_id(self) -> str | None: ...
+
+
+def chat_message(row: MessageLike) -> ChatMessage:
     """A stored message in Cohere's v2 message format."""
     if row.role == "tool":
         document = {"type": "document", "document": {"data": row.content}}
@@ -28,9 +41,20 @@ def chat_message(row: Message) -> ChatMessage:
     return {"role": row.role, "content": row.content}
 
 
-def message_tokens(message: ChatMessage) -> int:
+def message_tokens(row: MessageLike) -> int:
     """What a message costs in the budget (stored with the message, so it is counted once)."""
-    return json_tokens(message)
+    return json_tokens(chat_message(row))
+
+
+def tail(rows: list[Message], limit: int) -> list[Message]:
+    """The rows from the `limit`-th last user or assistant message on (what the store's window reads)."""
+    seen = 0
+    for index in range(len(rows) - 1, -1, -1):
+        if rows[index].role != "tool":
+            seen += 1
+            if seen == limit:
+                return rows[index:]
+    return rows
 
 
 def groups(rows: Sequence[Message]) -> list[Group]:
@@ -67,7 +91,7 @@ def assemble(system: str, rows: Sequence[Message], tools: list[ToolSpec], budget
 
 
 def _tokens(row: Message) -> int:
-    return row.token_count or message_tokens(chat_message(row))
+    return row.token_count or message_tokens(row)
 
 
 def arguments_of(call: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
+NO_DUE_KEY = 2**62  # the sort key of a task without a due date: after every real one
+
 # Compare titles byte-wise on both databases so sorting answers alike (PostgreSQL would use the locale).
 _BinaryText = sa.String().with_variant(sa.String(collation="C"), "postgresql")
 
@@ -36,7 +38,11 @@ class ApiToken(SQLModel, table=True):
 
 class Task(SQLModel, table=True):
     __table_args__ = (
-        sa.Index("ix_task_owner_due", "owner_id", "deleted_at", "status", "due_key", "id"),
+        # Live tasks (not in the trash) by due, tasks without a due last: the default list walks this in order.
+        sa.Index("ix_task_live_due", "owner_id", sa.text(f"coalesce(due_key, {NO_DUE_KEY})"), "id",
+                 sqlite_where=sa.text("deleted_at IS NULL"), postgresql_where=sa.text("deleted_at IS NULL")),
+        sa.Index("ix_task_live_status_due", "owner_id", "status", "due_key", "all_day",
+                 sqlite_where=sa.text("deleted_at IS NULL"), postgresql_where=sa.text("deleted_at IS NULL")),
         sa.Index("ix_task_owner_created", "owner_id", "created_at", "id"),
         sa.Index("ix_task_owner_updated", "owner_id", "updated_at", "id"),
         sa.Index("ix_task_owner_priority", "owner_id", "priority", "id"),

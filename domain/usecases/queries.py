@@ -14,14 +14,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, func, select
 
 from domain.errors import InvalidCursor, InvalidInput
-from domain.models import Tag, Task, TaskTag
+from domain.models import NO_DUE_KEY, Tag, Task, TaskTag
 from domain.schemas import DueValue, TaskPage, TaskQuery
 from domain.timeutil import day_bounds, local_midnight, parse_due
 from domain.uow import Tx, UnitOfWork
 from domain.usecases.common import Actor, views
 from domain.values import PAGE_MAX, Priority, Status, StatusFilter, normalize_tag, words
 
-_FAR = 2**62  # due_key of tasks without a due: they sort last in both orders
+_FAR = NO_DUE_KEY  # due_key of tasks without a due: they sort last in both orders
 _DEFAULT_ORDER = {"due": "asc", "priority": "desc", "created": "desc", "updated": "desc", "title": "asc"}
 
 
@@ -40,7 +40,10 @@ async def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery | None = No
         direction = sa.asc if order == "asc" else sa.desc
         stmt = stmt.order_by(direction(key), direction(col(Task.id))).limit(query.limit + 1)
         rows = list((await tx.session.exec(stmt)).all())
-        total = (await tx.session.exec(select(func.count()).select_from(Task).where(*where))).one()
+        if query.cursor or len(rows) > query.limit:
+            total = (await tx.session.exec(select(func.count()).select_from(Task).where(*where))).one()
+        else:
+            total = len(rows)  # the whole result fits on this first page: no need to count it again
         page = rows[: query.limit]
         cursor = _encode(query, order, page[-1]) if len(rows) > query.limit else None
         return TaskPage(data=await views(tx, page, actor.tz), count=int(total), next_cursor=cursor)
@@ -99,14 +102,16 @@ def _status(statuses: list[StatusFilter]) -> ColumnElement[bool]:
 
 
 def _tagged(actor: Actor, names: list[str], mode: str) -> ColumnElement[bool]:
-    sub = (
-        select(TaskTag.task_id)
+    """Tasks carrying any (or all) of the tags, as a correlated EXISTS so the page query stays index-driven."""
+    carrying = (
+        select(func.count())
+        .select_from(TaskTag)
         .join(Tag, col(Tag.id) == TaskTag.tag_id)
-        .where(Tag.owner_id == actor.id, col(Tag.name).in_(names))
+        .where(col(TaskTag.task_id) == Task.id, Tag.owner_id == actor.id, col(Tag.name).in_(names))
     )
     if mode == "all":
-        sub = sub.group_by(col(TaskTag.task_id)).having(func.count() == len(set(names)))
-    return col(Task.id).in_(sub)
+        return carrying.scalar_subquery() == len(set(names))
+    return sa.exists(carrying.with_only_columns(sa.literal(1)))
 
 
 def _bound(value: DueValue, tz: ZoneInfo, field: str, *, after: bool) -> int:
@@ -123,22 +128,29 @@ def _bound(value: DueValue, tz: ZoneInfo, field: str, *, after: bool) -> int:
 
 
 def _overdue(now: datetime, today: date) -> ColumnElement[bool]:
-    """Open, and past its moment, or past the end of its all-day date in the user's timezone."""
-    late = sa.or_(
-        sa.and_(col(Task.all_day).is_(False), col(Task.due_key) < int(now.timestamp())),
-        sa.and_(col(Task.all_day).is_(True), col(Task.due_date) < today),
+    """Open, and past its moment, or past the end of its all-day date in the user's timezone.
+
+    An all-day task's due_key is its local midnight, so `due_key < now` holds for both kinds and lets the
+    index narrow the range; the all-day date check then drops tasks due today.
+    """
+    return sa.and_(
+        col(Task.status) == Status.OPEN.value,
+        col(Task.due_key).is_not(None),
+        col(Task.due_key) < int(now.timestamp()),
+        sa.or_(col(Task.all_day).is_(False), col(Task.due_date) < today),
     )
-    return sa.and_(col(Task.status) == Status.OPEN.value, col(Task.due_key).is_not(None), late)
 
 
 def _due_on(day: date, tz: ZoneInfo) -> ColumnElement[bool]:
     start, end = day_bounds(day, tz)
     # Never NULL (a task without a due is not due today), so that NOT(...) keeps tasks without a due.
-    return sa.and_(col(Task.due_key).is_not(None), sa.or_(
-        sa.and_(col(Task.all_day).is_(False), col(Task.due_key) >= int(start.timestamp()),
-                col(Task.due_key) < int(end.timestamp())),
-        sa.and_(col(Task.all_day).is_(True), col(Task.due_date) == day),
-    ))
+    # An all-day task due that day has its due_key at the day's start, so one due_key range serves both kinds.
+    return sa.and_(
+        col(Task.due_key).is_not(None),
+        col(Task.due_key) >= int(start.timestamp()),
+        col(Task.due_key) < int(end.timestamp()),
+        sa.or_(col(Task.all_day).is_(False), col(Task.due_date) == day),
+    )
 
 
 def _matches(tx: Tx, terms: list[str]) -> ColumnElement[bool]:
@@ -155,8 +167,10 @@ def _matches(tx: Tx, terms: list[str]) -> ColumnElement[bool]:
 
 def _sort_key(sort: str, order: str) -> ColumnElement[Any]:
     if sort == "due":
-        # BIGINT: the cursor's bound for tasks without a due is +-2**62, beyond PostgreSQL's INTEGER.
-        return func.coalesce(col(Task.due_key), _FAR if order == "asc" else -_FAR, type_=sa.BigInteger)
+        # A literal, not a parameter, so the expression matches the ix_task_live_due index on both databases;
+        # BIGINT because the cursor's bound for tasks without a due is beyond PostgreSQL's INTEGER.
+        far = sa.literal_column(str(_FAR if order == "asc" else -_FAR), sa.BigInteger)
+        return func.coalesce(col(Task.due_key), far, type_=sa.BigInteger)
     columns: dict[str, Any] = {
         "priority": col(Task.priority),
         "created": col(Task.created_at),

@@ -140,7 +140,7 @@ def proxy(servers: Servers, world: World) -> Iterator[Proxy]:
     """The proxy in front of the web host's /mcp with ada's personal token, served by uvicorn in a thread."""
     sock = socket.create_server(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(proxy_app(servers.web.base, world.ada.token), log_config=None,
-                                           log_level="warning", lifespan="on", timeout_graceful_shutdown=2))
+                                           log_level="warning", lifespan="on", timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="mcp-proxy", daemon=True)
     thread.start()
     try:

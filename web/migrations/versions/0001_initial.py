@@ -166,7 +166,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('task', schema=None) as batch_op:
         batch_op.create_index('ix_task_owner_created', ['owner_id', 'created_at', 'id'], unique=False)
-        batch_op.create_index('ix_task_owner_due', ['owner_id', 'deleted_at', 'status', 'due_key', 'id'], unique=False)
+        batch_op.create_index('ix_task_live_due', ['owner_id', sa.text('coalesce(due_key, 4611686018427387904)'), 'id'], unique=False, sqlite_where=sa.text('deleted_at IS NULL'), postgresql_where=sa.text('deleted_at IS NULL'))
+        batch_op.create_index('ix_task_live_status_due', ['owner_id', 'status', 'due_key', 'all_day'], unique=False, sqlite_where=sa.text('deleted_at IS NULL'), postgresql_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index('ix_task_owner_priority', ['owner_id', 'priority', 'id'], unique=False)
         batch_op.create_index('ix_task_owner_title', ['owner_id', 'title_key', 'id'], unique=False)
         batch_op.create_index('ix_task_owner_updated', ['owner_id', 'updated_at', 'id'], unique=False)
@@ -198,7 +199,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_task_owner_updated')
         batch_op.drop_index('ix_task_owner_title')
         batch_op.drop_index('ix_task_owner_priority')
-        batch_op.drop_index('ix_task_owner_due')
+        batch_op.drop_index('ix_task_live_status_due', sqlite_where=sa.text('deleted_at IS NULL'), postgresql_where=sa.text('deleted_at IS NULL'))
+        batch_op.drop_index('ix_task_live_due', sqlite_where=sa.text('deleted_at IS NULL'), postgresql_where=sa.text('deleted_at IS NULL'))
         batch_op.drop_index('ix_task_owner_created')
 
     op.drop_table('task')
