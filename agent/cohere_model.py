@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import cohere
 import httpx
@@ -60,9 +61,8 @@ class CohereModel:
                     yield event
                 return
             except (ApiError, httpx.HTTPError) as exc:
-                failure = unavailable(exc)
-                if started or not failure.retryable or attempt >= self.max_retries:
-                    raise failure from exc
+                if started or not worth_retrying(exc) or attempt >= self.max_retries:
+                    raise unavailable(exc) from exc
                 attempt += 1
                 delay = retry_delay(exc, self.retry_delay * 2 ** (attempt - 1))
                 logger.warning("cohere call failed (%s); retry %d in %.1f s", describe(exc), attempt, delay)
@@ -70,7 +70,8 @@ class CohereModel:
 
     async def _events(self, messages: list[Message], tools: list[ToolSpec]) -> AsyncIterator[ModelEvent]:
         calls: dict[int, _PartialCall] = {}
-        stream = self.client.chat_stream(model=self.model, messages=messages, tools=tools or None)  # type: ignore[arg-type]
+        options: dict[str, Any] = {"tools": tools} if tools else {}  # an empty list would be sent as such
+        stream = self.client.chat_stream(model=self.model, messages=messages, **options)  # type: ignore[arg-type]
         async for event in stream:
             if isinstance(event, cohere.ContentDeltaV2ChatStreamResponse | cohere.ToolPlanDeltaV2ChatStreamResponse):
                 if text := _text_of(event):
@@ -140,6 +141,20 @@ def unavailable(exc: ApiError | httpx.HTTPError) -> ModelUnavailable:
     if status >= 500 or status in RETRYABLE_STATUS:
         return ModelUnavailable(f"The model service had a problem (HTTP {status}); try again shortly.", retryable=True)
     return ModelUnavailable(f"The model service refused the request (HTTP {status}): {exc.body}", retryable=False)
+
+
+def worth_retrying(exc: ApiError | httpx.HTTPError) -> bool:
+    """Rate limits, 5xx and failed connections; not a slow answer (the SDK never retries those either)."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return True
+    if isinstance(exc, httpx.TimeoutException):
+        return False
+    if isinstance(exc, httpx.TransportError):
+        return True
+    if isinstance(exc, ApiError):
+        status = exc.status_code or 0
+        return status >= 500 or status in RETRYABLE_STATUS
+    return False
 
 
 def retry_delay(exc: ApiError | httpx.HTTPError, backoff: float) -> float:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-REFERENCE = re.compile(r"\{\{\s*(results(?:\[-?\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
+PATH = r"results(?:\[-?\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*"
+REFERENCE = re.compile(r"\{\{\s*(" + PATH + r")\s*\}\}")
 STEP = re.compile(r"\[(-?\d+)\]|\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -15,13 +16,24 @@ class ScriptError(ValueError):
 
 def resolve(path: str, results: list[Any]) -> Any:
     """The value at `path` (e.g. 'results[0].data[0].id') in the earlier tool results."""
+    if not re.fullmatch(PATH, path):
+        raise ScriptError(f"{{{{{path}}}}} is not a reference like results[-1].id")
     value: Any = results
     for index, key in STEP.findall(path[len("results") :]):
-        try:
-            value = value[int(index)] if index else value[key]
-        except (IndexError, KeyError, TypeError):
-            raise ScriptError(f"{{{{{path}}}}} does not resolve: no {index or key!r} in {_short(value)}") from None
+        value = _step(value, int(index) if index else key, path)
     return value
+
+
+def _step(value: Any, step: int | str, path: str) -> Any:
+    """One `[n]` into a list or `.name` into an object; anything else does not resolve."""
+    try:
+        if isinstance(value, list) and isinstance(step, int):
+            return value[step]
+        if isinstance(value, dict) and isinstance(step, str):
+            return value[step]
+    except (IndexError, KeyError):
+        pass
+    raise ScriptError(f"{{{{{path}}}}} does not resolve: no {step!r} in {_short(value)}")
 
 
 def substitute(value: Any, results: list[Any]) -> Any:

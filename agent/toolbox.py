@@ -25,8 +25,8 @@ class ToolOutcome:
         return {"text": self.text}
 
     def summary(self, limit: int = 200) -> str:
-        """The text's first line, short enough for a status line."""
-        line = next((part for part in self.text.splitlines() if part.strip()), "")
+        """The text on one line, short enough for a status line."""
+        line = " ".join(part.strip() for part in self.text.splitlines() if part.strip())
         return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

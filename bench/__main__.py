@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench import harness
 
-MODULES = ["usecases"]
+MODULES = ["usecases", "rest", "mcp"]
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -606,3 +606,179 @@ async def open_backend(ctx: RunContext, name: str, *, baseline_n: int) -> AsyncI
 def die(message: str) -> None:
     print(f"bench: error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+# --------------------------------------------------------------------------------------------------- processes
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of a process (all its threads) from /proc; this process when `pid` is None."""
+    if pid is None:
+        return time.process_time()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime (fields 14 and 15 of stat)
+
+
+class CpuMeter:
+    """CPU seconds spent by a server process and by this process (the client) over a block:
+
+        with CpuMeter(server_pid) as cpu: ...
+        cpu.server, cpu.client, cpu.wall
+    """
+
+    def __init__(self, server_pid: int) -> None:
+        self.pid = server_pid
+        self.server = self.client = self.wall = 0.0
+
+    def __enter__(self) -> CpuMeter:
+        self._s0, self._c0, self._t0 = process_cpu_seconds(self.pid), time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server = process_cpu_seconds(self.pid) - self._s0
+        self.client = time.process_time() - self._c0
+        self.wall = time.perf_counter() - self._t0
+
+
+# --------------------------------------------------------------------------------------------------- sampled profiles
+
+
+def pyspy() -> str | None:
+    """The py-spy executable (`pip install py-spy`), next to this Python or on PATH."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+# Own time of a sample goes to the package of its innermost frame; first match wins.
+_SERVER_BUCKETS = [
+    ("HTTP server (uvicorn + h11 parsing)", ("/uvicorn/", "/h11/", "/httptools/")),
+    ("MCP SDK (session, JSON-RPC, transport, tool dispatch)", ("site-packages/mcp/", "site-packages/mcp_types/")),
+    ("SSE (sse_starlette)", ("/sse_starlette/",)),
+    ("FastAPI (routing, dependencies, validation glue, serialization)", ("/fastapi/",)),
+    ("Starlette (routing, middleware, requests, responses)", ("/starlette/",)),
+    ("pydantic (validation, serialization)", ("/pydantic/", "/pydantic_core/", "/pydantic_settings/")),
+    ("SQLAlchemy ORM (session, loading, unit of work)", ("sqlalchemy/orm/",)),
+    ("SQLAlchemy SQL (expressions, compile, cache keys)", ("sqlalchemy/sql/",)),
+    ("SQLAlchemy engine, pool, result, async adapter", ("/sqlalchemy/",)),
+    ("SQLModel", ("/sqlmodel/",)),
+    ("database driver (aiosqlite + sqlite3 / psycopg)", ("/aiosqlite/", "/psycopg/", "/psycopg_binary/",
+                                                         "sqlite3/")),
+    ("JSON (json module)", ("/json/",)),
+    ("logging", ("/logging/",)),
+    ("anyio", ("/anyio/",)),
+    ("asyncio, threads, selectors", ("/asyncio/", "threading.py", "selectors.py", "/concurrent/", "queue.py",
+                                     "greenlet")),
+    ("JWT / tokens (pyjwt, hashlib)", ("/jwt/",)),
+    ("domain code (use cases, views, queries)", ("/domain/",)),
+    ("web code (routes, deps, problems)", ("/web/",)),
+    ("mcp_server code (tools, guard, context)", ("/mcp_server/",)),
+    ("benchmark runner", ("/bench/",)),
+]
+
+# Inclusive: the share of samples whose stack passes through any frame matching (they overlap).
+_SERVER_LAYERS = [
+    ("domain use case (incl. its SQLAlchemy and driver work)", lambda f: "/domain/usecases/" in f),
+    ("token check and user lookup (authenticate_token, actor_for, verify_token)", lambda f: any(
+        n in f for n in ("authenticate_token (", "actor_for (", "verify_token (", "current_actor ("))),
+    ("SQLAlchemy, anywhere", lambda f: "/sqlalchemy/" in f or "/sqlmodel/" in f),
+    ("pydantic, anywhere", lambda f: "/pydantic" in f),
+    ("FastAPI request validation (solve_dependencies)", lambda f: "solve_dependencies (" in f),
+    ("FastAPI response serialization (serialize_response)", lambda f: "serialize_response (" in f),
+    ("MCP SDK, anywhere", lambda f: "site-packages/mcp/" in f),
+    ("logging, anywhere", lambda f: "/logging/" in f),
+    ("uvicorn + h11, anywhere", lambda f: "/uvicorn/" in f or "/h11/" in f),
+]
+
+
+@dataclasses.dataclass
+class SampledProfile:
+    """A py-spy profile of a server process: where its non-idle samples went."""
+
+    seconds: float
+    rate: int
+    samples: int  # non-idle samples of every thread
+    main: int  # of which on the event loop's thread
+    buckets: list[tuple[str, float]]  # % of all non-idle samples, by package of the innermost frame
+    layers: list[tuple[str, float]]  # % of all non-idle samples whose stack passes through ...
+    top: list[tuple[str, float]]  # innermost functions, % of samples
+
+    def render(self, *, top: int = 12) -> str:
+        worker = self.samples - self.main
+        head = (
+            f"py-spy, {self.seconds:.0f} s at {self.rate} Hz: {self.samples} non-idle samples"
+            f" ({self.samples / self.seconds / self.rate:.0%} of one core), {self.main} on the event loop's thread"
+            f" and {worker} in other threads (aiosqlite's SQLite thread, the thread pool)."
+        )
+        own = table(["own time in", "% of samples"], [(k, f"{v:.1f}") for k, v in self.buckets if v >= 0.5])
+        layers = table(["stack passes through (overlapping)", "% of samples"],
+                       [(k, f"{v:.1f}") for k, v in self.layers])
+        fns = table(["innermost function", "% of samples"], [(f"`{k}`", f"{v:.1f}") for k, v in self.top[:top]])
+        return "\n\n".join([head, own, layers, "<details><summary>Top functions</summary>\n\n" + fns
+                            + "\n\n</details>"])
+
+
+async def sample_profile(pid: int, seconds: float, *, rate: int = 200) -> SampledProfile | None:
+    """Run py-spy on `pid` for `seconds` (without pausing it) and summarize; None when py-spy is missing."""
+    exe = pyspy()
+    if exe is None:
+        return None
+    out = Path(tempfile.mkdtemp(prefix="todo-agent-pyspy-")) / "profile.txt"
+    proc = await asyncio.create_subprocess_exec(
+        exe, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", str(rate),
+        "--format", "raw", "--threads", "--nonblocking", "--output", str(out),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    _out, err = await proc.communicate()
+    if proc.returncode != 0 or not out.exists():
+        print(f"bench: py-spy failed: {err.decode(errors='replace')[-500:]}", file=sys.stderr)
+        return None
+    try:
+        return parse_pyspy(out.read_text(), seconds, rate)
+    finally:
+        shutil.rmtree(out.parent, ignore_errors=True)
+
+
+def parse_pyspy(text: str, seconds: float, rate: int) -> SampledProfile:
+    """Summarize py-spy's raw (collapsed) output: `thread (0x..);outer (file:line);...;inner (file:line) N`."""
+    total = main = 0
+    own: dict[str, int] = {}
+    layer: dict[str, int] = {name: 0 for name, _ in _SERVER_LAYERS}
+    leaf: dict[str, int] = {}
+    for line in text.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [f for f in stack.split(";") if not f.startswith(("thread (", "process "))]
+        if not frames:
+            continue
+        total += count
+        if not any("threading.py" in f and f.startswith("_bootstrap") for f in frames[:2]):
+            main += count
+        inner = frames[-1]
+        own[_server_bucket(inner)] = own.get(_server_bucket(inner), 0) + count
+        leaf[_short(inner)] = leaf.get(_short(inner), 0) + count
+        for name, test in _SERVER_LAYERS:
+            if any(test(f) for f in frames):
+                layer[name] += count
+    pct = (lambda n: 100 * n / total) if total else (lambda _n: 0.0)
+    return SampledProfile(
+        seconds=seconds, rate=rate, samples=total, main=main,
+        buckets=sorted(((k, pct(v)) for k, v in own.items()), key=lambda kv: -kv[1]),
+        layers=[(name, pct(layer[name])) for name, _ in _SERVER_LAYERS],
+        top=sorted(((k, pct(v)) for k, v in leaf.items()), key=lambda kv: -kv[1]),
+    )
+
+
+def _server_bucket(frame: str) -> str:
+    where = frame.rsplit("(", 1)[-1]
+    for name, parts in _SERVER_BUCKETS:
+        if any(p in where for p in parts):
+            return name
+    return "built-in / other"

@@ -198,40 +198,64 @@ def _token(created: str) -> str:
     return token
 
 
+@dataclass(frozen=True)
+class Database:
+    """The data directory after its first command, which created and migrated the SQLite database."""
+
+    data_dir: Path
+    env: dict[str, str]
+    first_user: str  # what `user create` printed for ada
+
+
+ADA, BOB = "ada@example.com", "bob@example.com"
+
+
 @pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    """Two users with personal tokens, made with `todo-agent user create` and `todo-agent token create`."""
+def database(tmp_path_factory: pytest.TempPathFactory) -> Database:
     data = tmp_path_factory.mktemp("e2e") / "data"
     env = clean_env(data_dir=str(data))
-    ada, bob = "ada@example.com", "bob@example.com"
-    # The first command creates and migrates the database; after that, commands may run side by side.
-    ada_created = succeeded(run(["user", "create", ada, "--password-stdin"], env, PASSWORD))
-    bob_created, ada_token = (succeeded(r) for r in run_together(
-        (["user", "create", bob, "--password-stdin"], env, PASSWORD),
-        (["token", "create", ada, "--name", "e2e"], env, None),
-    ))
-    bob_token = succeeded(run(["token", "create", bob, "--name", "e2e"], env))
-    return World(data, env, User(ada, _user_id(ada_created), _token(ada_token)),
-                 User(bob, _user_id(bob_created), _token(bob_token)))
+    return Database(data, env, succeeded(run(["user", "create", ADA, "--password-stdin"], env, PASSWORD)))
 
 
 @pytest.fixture(scope="session")
-def servers(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    """The HTTP servers, started together on one database and stopped at the end of the run."""
+def world(database: Database) -> World:
+    """Two users with personal tokens, made with `todo-agent user create` and `todo-agent token create`."""
+    env = database.env
+    # After the first command, commands may run side by side.
+    bob_created, ada_token = (succeeded(r) for r in run_together(
+        (["user", "create", BOB, "--password-stdin"], env, PASSWORD),
+        (["token", "create", ADA, "--name", "e2e"], env, None),
+    ))
+    bob_token = succeeded(run(["token", "create", BOB, "--name", "e2e"], env))
+    return World(database.data_dir, env, User(ADA, _user_id(database.first_user), _token(ada_token)),
+                 User(BOB, _user_id(bob_created), _token(bob_token)))
+
+
+@pytest.fixture(scope="session")
+def booting(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """The HTTP servers, started together on the database (they boot while `world` makes users and tokens) and
+    stopped at the end of the run."""
     logs = tmp_path_factory.mktemp("server-logs")
+    env = database.env
     chosen = Servers(
-        web=Server("web", ["serve"], world.env, logs),
-        standalone=Server("standalone", ["mcp", "--transport", "http"], world.env, logs, ready_path="/mcp"),
-        deployed=Server("deployed", ["serve"], world.env | {"TODO_AGENT_ALLOWED_HOSTS": "todo.example.com"}, logs),
-        stoppable=Server("stoppable", ["mcp", "--transport", "http"], world.env, logs, ready_path="/mcp"),
+        web=Server("web", ["serve"], env, logs),
+        standalone=Server("standalone", ["mcp", "--transport", "http"], env, logs, ready_path="/mcp"),
+        deployed=Server("deployed", ["serve"], env | {"TODO_AGENT_ALLOWED_HOSTS": "todo.example.com"}, logs),
+        stoppable=Server("stoppable", ["mcp", "--transport", "http"], env, logs, ready_path="/mcp"),
     )
     everything = [chosen.web, chosen.standalone, chosen.deployed, chosen.stoppable]
     try:
         for server in everything:
             server.start()
-        for server in everything:
-            server.wait_ready()
         yield chosen
     finally:
         for server in everything:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def servers(booting: Servers, world: World) -> Servers:
+    """The HTTP servers, answering, with the users and tokens of `world` in their database."""
+    for server in (booting.web, booting.standalone, booting.deployed, booting.stoppable):
+        server.wait_ready()
+    return booting

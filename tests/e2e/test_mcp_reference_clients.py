@@ -182,7 +182,7 @@ def printed_json(process: subprocess.Popen[str]) -> dict[str, Any]:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert process.returncode == 0, f"{process.args} exited with {process.returncode}:\n{err}\n{out}"
+    assert process.returncode == 0, f"{process.args!r} exited with {process.returncode}:\n{err}\n{out}"
     result: dict[str, Any] = json.loads(out)
     return result
 

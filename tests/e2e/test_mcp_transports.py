@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import queue
 import subprocess
 import threading
@@ -23,6 +22,7 @@ import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import TextContent
 
 from domain.access_tokens import issue_access_token
 from tests.e2e.conftest import (
@@ -47,7 +47,6 @@ NEGOTIATED = {"auto": "2026-07-28", "legacy": "2025-11-25"}
 def stdio_server(world: World, *, user: str | None = None, token: str | None = None) -> StdioServerParameters:
     """What a desktop client's configuration says: the command, its arguments and a few variables."""
     env = {"TODO_AGENT_DATA_DIR": str(world.data_dir)} | ({"TODO_AGENT_TOKEN": token} if token else {})
-    env |= {k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}  # TEMP-REMOVE
     return StdioServerParameters(command=str(TODO_AGENT), args=["mcp", *(["--user", user] if user else [])],
                                  env=env)
 
@@ -312,11 +311,15 @@ async def test_over_http_each_token_acts_only_for_its_user(servers: Servers, wor
     async with http_session(url, world.ada.token, "auto") as ada:
         mine = await use_the_tools(ada, world.ada, "ada's secret")
     async with http_session(url, world.bob.token, "legacy") as bob:
-        for tool, args in [("get_task", {"task_id": mine}), ("complete_task", {"task_id": mine}),
-                           ("update_task", {"task_id": mine, "title": "stolen"})]:
+        attempts: list[tuple[str, dict[str, Any]]] = [
+            ("get_task", {"task_id": mine}),
+            ("complete_task", {"task_id": mine}),
+            ("update_task", {"task_id": mine, "title": "stolen"}),
+        ]
+        for tool, args in attempts:
             result = await bob.call_tool(tool, args)
             assert result.is_error, f"bob's {tool} on ada's task succeeded: {result.structured_content}"
-            assert "not found" in result.content[0].text  # type: ignore[union-attr]
+            assert isinstance(result.content[0], TextContent) and "not found" in result.content[0].text
         listed = await bob.call_tool("list_tasks", {"limit": 100, "status": ["open", "completed", "deleted"]})
         assert listed.structured_content is not None
         assert mine not in {row["id"] for row in listed.structured_content["data"]}

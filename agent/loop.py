@@ -1,0 +1,175 @@
+"""The agent: runs a turn of a conversation as an async stream of events (see agent.events)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from agent.calls import approval_reason, call_key, parse_arguments
+from agent.events import ApprovalRequired, TurnError, TurnEvent, TurnStarted
+from agent.ledger import Emit, Ledger
+from agent.model import ChatModel
+from agent.prompt import LocalNow, system_prompt
+from agent.settings import AgentSettings
+from agent.store import DECLINED, ERROR, PENDING_APPROVAL, RUNNING, ConversationNotFound, ConversationStore, NewMessage
+from agent.toolbox import Toolbox, ToolboxFactory, ToolOutcome
+from agent.turn import Turn
+
+logger = logging.getLogger(__name__)
+
+INTERRUPTED = ToolOutcome(
+    None, "Interrupted before its result came back: it may or may not have run; check before retrying.", True
+)
+SUPERSEDED = ToolOutcome(None, "Not run: the user sent a new message instead of approving this call.", True)
+REFUSED = ToolOutcome(None, "Not run: the user declined this call. Do not try it again unless they ask.", True)
+EXPIRED = ToolOutcome(None, "Not run: the conversation ended before the user approved this call.", True)
+
+
+class Clock(Protocol):
+    """Where the agent reads the time (tests set it)."""
+
+    def now(self) -> datetime: ...
+
+
+class Approval(BaseModel):
+    """The person's answer to an `approval_required` event."""
+
+    tool_call_id: str
+    approved: bool
+
+
+class Agent:
+    """Turns a person's messages (or approvals) into model calls and MCP tool calls, persisting every step."""
+
+    def __init__(
+        self,
+        model: ChatModel,
+        toolbox_factory: ToolboxFactory,
+        store: ConversationStore,
+        clock: Clock,
+        settings: AgentSettings | None = None,
+    ) -> None:
+        self.model = model
+        self.toolbox_factory = toolbox_factory
+        self.store = store
+        self.clock = clock
+        self.settings = settings or AgentSettings()
+
+    async def run_turn(
+        self,
+        user_id: int,
+        conversation_id: int | None = None,
+        message: str | None = None,
+        approval: Approval | Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[TurnEvent]:
+        """Run one turn for a new `message` or an `approval` answer, streaming its events."""
+        if (message is None) == (approval is None):
+            raise ValueError("give either a message or an approval")
+        answer = None if approval is None else Approval.model_validate(approval)
+        if answer is not None and conversation_id is None:
+            raise ValueError("an approval answers a call in a conversation: give its conversation_id")
+        queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
+        # The turn runs in its own task, so the MCP client's cancel scopes are entered and left by one task
+        # whatever the consumer does; closing this stream early cancels the turn (and settles its open calls).
+        worker = asyncio.create_task(self._drive(user_id, conversation_id, message, answer, queue.put_nowait))
+        worker.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+        finally:
+            worker.cancel()
+            await asyncio.wait([worker])
+
+    async def _drive(
+        self, user_id: int, conversation_id: int | None, message: str | None, answer: Approval | None, emit: Emit
+    ) -> None:
+        try:
+            if answer is not None and conversation_id is not None:
+                await self._on_approval(user_id, conversation_id, answer, emit)
+            else:
+                await self._on_message(user_id, conversation_id, message or "", emit)
+        except ConversationNotFound:
+            emit(TurnError(message="That conversation was not found.", retryable=False))
+        except Exception:
+            logger.exception("turn failed for user %s (conversation %s)", user_id, conversation_id)
+            emit(TurnError(message="Something went wrong while answering; please try again.", retryable=True))
+
+    async def _on_message(self, user_id: int, conversation_id: int | None, message: str, emit: Emit) -> None:
+        conversation, is_new = await self.store.current_or_new(
+            user_id, conversation_id, now=self.clock.now(), timeout=self.settings.session_timeout
+        )
+        if is_new and conversation_id is not None:
+            await self._expire(conversation_id)
+        emit(TurnStarted(conversation_id=conversation.id or 0, new_conversation=is_new))
+        ledger = await self._ledger(conversation.id or 0, emit)
+        await ledger.close(INTERRUPTED, RUNNING, status=ERROR)
+        await ledger.close(SUPERSEDED, PENDING_APPROVAL, status=DECLINED)
+        await ledger.append([NewMessage("user", content=message)])
+        await self._with_tools(user_id, ledger, Turn.converse)
+
+    async def _on_approval(self, user_id: int, conversation_id: int, answer: Approval, emit: Emit) -> None:
+        await self.store.get(user_id, conversation_id)
+        emit(TurnStarted(conversation_id=conversation_id, new_conversation=False))
+        ledger = await self._ledger(conversation_id, emit)
+        waiting = [r for r in ledger.open_calls(PENDING_APPROVAL) if r.tool_call_id == answer.tool_call_id]
+        if not waiting:
+            text = "Nothing is waiting for approval under that id; it may have been answered already."
+            emit(TurnError(message=text, retryable=False))
+            return
+        if not answer.approved:
+            await ledger.settle(waiting[0], REFUSED, status=DECLINED)
+
+        async def resume(turn: Turn) -> None:
+            if answer.approved:
+                call = ledger.call_of(waiting[0])
+                arguments = parse_arguments(call.get("arguments", "")) or {}
+                turn.seen.add(call_key(call.get("name", ""), arguments))
+                await ledger.settle(waiting[0], await turn.toolbox.call(call.get("name", ""), arguments))
+            if not self._still_waiting(ledger):
+                await turn.converse()
+
+        await self._with_tools(user_id, ledger, resume)
+
+    def _still_waiting(self, ledger: Ledger) -> bool:
+        """Announce the calls that still wait for an answer (the turn then ends); False when none do."""
+        for row in ledger.open_calls(PENDING_APPROVAL):
+            call = ledger.call_of(row)
+            arguments = parse_arguments(call.get("arguments", "")) or {}
+            name = call.get("name", "")
+            reason = approval_reason(name, arguments, self.settings) or "it needs your approval"
+            ledger.emit(ApprovalRequired(tool_call_id=row.tool_call_id or "", name=name, arguments=arguments,
+                                         reason=reason))
+        return bool(ledger.open_calls(PENDING_APPROVAL))
+
+    async def _expire(self, conversation_id: int) -> None:
+        """A conversation that timed out keeps no open call: its waiting approvals lapse."""
+        old = await self._ledger(conversation_id, lambda _: None)
+        await old.close(INTERRUPTED, RUNNING, status=ERROR)
+        await old.close(EXPIRED, PENDING_APPROVAL, status=DECLINED)
+
+    async def _ledger(self, conversation_id: int, emit: Emit) -> Ledger:
+        rows = await self.store.window(conversation_id, self.settings.window_messages)
+        return Ledger(self.store, conversation_id, rows, emit, self.clock.now)
+
+    async def _with_tools(self, user_id: int, ledger: Ledger, body: Callable[[Turn], Awaitable[None]]) -> None:
+        """Open the user's tools, run `body` on a turn, and settle whatever call it left running."""
+        try:
+            async with self.toolbox_factory(user_id) as toolbox:
+                await body(await self._turn(ledger, toolbox))
+        finally:
+            # Outside the toolbox's cancel scopes, so these writes run even when the turn was cancelled.
+            await ledger.close(INTERRUPTED, RUNNING, status=ERROR)
+
+    async def _turn(self, ledger: Ledger, toolbox: Toolbox) -> Turn:
+        """A turn with the tool list and a system prompt that knows the user's local time."""
+        tools = await toolbox.tools()
+        names = {tool["function"]["name"] for tool in tools}
+        me = await toolbox.call("whoami", {}) if "whoami" in names else None
+        now = LocalNow.from_whoami(me.structured if me and not me.is_error else None, self.clock.now())
+        system = system_prompt(now, toolbox.instructions)
+        return Turn(self.model, self.settings, ledger, toolbox, tools, system)

@@ -1,0 +1,87 @@
+"""`python -m bench.server [serve options]`: the real web host (`todo-agent serve`) with two benchmark-only baselines.
+
+The benchmarks start this in a process of its own, configured like the product (TODO_AGENT_DATABASE_URL,
+TODO_AGENT_DATA_DIR, TODO_AGENT_SECRET_KEY, ...), so the load generator never shares the server's event loop.
+It runs the `serve` command unchanged except that the two factories it calls are wrapped for this process only:
+
+- `web.app.build_server`: the MCP server instance gets a `noop` tool (returns "ok": transport, session, bearer
+  check and tool dispatch only) and a `noop_actor` tool (also looks up the caller, as every real tool does);
+- `web.app.create_app`: the FastAPI instance gets `GET /bench/noop` (no auth, no database) and
+  `GET /bench/noop-auth` (the REST bearer-token dependency only), placed before the MCP app mounted at `/`.
+
+The product itself has no bench-only route or tool: these exist only on the instances this runner builds.
+"""
+
+# No `from __future__ import annotations` here: FastAPI must see the real annotation of the nested route's
+# dependency (a string would name a local it cannot resolve).
+import sys
+from typing import Any
+
+NOOP_ROUTES = ("/bench/noop", "/bench/noop-auth")
+NOOP_TOOLS = ("noop", "noop_actor")
+
+
+def _patch() -> None:
+    from fastapi import FastAPI
+    from mcp.server.mcpserver import MCPServer
+    from mcp.types import ToolAnnotations
+    from starlette.routing import Mount
+
+    import web.app
+    from mcp_server import McpPorts
+    from mcp_server.context import current_actor
+    from web.deps import CurrentActor
+
+    build_server, create_app = web.app.build_server, web.app.create_app
+    read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
+                                open_world_hint=False)
+
+    def build_server_with_noop(ports: McpPorts) -> "MCPServer":
+        server = build_server(ports)
+
+        async def noop() -> str:
+            """Do nothing (benchmark baseline)."""
+            return "ok"
+
+        async def noop_actor() -> str:
+            """Look up the caller and do nothing else (benchmark baseline)."""
+            actor = await current_actor(ports)
+            return f"user {actor.id}"
+
+        server.add_tool(noop, name="noop", annotations=read_only)
+        server.add_tool(noop_actor, name="noop_actor", annotations=read_only)
+        return server
+
+    def create_app_with_noop(rt: Any) -> FastAPI:
+        app = create_app(rt)
+
+        async def noop() -> dict[str, bool]:
+            return {"ok": True}
+
+        async def noop_auth(actor: CurrentActor) -> dict[str, int]:
+            return {"user": actor.id}
+
+        app.add_api_route("/bench/noop", noop, methods=["GET"], include_in_schema=False)
+        app.add_api_route("/bench/noop-auth", noop_auth, methods=["GET"], include_in_schema=False)
+        # add_api_route appends after the MCP app mounted at "/", which would answer first: move them before it.
+        routes = app.router.routes
+        added = [r for r in routes if getattr(r, "path", None) in NOOP_ROUTES]
+        for r in added:
+            routes.remove(r)
+        mount = next(i for i, r in enumerate(routes) if isinstance(r, Mount) and r.path in ("", "/"))
+        routes[mount:mount] = added
+        return app
+
+    web.app.build_server = build_server_with_noop  # type: ignore[assignment]
+    web.app.create_app = create_app_with_noop  # type: ignore[assignment]
+
+
+def main(argv: list[str]) -> None:
+    _patch()
+    from web.cli import app
+
+    app(args=["serve", *argv], prog_name="todo-agent")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
