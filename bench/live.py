@@ -112,36 +112,57 @@ async def wait_ready(host: str, port: int, proc: subprocess.Popen[bytes], timeou
     raise RuntimeError(f"the server did not answer /healthz within {timeout:.0f} s")
 
 
+@dataclasses.dataclass
+class LiveData:
+    """A fresh database with a loaded dataset, and a personal API token for its first user."""
+
+    backend: Backend
+    data: Dataset
+    actor: Actor
+    token: str
+
+
 @asynccontextmanager
-async def live_server(ctx: RunContext, backend_name: str, spec: DatasetSpec) -> AsyncIterator[LiveServer]:
-    """Load `spec` into a fresh database, give its first user an API token, and serve it until the block ends."""
+async def live_data(ctx: RunContext, backend_name: str, spec: DatasetSpec) -> AsyncIterator[LiveData]:
     async with harness.open_backend(ctx, backend_name, baseline_n=50 if ctx.quick else 200) as backend:
         data = await load_dataset(backend, spec, random.Random(SEED))
         actor = data.actors[0]
         token, _view = await create_api_token(backend.uow, actor, "bench")
-        folder = Path(tempfile.mkdtemp(prefix="todo-agent-bench-server-"))
-        log = folder / "server.log"
-        port = free_port()
-        t0 = time.perf_counter()
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.server", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=harness.ROOT, env=server_env(backend.url, folder, port), stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT,
-            )
-        server = LiveServer(backend, data, actor, token, "127.0.0.1", port, proc.pid, log, 0.0)
+        yield LiveData(backend, data, actor, token)
+
+
+@asynccontextmanager
+async def live_server(live: LiveData, *, nodelay: bool = True) -> AsyncIterator[LiveServer]:
+    """Serve `live`'s database with `python -m bench.server` until the block ends.
+
+    `nodelay` sets TCP_NODELAY on the listening socket (accepted sockets inherit it on Linux): `todo-agent serve`
+    binds its socket with socket.create_server, whose protocol number is 0, so asyncio does not set TCP_NODELAY on
+    the connections and every keep-alive response written in two parts (headers, then body) waits ~40 ms for the
+    client's delayed ACK. nodelay=False measures the product as shipped.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="todo-agent-bench-server-"))
+    log = folder / "server.log"
+    port = free_port()
+    env = server_env(live.backend.url, folder, port) | ({"BENCH_TCP_NODELAY": "1"} if nodelay else {})
+    t0 = time.perf_counter()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.server", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=harness.ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(live.backend, live.data, live.actor, live.token, "127.0.0.1", port, proc.pid, log, 0.0)
+    try:
         try:
-            try:
-                await wait_ready("127.0.0.1", port, proc)
-            except RuntimeError as exc:
-                raise RuntimeError(f"{exc}; its log ends with:\n{server.log_tail()}") from None
-            server.started_s = time.perf_counter() - t0
-            yield server
-        finally:
-            proc.terminate()
-            try:
-                await asyncio.to_thread(proc.wait, 20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                await asyncio.to_thread(proc.wait)
-            shutil.rmtree(folder, ignore_errors=True)
+            await wait_ready("127.0.0.1", port, proc)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; its log ends with:\n{server.log_tail()}") from None
+        server.started_s = time.perf_counter() - t0
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            await asyncio.to_thread(proc.wait, 20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            await asyncio.to_thread(proc.wait)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -55,6 +55,6 @@ def http_app(server: MCPServer, ports: McpPorts) -> Starlette:
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=ports.allowed_hosts,
-        allowed_origins=ports.allowed_origins or [f"http://{h}" for h in ports.allowed_hosts],
+        allowed_origins=ports.allowed_origins or [f"{s}://{h}" for h in ports.allowed_hosts for s in ("http", "https")],
     )
     return server.streamable_http_app(streamable_http_path="/mcp", transport_security=security)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from domain.uow import UnitOfWork
     from web.settings import Settings
 
-from web.cli_support import errors, fail, load_settings, safe_url, with_database
+from web.cli_support import bound_settings, errors, fail, listen, load_settings, safe_url, serve_app, with_database
 
 app = typer.Typer(
     help="todo-agent: a chat-first task manager.",
@@ -70,49 +70,18 @@ def serve(
         settings = load_settings(ctx)
         prepare_database(settings)
         settings.signing_secret()
-        sock = _listen(host or settings.host, settings.port if port is None else port)
-        asyncio.run(_serve(settings, sock))
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """Bind the listening socket here, so a busy port is one clear error before anything starts."""
-    import socket
-
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        return socket.create_server((host, port), family=family)
-    except OSError as exc:
-        reason = (exc.strerror or str(exc)).split(" (while attempting")[0]
-        raise OSError(f"cannot listen on {host}:{port}: {reason}") from exc
+        sock = listen(host or settings.host, settings.port if port is None else port)
+        asyncio.run(_serve(bound_settings(settings, sock), sock))
 
 
 async def _serve(settings: Settings, sock: socket.socket) -> None:
-    import signal
-
-    import uvicorn
-
     from domain.lease import PRIORITY_WEB
     from web.app import create_app
     from web.bootstrap import build_runtime
 
     app = create_app(build_runtime(settings, role="web", priority=PRIORITY_WEB))
-    config = uvicorn.Config(app, log_config=None, log_level=settings.log_level.lower(), timeout_graceful_shutdown=10)
-    server = uvicorn.Server(config)
-    bound_host, bound_port = sock.getsockname()[:2]
-    typer.echo(f"todo-agent serving on http://{bound_host}:{bound_port}  (database: {safe_url(settings.db_url)})")
-
-    def stop(_signal: int, _frame: object) -> None:
-        server.should_exit = True
-
-    # uvicorn stops gracefully on SIGINT/SIGTERM and then re-raises the signal to the handler it found: ours,
-    # which makes that a clean exit (and also stops a server that is still starting).
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        await server.serve(sockets=[sock])
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        sock.close()
+    typer.echo(f"todo-agent serving on {settings.base_url}  (database: {safe_url(settings.db_url)})")
+    await serve_app(app, sock, settings)
 
 
 @db_app.command("upgrade")

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from web.cli_support import errors, fail, load_settings
+from web.cli_support import bound_settings, errors, fail, listen, load_settings, serve_app
 
 if TYPE_CHECKING:
+    import socket
+
     from domain.uow import UnitOfWork
     from web.settings import Settings
 
@@ -31,7 +33,8 @@ def mcp(
         if transport == "stdio":
             asyncio.run(_stdio(settings, user, os.environ.get("TODO_AGENT_TOKEN")))
         else:
-            asyncio.run(_http(settings, host or settings.host, settings.port if port is None else port))
+            sock = listen(host or settings.host, settings.port if port is None else port)
+            asyncio.run(_http(bound_settings(settings, sock), sock))
 
 
 async def _resolve_user(uow: UnitOfWork, email: str | None, token: str | None) -> int:
@@ -60,8 +63,7 @@ async def _stdio(settings: Settings, email: str | None, token: str | None) -> No
         await build_server(mcp_ports(rt, fixed_user_id=user_id)).run_stdio_async()
 
 
-async def _http(settings: Settings, host: str, port: int) -> None:
-    import uvicorn
+async def _http(settings: Settings, sock: socket.socket) -> None:
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
@@ -72,7 +74,6 @@ async def _http(settings: Settings, host: str, port: int) -> None:
     rt = build_runtime(settings, role="mcp", priority=PRIORITY_CLIENT)
     server = build_server(mcp_ports(rt))
     app = Starlette(routes=[Mount("/", http_app(server, mcp_ports(rt)))])
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, log_level=settings.log_level.lower())
-    typer.echo(f"todo-agent MCP on http://{host}:{port}/mcp", err=True)
+    typer.echo(f"todo-agent MCP on {settings.base_url}/mcp", err=True)
     async with background(rt), server.session_manager.run():
-        await uvicorn.Server(config).serve()
+        await serve_app(app, sock, settings)

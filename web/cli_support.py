@@ -14,7 +14,10 @@ import typer
 from typer.exceptions import TyperException
 
 if TYPE_CHECKING:
+    import socket
+
     from pydantic_core import ErrorDetails
+    from starlette.types import ASGIApp
 
     from domain.uow import UnitOfWork
     from web.settings import Settings
@@ -112,3 +115,44 @@ def safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket here, so a busy port is one clear error before anything starts."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).split(" (while attempting")[0]
+        raise OSError(f"cannot listen on {host}:{port}: {reason}") from exc
+
+
+def bound_settings(settings: Settings, sock: socket.socket) -> Settings:
+    """The settings with the address actually bound, so URLs the server hands out name it."""
+    host, port = sock.getsockname()[:2]
+    return settings.model_copy(update={"host": host, "port": port})
+
+
+async def serve_app(app: ASGIApp, sock: socket.socket, settings: Settings) -> None:
+    """Serve `app` on `sock` with uvicorn until SIGINT/SIGTERM, then shut down gracefully (exit code 0)."""
+    import signal
+
+    import uvicorn
+
+    config = uvicorn.Config(app, log_config=None, log_level=settings.log_level.lower(), timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+
+    def stop(_signal: int, _frame: object) -> None:
+        server.should_exit = True
+
+    # uvicorn stops gracefully on SIGINT/SIGTERM and then re-raises the signal to the handler it found: ours,
+    # which makes that a clean exit (and also stops a server that is still starting).
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()

@@ -192,9 +192,10 @@ async def test_the_agent_sends_tool_results_back_in_cohere_tool_message_format(w
     (task,) = (await list_tasks(world.uow, world.user, TaskQuery())).data
     assert second["messages"][1:] == [
         {"role": "user", "content": "add buy milk"},
-        {"role": "assistant", "tool_plan": "I will add it.", "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "add_task", "arguments": '{"title": "Buy milk"}'}},
-        ]},
+        {"role": "assistant", "tool_plan": "I will add it.", "tool_calls": [{
+            "id": "call_1", "type": "function",
+            "function": {"name": "add_task", "arguments": '{"title": "Buy milk"}'},
+        }]},
         {"role": "tool", "tool_call_id": "call_1", "content": [
             {"type": "document", "document": {"data": json.dumps(task.model_dump(mode="json"), ensure_ascii=False)}},
         ]},

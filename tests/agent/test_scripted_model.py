@@ -16,7 +16,8 @@ RESULTS: list[Any] = [{"data": [{"id": 7, "title": "A"}, {"id": 8}], "count": 2}
 
 
 def tool_message(data: Any) -> dict[str, Any]:
-    return {"role": "tool", "tool_call_id": "c", "content": [{"type": "document", "document": {"data": json.dumps(data)}}]}
+    document = {"type": "document", "document": {"data": json.dumps(data)}}
+    return {"role": "tool", "tool_call_id": "c", "content": [document]}
 
 
 @pytest.mark.parametrize(
@@ -44,9 +45,9 @@ def test_code_in_a_reference_is_just_text():
 
 
 async def test_steps_play_in_order_with_text_in_pieces_and_references_resolved():
+    lookup = {"name": "get_task", "arguments": {"task_id": "{{results[-1].id}}"}}
     model = ScriptedModel([
-        ScriptStep.model_validate({"text": "a" * 20, "tool_calls": [{"name": "get_task",
-                                                                       "arguments": {"task_id": "{{results[-1].id}}"}}]}),
+        ScriptStep.model_validate({"text": "a" * 20, "tool_calls": [lookup]}),
         ScriptStep(text="done"),
     ], chunk=8)
     first = [e async for e in model.stream([tool_message(RESULTS[1])], [])]
@@ -60,7 +61,8 @@ async def test_steps_play_in_order_with_text_in_pieces_and_references_resolved()
 
 
 async def test_a_bad_reference_is_a_model_failure_naming_the_problem():
-    model = ScriptedModel([ScriptStep.model_validate({"tool_calls": [{"name": "x", "arguments": {"a": "{{results[0].id}}"}}]})])
+    step = {"tool_calls": [{"name": "x", "arguments": {"a": "{{results[0].id}}"}}]}
+    model = ScriptedModel([ScriptStep.model_validate(step)])
     with pytest.raises(ModelUnavailable, match="script is wrong"):
         [e async for e in model.stream([], [])]
 

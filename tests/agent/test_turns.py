@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.model import Message, ModelEvent, ModelText, ToolSpec
 from agent.loop import Agent
+from agent.model import Message, ModelEvent, ModelText, ToolSpec
 from agent.settings import AgentSettings
 from agent.store import DECLINED, ERROR, OK, PENDING_APPROVAL, RUNNING
 from agent.toolbox import ToolOutcome

@@ -278,17 +278,12 @@ def test_allowed_hosts_setting_configures_a_deployment(servers: Servers, world: 
     assert post_initialize(base, None, Host="todo.example.com").status_code == 401
 
 
-@pytest.mark.xfail(strict=True, reason="DEFECT: allowed origins are derived from TODO_AGENT_ALLOWED_HOSTS as "
-                   "http:// only (mcp_server/server.py http_app), so a browser on the HTTPS deployment is refused 403")
 def test_allowed_hosts_accept_the_https_origin_of_the_deployment(servers: Servers, world: World) -> None:
     response = post_initialize(servers.deployed.base, world.ada.token, Host="todo.example.com",
                                Origin="https://todo.example.com")
     assert response.status_code == 200, f"{response.status_code} {response.text}"
 
 
-@pytest.mark.xfail(strict=True, reason="DEFECT: with `--port P` (no TODO_AGENT_PUBLIC_URL) the 401's "
-                   "resource_metadata and the protected-resource metadata name port 8000 (Settings.base_url "
-                   "ignores --port/--host), so an OAuth-aware client is sent to the wrong server")
 @pytest.mark.parametrize("which", ["web", "standalone"])
 def test_the_401_points_at_this_servers_own_metadata(servers: Servers, which: str) -> None:
     server = getattr(servers, which)
@@ -298,9 +293,6 @@ def test_the_401_points_at_this_servers_own_metadata(servers: Servers, which: st
     assert metadata["resource"] == f"{server.base}/mcp", metadata
 
 
-@pytest.mark.xfail(strict=True, reason="DEFECT: `todo-agent mcp --transport http` dies of the SIGTERM uvicorn "
-                   "re-raises (exit 143) instead of exiting 0 like `serve`: web/cli_mcp.py _http installs no signal "
-                   "handler, so background() never releases the lease or closes the database")
 def test_standalone_http_server_stops_cleanly_on_sigterm(servers: Servers) -> None:
     code = servers.stoppable.stop()
     assert code == 0, f"exit code {code}\n{servers.stoppable.logs()}"
