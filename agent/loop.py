@@ -33,7 +33,9 @@ EXPIRED = ToolOutcome(None, "Not run: the conversation ended before the user app
 class Clock(Protocol):
     """Where the agent reads the time (tests set it)."""
 
-    def now(self) -> datetime: ...
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
 
 
 class Approval(BaseModel):

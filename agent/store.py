@@ -97,12 +97,12 @@ class ConversationStore:
         self, user_id: int, conversation_id: int | None, *, now: datetime, timeout: timedelta
     ) -> tuple[Conversation, bool]:
         """The conversation to continue, or a new one when none is given or it has been idle past `timeout`."""
+        if conversation_id is not None:
+            current = await self.get(user_id, conversation_id)
+            if now - current.last_activity_at <= timeout:
+                return current, False
+        fresh = Conversation(user_id=user_id, started_at=now, last_activity_at=now)
         async with self._write() as session:
-            if conversation_id is not None:
-                current = await _own(session, user_id, conversation_id)
-                if now - current.last_activity_at <= timeout:
-                    return current, False
-            fresh = Conversation(user_id=user_id, started_at=now, last_activity_at=now)
             session.add(fresh)
         return fresh, True
 

@@ -655,44 +655,66 @@ def pyspy() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
-# Own time of a sample goes to the package of its innermost frame; first match wins.
+# Own time of a sample goes to the package of its innermost frame (py-spy names files relative to their
+# sys.path entry: "sqlalchemy/orm/loading.py", "domain/usecases/tasks.py"); first match wins.
 _SERVER_BUCKETS = [
-    ("HTTP server (uvicorn + h11 parsing)", ("/uvicorn/", "/h11/", "/httptools/")),
-    ("MCP SDK (session, JSON-RPC, transport, tool dispatch)", ("site-packages/mcp/", "site-packages/mcp_types/")),
-    ("SSE (sse_starlette)", ("/sse_starlette/",)),
-    ("FastAPI (routing, dependencies, validation glue, serialization)", ("/fastapi/",)),
-    ("Starlette (routing, middleware, requests, responses)", ("/starlette/",)),
-    ("pydantic (validation, serialization)", ("/pydantic/", "/pydantic_core/", "/pydantic_settings/")),
+    ("HTTP server (uvicorn + h11 parsing)", ("uvicorn/", "h11/", "httptools/")),
+    ("MCP SDK (session, JSON-RPC, transport, tool dispatch)", ("mcp/", "mcp_types/")),
+    ("SSE (sse_starlette)", ("sse_starlette/",)),
+    ("FastAPI (routing, dependencies, validation glue, serialization)", ("fastapi/",)),
+    ("Starlette (routing, middleware, requests, responses)", ("starlette/",)),
+    ("pydantic (validation, serialization)", ("pydantic/", "pydantic_core/", "pydantic_settings/")),
     ("SQLAlchemy ORM (session, loading, unit of work)", ("sqlalchemy/orm/",)),
     ("SQLAlchemy SQL (expressions, compile, cache keys)", ("sqlalchemy/sql/",)),
-    ("SQLAlchemy engine, pool, result, async adapter", ("/sqlalchemy/",)),
-    ("SQLModel", ("/sqlmodel/",)),
-    ("database driver (aiosqlite + sqlite3 / psycopg)", ("/aiosqlite/", "/psycopg/", "/psycopg_binary/",
-                                                         "sqlite3/")),
-    ("JSON (json module)", ("/json/",)),
-    ("logging", ("/logging/",)),
-    ("anyio", ("/anyio/",)),
-    ("asyncio, threads, selectors", ("/asyncio/", "threading.py", "selectors.py", "/concurrent/", "queue.py",
-                                     "greenlet")),
-    ("JWT / tokens (pyjwt, hashlib)", ("/jwt/",)),
-    ("domain code (use cases, views, queries)", ("/domain/",)),
-    ("web code (routes, deps, problems)", ("/web/",)),
-    ("mcp_server code (tools, guard, context)", ("/mcp_server/",)),
-    ("benchmark runner", ("/bench/",)),
+    ("SQLAlchemy engine, pool, result, async adapter", ("sqlalchemy/",)),
+    ("SQLModel", ("sqlmodel/",)),
+    ("database driver (aiosqlite, psycopg; SQLite's own C code in aiosqlite's thread)",
+     ("aiosqlite/", "psycopg/", "psycopg_binary/", "psycopg_pool/", "sqlite3/")),
+    ("JSON (json module)", ("json/",)),
+    ("logging", ("logging/",)),
+    ("anyio", ("anyio/",)),
+    ("asyncio, threads, queues, greenlet", ("asyncio/", "threading.py", "selectors.py", "concurrent/", "queue.py",
+                                            "greenlet/", "contextvars")),
+    ("JWT (pyjwt)", ("jwt/",)),
+    ("domain code (use cases, views, queries)", ("domain/",)),
+    ("web code (routes, deps, problems)", ("web/",)),
+    ("mcp_server code (tools, guard, context)", ("mcp_server/",)),
+    ("benchmark runner", ("bench/",)),
+    ("typing, dataclasses, enum, datetime, re, uuid (stdlib)", ("typing.py", "dataclasses.py", "enum.py",
+                                                                "datetime.py", "re/", "uuid.py", "functools.py",
+                                                                "inspect.py", "copy.py", "abc.py")),
 ]
 
+# Innermost frames that are a thread waiting, not working (py-spy's own idle test misses them in this sandbox).
+_IDLE_LEAVES = ("EpollSelector.select (selectors.py", "_connection_worker_thread (aiosqlite/core.py:59)",
+                "Condition.wait (threading.py", "Queue.get (queue.py", "_worker (concurrent/futures/thread.py")
+
+
+def _frame_path(frame: str) -> str:
+    inside = frame.rsplit(" (", 1)[-1].rstrip(")")
+    return inside.rsplit(":", 1)[0]
+
+
+def _in(*prefixes: str) -> Callable[[str], bool]:
+    return lambda frame: _frame_path(frame).startswith(prefixes)
+
+
+def _named(*names: str) -> Callable[[str], bool]:
+    return lambda frame: frame.split(" (", 1)[0].rsplit(".", 1)[-1] in names
+
+
 # Inclusive: the share of samples whose stack passes through any frame matching (they overlap).
-_SERVER_LAYERS = [
-    ("domain use case (incl. its SQLAlchemy and driver work)", lambda f: "/domain/usecases/" in f),
-    ("token check and user lookup (authenticate_token, actor_for, verify_token)", lambda f: any(
-        n in f for n in ("authenticate_token (", "actor_for (", "verify_token (", "current_actor ("))),
-    ("SQLAlchemy, anywhere", lambda f: "/sqlalchemy/" in f or "/sqlmodel/" in f),
-    ("pydantic, anywhere", lambda f: "/pydantic" in f),
-    ("FastAPI request validation (solve_dependencies)", lambda f: "solve_dependencies (" in f),
-    ("FastAPI response serialization (serialize_response)", lambda f: "serialize_response (" in f),
-    ("MCP SDK, anywhere", lambda f: "site-packages/mcp/" in f),
-    ("logging, anywhere", lambda f: "/logging/" in f),
-    ("uvicorn + h11, anywhere", lambda f: "/uvicorn/" in f or "/h11/" in f),
+_SERVER_LAYERS: list[tuple[str, Callable[[str], bool]]] = [
+    ("domain use case (incl. its SQLAlchemy, driver and SQLite work)", _in("domain/usecases/")),
+    ("token check and user lookup (authenticate_token, actor_for, verify_token)",
+     _named("authenticate_token", "actor_for", "verify_token", "current_actor")),
+    ("SQLAlchemy + SQLModel, anywhere", _in("sqlalchemy/", "sqlmodel/")),
+    ("pydantic, anywhere", _in("pydantic/", "pydantic_core/")),
+    ("FastAPI dependencies + request validation (solve_dependencies)", _named("solve_dependencies")),
+    ("FastAPI response validation + serialization (serialize_response)", _named("serialize_response")),
+    ("MCP SDK, anywhere", _in("mcp/")),
+    ("logging, anywhere", _in("logging/")),
+    ("uvicorn + h11, anywhere", _in("uvicorn/", "h11/")),
 ]
 
 
@@ -745,7 +767,8 @@ async def sample_profile(pid: int, seconds: float, *, rate: int = 200) -> Sample
 
 
 def parse_pyspy(text: str, seconds: float, rate: int) -> SampledProfile:
-    """Summarize py-spy's raw (collapsed) output: `thread (0x..);outer (file:line);...;inner (file:line) N`."""
+    """Summarize py-spy's raw output with --threads: `thread (TID): NAME;outer (file:line);...;inner (file:line) N`.
+    Samples whose innermost frame is a wait (epoll, a queue) are dropped: they are idle, not work."""
     total = main = 0
     own: dict[str, int] = {}
     layer: dict[str, int] = {name: 0 for name, _ in _SERVER_LAYERS}
@@ -755,15 +778,18 @@ def parse_pyspy(text: str, seconds: float, rate: int) -> SampledProfile:
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [f for f in stack.split(";") if not f.startswith(("thread (", "process "))]
-        if not frames:
+        parts = stack.split(";")
+        thread = parts[0].split(": ", 1)[-1] if parts[0].startswith("thread (") else ""
+        frames = parts[1:] if parts[0].startswith("thread (") else parts
+        if not frames or frames[-1].startswith(_IDLE_LEAVES):
             continue
         total += count
-        if not any("threading.py" in f and f.startswith("_bootstrap") for f in frames[:2]):
+        if thread == "MainThread":
             main += count
         inner = frames[-1]
-        own[_server_bucket(inner)] = own.get(_server_bucket(inner), 0) + count
-        leaf[_short(inner)] = leaf.get(_short(inner), 0) + count
+        bucket = _server_bucket(inner)
+        own[bucket] = own.get(bucket, 0) + count
+        leaf[inner] = leaf.get(inner, 0) + count
         for name, test in _SERVER_LAYERS:
             if any(test(f) for f in frames):
                 layer[name] += count
@@ -777,8 +803,8 @@ def parse_pyspy(text: str, seconds: float, rate: int) -> SampledProfile:
 
 
 def _server_bucket(frame: str) -> str:
-    where = frame.rsplit("(", 1)[-1]
-    for name, parts in _SERVER_BUCKETS:
-        if any(p in where for p in parts):
+    path = _frame_path(frame)
+    for name, prefixes in _SERVER_BUCKETS:
+        if path.startswith(prefixes):
             return name
-    return "built-in / other"
+    return "other (built-ins, stdlib)"

@@ -11,8 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 from sqlalchemy import event
 
+from agent.events import TurnEvent
+from agent.settings import AgentSettings
 from agent.store import DECLINED, PENDING_APPROVAL, ConversationNotFound, ConversationStore, Message, NewMessage
 from agent.tokens import count_tokens, json_tokens
 from agent.window import assemble, chat_message, groups, message_tokens
@@ -261,10 +264,17 @@ async def test_approval_events_parse_back_from_json(world: World):
     task = await create_task(world.uow, world.user, TaskCreate(title="Parse me"))
     agent = world.agent([{"tool_calls": [call("delete_task", task_id=task.id)]}])
     events = await world.turn(agent, message="delete")
-    from pydantic import TypeAdapter
-
-    from agent.events import TurnEvent
-
     adapter: TypeAdapter[TurnEvent] = TypeAdapter(TurnEvent)
     assert [adapter.validate_json(e.model_dump_json()) for e in events] == events
     assert of_type(events, "approval_required")[0].model_dump()["type"] == "approval_required"
+
+
+def test_settings_come_from_the_environment():
+    assert AgentSettings.from_env({}) == AgentSettings()
+    custom = AgentSettings.from_env({
+        "TODO_AGENT_SESSION_TIMEOUT_MINUTES": "5", "TODO_AGENT_APPROVAL_TOOLS": "delete_task, rename_tag,",
+        "TODO_AGENT_TOKEN_BUDGET": "8000", "TODO_AGENT_TOOL_TIMEOUT_SECONDS": "2.5",
+    })
+    assert custom.session_timeout == timedelta(minutes=5) and custom.token_budget == 8000
+    assert custom.approval_tools == {"delete_task", "rename_tag"} and custom.tool_timeout == 2.5
+    assert AgentSettings.from_env({"TODO_AGENT_APPROVAL_TOOLS": ""}).approval_tools == frozenset()
