@@ -121,31 +121,45 @@ class Concurrent:
         return self.calls / self.seconds
 
 
-async def concurrent(server: LiveServer, sessions: Sessions, tool: Tool, seconds: float) -> Concurrent:
-    """Every session calls `tool` in a closed loop for `seconds`."""
+async def concurrent(server: LiveServer, sessions: Sessions, tool: Tool, seconds: float, *,
+                     warmup: float = 1.0) -> Concurrent:
+    """Every session calls `tool` in a closed loop; after `warmup` s of steady state, a window of `seconds` is
+    measured: the calls that complete inside it (latency, count) and the CPU spent inside it."""
     samples: list[int] = []
     errors = 0
     counter = iter(range(10**9))
-    end = 0.0
+    window = [float("inf"), float("inf")]  # perf_counter_ns bounds of the measured window
+    stop = False
 
     async def loop(client: Client) -> None:
         nonlocal errors
-        while time.perf_counter() < end:
+        while not stop:
             t0 = time.perf_counter_ns()
             try:
                 await call(client, tool, next(counter))
             except Exception:  # noqa: BLE001 - counted, and the benchmark goes on
-                errors += 1
+                if window[0] <= time.perf_counter_ns() <= window[1]:
+                    errors += 1
                 continue
-            samples.append(time.perf_counter_ns() - t0)
+            done = time.perf_counter_ns()
+            if window[0] <= done <= window[1]:
+                samples.append(done - t0)
 
-    with CpuMeter(server.pid) as cpu:
-        end = time.perf_counter() + seconds
-        await asyncio.gather(*(loop(c) for c in sessions.clients))
+    tasks = [asyncio.create_task(loop(c)) for c in sessions.clients]
+    try:
+        await asyncio.sleep(warmup)
+        with CpuMeter(server.pid) as cpu:
+            window[0] = time.perf_counter_ns()
+            await asyncio.sleep(seconds)
+            window[1] = time.perf_counter_ns()
+    finally:
+        stop = True
+        await asyncio.gather(*tasks, return_exceptions=True)
     done = len(samples)
     return Concurrent(
-        sessions=len(sessions.clients), seconds=cpu.wall, calls=done, errors=errors, stats=Stats.of(samples),
-        server_cpu_ms=1000 * cpu.server / max(done, 1), client_cpu_ms=1000 * cpu.client / max(done, 1),
+        sessions=len(sessions.clients), seconds=(window[1] - window[0]) / 1e9, calls=done, errors=errors,
+        stats=Stats.of(samples or [0]), server_cpu_ms=1000 * cpu.server / max(done, 1),
+        client_cpu_ms=1000 * cpu.client / max(done, 1),
     )
 
 
@@ -175,7 +189,7 @@ async def cpu_per_call(server: LiveServer, client: Client, tool: Tool, n: int) -
 async def run_backend(ctx: RunContext, backend_name: str) -> BackendRun:
     spec = DatasetSpec("mcp", 1, 2_000 if ctx.quick else 10_000)
     n, warmup = (40, 5) if ctx.quick else (300, 20)
-    seconds = 2.0 if ctx.quick else 15.0
+    seconds, warm = (2.0, 0.5) if ctx.quick else (15.0, 2.0)
     async with live_data(ctx, backend_name, spec) as live:
         async with live_server(live) as server:
             print(f"\n== {backend_name}: {spec.label}, server pid {server.pid} at {server.url}/mcp", flush=True)
@@ -193,7 +207,7 @@ async def run_backend(ctx: RunContext, backend_name: str) -> BackendRun:
                 print(f"  opened {SESSIONS} sessions in {time.perf_counter() - t0:.1f} s", flush=True)
                 for t in tls:
                     await asyncio.sleep(0.5)
-                    many[t.key] = c = await concurrent(server, sessions, t, seconds)
+                    many[t.key] = c = await concurrent(server, sessions, t, seconds, warmup=warm)
                     print(f"  {SESSIONS} sessions {t.key:12} {c.per_second:6.0f} calls/s, p50 {ms(c.stats.p50):>6}"
                           f" p99 {ms(c.stats.p99):>6} ms, {c.errors} errors, server CPU {c.server_cpu_ms:.2f}"
                           f" ms/call, client CPU {c.client_cpu_ms:.2f} ms/call", flush=True)
@@ -263,8 +277,9 @@ def _method(ctx: RunContext) -> str:
         " `streamable_http_client` with its own `httpx2.AsyncClient` carrying `Authorization: Bearer`, default"
         " mode (protocol 2026-07-28; the server answers each POST with an SSE stream). **1 session**: one call"
         " at a time, the tools interleaved round by round; CPU per call measured over separate sequential calls."
-        f" **{SESSIONS} sessions**: all call the same tool in a closed loop for {'2' if ctx.quick else '15'} s;"
-        " latency is per call, calls/s the total completed. `server CPU` is the server process's user+system CPU"
+        f" **{SESSIONS} sessions**: all call the same tool in a closed loop; after {'0.5' if ctx.quick else '2'} s"
+        f" of steady state, a {'2' if ctx.quick else '15'} s window counts the calls completing inside it (calls/s,"
+        " latency) and the CPU spent inside it. `server CPU` is the server process's user+system CPU"
         " per call (from /proc; PostgreSQL's backends are not included), `client CPU` this process's: both share"
         " the 2 cores, so `1 core / server CPU` is what one core would serve if the client ran elsewhere. Ratios"
         " divide by the `noop` tool measured in the same run."

@@ -6,9 +6,9 @@ from fastapi import FastAPI
 
 from web import problems
 from web.deps import ApiState
-from web.routes import account, auth, planning, tags, tasks
+from web.routes import account, auth, conversations, planning, tags, tasks
 
-ROUTERS = (auth.router, account.router, tasks.router, tags.router, planning.router)
+ROUTERS = (auth.router, account.router, tasks.router, tags.router, planning.router, conversations.router)
 
 
 def include_api(app: FastAPI, state: ApiState | None = None) -> None:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from mcp_server import build_server, http_app
 from web.api import include_api
 from web.bootstrap import Runtime, background, mcp_ports
+from web.chat import conversation_store
 from web.deps import ApiState
 from web.routes import health
 
@@ -31,6 +32,8 @@ def create_app(rt: Runtime) -> FastAPI:
     app = FastAPI(title="todo-agent", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.runtime = rt
     app.include_router(health.router)
-    include_api(app, ApiState(uow=rt.uow, secret=rt.secret, allow_registration=rt.settings.allow_registration))
+    state = ApiState(uow=rt.uow, secret=rt.secret, conversations=conversation_store(rt),
+                     allow_registration=rt.settings.allow_registration)
+    include_api(app, state)
     app.mount("/", mcp_app)  # last: every other route answers first
     return app

@@ -35,9 +35,11 @@ for _group, _name in ((db_app, "db"), (user_app, "user"), (token_app, "token"), 
 
 
 def _register_extra_commands() -> None:
+    from web.cli_chat import chat
     from web.cli_mcp import mcp
 
     app.command()(mcp)
+    app.command()(chat)
 
 
 _register_extra_commands()

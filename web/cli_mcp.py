@@ -37,14 +37,15 @@ def mcp(
             asyncio.run(_http(bound_settings(settings, sock), sock))
 
 
-async def _resolve_user(uow: UnitOfWork, email: str | None, token: str | None) -> int:
+async def resolve_user(uow: UnitOfWork, email: str | None, token: str | None) -> int:
+    """The user a client command acts for: --user EMAIL, else the personal API token in TODO_AGENT_TOKEN."""
     from domain.usecases import actor_for, authenticate_token
 
     if email:
         return (await actor_for(uow, email=email)).id
     if token:
         return (await authenticate_token(uow, token)).id
-    raise fail("say who the MCP server acts for: --user EMAIL, or a personal API token in TODO_AGENT_TOKEN "
+    raise fail("say which user to act for: --user EMAIL, or a personal API token in TODO_AGENT_TOKEN "
                "(create one with `todo-agent token create EMAIL`)")
 
 
@@ -55,7 +56,7 @@ async def _stdio(settings: Settings, email: str | None, token: str | None) -> No
 
     rt = build_runtime(settings, role="mcp", priority=PRIORITY_CLIENT)
     try:
-        user_id = await _resolve_user(rt.uow, email, token)
+        user_id = await resolve_user(rt.uow, email, token)
     except BaseException:
         await rt.db.dispose()
         raise

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from agent.store import ConversationStore
 from domain.access_tokens import looks_like_jwt, read_access_token
 from domain.errors import AuthenticationFailed, UserNotFound
 from domain.uow import UnitOfWork
@@ -22,6 +23,7 @@ class ApiState:
 
     uow: UnitOfWork
     secret: str
+    conversations: ConversationStore
     access_ttl: timedelta = timedelta(minutes=30)
     allow_registration: bool = True
     login_by_address: RateLimiter = field(default_factory=lambda: RateLimiter(limit=20, window=300))

@@ -103,3 +103,4 @@ class TokenCreated(BaseModel):
 
 TaskId = Annotated[int, Path(ge=1, le=ID_MAX, description="the task id")]
 TokenId = Annotated[int, Path(ge=1, le=ID_MAX, description="the token id")]
+ConversationId = Annotated[int, Path(ge=1, le=ID_MAX, description="the conversation id")]

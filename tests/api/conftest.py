@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from agent.store import ConversationStore
 from domain.access_tokens import issue_access_token
 from domain.uow import UnitOfWork
 from tests.conftest import new_actor
@@ -27,7 +28,7 @@ class User:
 
 @pytest.fixture
 def api_state(uow: UnitOfWork) -> ApiState:
-    return ApiState(uow=uow, secret=SECRET)
+    return ApiState(uow=uow, secret=SECRET, conversations=ConversationStore(uow.db.writer, reader=uow.db.reader))
 
 
 @pytest.fixture

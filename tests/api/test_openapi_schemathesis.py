@@ -24,6 +24,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from agent.store import ConversationStore
 from domain.db import Database
 from domain.uow import UnitOfWork
 from tests.infra import sqlite_url
@@ -42,7 +43,8 @@ def _app(url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(url)
-        app.state.api = ApiState(uow=UnitOfWork(db), secret="s" * 48)
+        app.state.api = ApiState(uow=UnitOfWork(db), secret="s" * 48,
+                                 conversations=ConversationStore(db.writer, reader=db.reader))
         yield
         await db.dispose()
 

@@ -1,0 +1,49 @@
+"""Builds the conversation agent for a process: its model, conversation store and in-process MCP connection."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from starlette.types import ASGIApp
+
+from agent.config import build_model
+from agent.loop import Agent
+from agent.settings import AgentSettings
+from agent.store import ConversationStore
+from agent.tools import McpToolbox, connect_in_process
+from domain.access_tokens import AUDIENCE_MCP, issue_access_token
+from web.bootstrap import Runtime
+from web.settings import Settings
+
+MCP_TOKEN_TTL = timedelta(minutes=5)
+
+
+def conversation_store(rt: Runtime) -> ConversationStore:
+    return ConversationStore(rt.db.writer, reader=rt.db.reader)
+
+
+def in_process_url(settings: Settings) -> str:
+    """A base URL whose Host the MCP app accepts (it checks Host even in-process): localhost when allowed."""
+    hosts = settings.allowed_hosts
+    host = "localhost:*" if "localhost:*" in hosts else (hosts[0] if hosts else "localhost:*")
+    return "http://" + host.replace(":*", f":{settings.port}")
+
+
+def build_agent(rt: Runtime, mcp_app: ASGIApp) -> Agent | None:
+    """The agent over this process's MCP app, or None when no chat model is configured."""
+    model = build_model(os.environ)
+    if model is None:
+        return None
+    base_url = in_process_url(rt.settings)
+
+    @asynccontextmanager
+    async def tools_for(user_id: int) -> AsyncIterator[McpToolbox]:
+        # The agent reaches MCP like any client: with a short-lived token of the user (audience "mcp").
+        token = issue_access_token(user_id, rt.secret, now=rt.uow.clock.now(), ttl=MCP_TOKEN_TTL, audience=AUDIENCE_MCP)
+        async with connect_in_process(mcp_app, token, base_url=base_url) as toolbox:
+            yield toolbox
+
+    return Agent(model, tools_for, conversation_store(rt), rt.uow.clock, AgentSettings.from_env(os.environ))

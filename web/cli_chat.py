@@ -1,0 +1,117 @@
+"""`todo-agent chat`: the conversation agent in a terminal, or driven line by line by a script."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from web.cli_support import errors, fail, load_settings
+
+if TYPE_CHECKING:
+    from agent.events import TurnEvent
+    from agent.loop import Agent
+    from web.settings import Settings
+
+
+def chat(
+    ctx: typer.Context,
+    user: Annotated[str | None, typer.Option(help="Chat as this user; else TODO_AGENT_TOKEN is used.")] = None,
+    approve_all: Annotated[bool, typer.Option("--approve-all", help="Approve every call (non-interactive).")] = False,
+) -> None:
+    """Talk to your tasks. Interactive on a terminal; otherwise one message per input line, until end of input."""
+    from agent.config import NO_MODEL_HELP, build_model
+    from web.bootstrap import prepare_database
+
+    with errors(ctx):
+        settings = load_settings(ctx)
+        if build_model(os.environ) is None:
+            raise fail(NO_MODEL_HELP)
+        prepare_database(settings)
+        asyncio.run(_chat(settings, user, os.environ.get("TODO_AGENT_TOKEN"), approve_all))
+
+
+async def _chat(settings: Settings, email: str | None, token: str | None, approve_all: bool) -> None:
+    from domain.lease import PRIORITY_CLIENT
+    from mcp_server import build_server, http_app
+    from web.bootstrap import background, build_runtime, mcp_ports
+    from web.chat import build_agent
+    from web.cli_mcp import resolve_user
+
+    rt = build_runtime(settings, role="chat", priority=PRIORITY_CLIENT)
+    try:
+        user_id = await resolve_user(rt.uow, email, token)
+    except BaseException:
+        await rt.db.dispose()
+        raise
+    server = build_server(mcp_ports(rt))
+    agent = build_agent(rt, http_app(server, mcp_ports(rt)))
+    assert agent is not None  # the command checked the model before starting
+    async with background(rt), server.session_manager.run():
+        await _conversation(agent, user_id, interactive=sys.stdin.isatty(), approve_all=approve_all)
+
+
+async def _conversation(agent: Agent, user_id: int, *, interactive: bool, approve_all: bool) -> None:
+    conversation_id: int | None = None
+    while (line := await _read(interactive)) is not None:
+        if not line.strip():
+            continue
+        pending: dict[str, Any] | None = {"message": line.strip()}
+        while pending is not None:
+            conversation_id, pending = await _turn(agent, user_id, conversation_id, pending, interactive, approve_all)
+
+
+async def _read(interactive: bool) -> str | None:
+    """The next message, or None at end of input."""
+    try:
+        if interactive:
+            return await asyncio.to_thread(input, "you> ")
+        line = await asyncio.to_thread(sys.stdin.readline)
+        return line.rstrip("\n") if line else None
+    except EOFError:
+        return None
+
+
+async def _turn(
+    agent: Agent, user_id: int, conversation_id: int | None, request: dict[str, Any], interactive: bool,
+    approve_all: bool,
+) -> tuple[int | None, dict[str, Any] | None]:
+    """Run one turn, printing its events; returns the conversation and the approval answer to send next, if any."""
+    answer: dict[str, Any] | None = None
+    mid_line = False
+    async for event in agent.run_turn(user_id, conversation_id, **request):
+        if event.type == "turn_started":
+            conversation_id = event.conversation_id
+        elif event.type == "approval_required":
+            approved = await _ask(event.name, event.arguments, interactive, approve_all)
+            answer = {"approval": {"tool_call_id": event.tool_call_id, "approved": approved}}
+        if mid_line and event.type in ("tool_call", "error"):
+            typer.echo("")
+        _show(event)
+        mid_line = event.type == "text_delta"
+    return conversation_id, answer
+
+
+async def _ask(name: str, arguments: dict[str, Any], interactive: bool, approve_all: bool) -> bool:
+    if approve_all or not interactive:
+        typer.echo(f"  [{'approved' if approve_all else 'denied'}] {name} (non-interactive)")
+        return approve_all
+    reply = await asyncio.to_thread(input, f"  allow {name} {json.dumps(arguments)}? [y/N] ")
+    return reply.strip().lower() in ("y", "yes")
+
+
+def _show(event: TurnEvent) -> None:
+    if event.type == "text_delta":
+        typer.echo(event.text, nl=False)
+    elif event.type == "tool_call":
+        typer.echo(f"  [tool] {event.name} {json.dumps(event.arguments, ensure_ascii=False)}")
+    elif event.type == "tool_result":
+        typer.echo(f"  [{'error' if event.is_error else 'ok'}] {event.summary}")
+    elif event.type == "message_done":
+        typer.echo("")
+    elif event.type == "error":
+        typer.echo(f"error: {event.message}", err=True)

@@ -1,0 +1,65 @@
+"""/api/v1/conversations: your chat history (a conversation is one session with the agent)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from agent.store import ConversationNotFound
+from domain.errors import NotFound
+from web.deps import CurrentActor, StateDep
+from web.problems import responses
+from web.schemas import ConversationId
+
+router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"], responses=responses(401))
+
+
+class ConversationPublic(BaseModel):
+    id: int
+    title: str
+    started_at: datetime
+    last_activity_at: datetime
+
+
+class MessagePublic(BaseModel):
+    seq: int
+    role: str
+    content: str
+    tool_calls: list[dict[str, Any]] | None
+    tool_call_id: str | None
+    status: str
+    created_at: datetime
+
+
+class MessagesPublic(BaseModel):
+    data: list[MessagePublic]
+    count: int
+
+
+@router.get("", response_model=list[ConversationPublic])
+async def list_conversations(
+    state: StateDep, actor: CurrentActor, limit: Annotated[int, Query(ge=1, le=100)] = 50
+) -> list[ConversationPublic]:
+    """Your conversations, most recently active first."""
+    rows = await state.conversations.conversations(actor.id, limit=limit)
+    return [ConversationPublic.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.get("/{conversation_id}/messages", response_model=MessagesPublic, responses=responses(404))
+async def list_messages(
+    state: StateDep,
+    actor: CurrentActor,
+    conversation_id: ConversationId,
+    after_seq: Annotated[int, Query(ge=0, description="only messages after this seq (paging)")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> MessagesPublic:
+    """The messages of one of your conversations, in order (another user's conversation answers 404)."""
+    try:
+        rows = await state.conversations.messages(actor.id, conversation_id, after_seq=after_seq, limit=limit)
+    except ConversationNotFound:
+        raise NotFound(f"conversation {conversation_id} not found", field="conversation_id") from None
+    data = [MessagePublic.model_validate(r, from_attributes=True) for r in rows]
+    return MessagesPublic(data=data, count=len(data))
