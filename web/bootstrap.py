@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from domain.db import Database
 from domain.lease import LeaseKeeper
@@ -18,8 +19,10 @@ from domain.outbox import Relay
 from domain.ports import Publisher
 from domain.retention import run_retention
 from domain.uow import UnitOfWork
-from mcp_server import McpPorts
 from web.settings import Settings
+
+if TYPE_CHECKING:
+    from mcp_server import McpPorts
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +92,8 @@ def build_runtime(settings: Settings, *, role: str, priority: int) -> Runtime:
 
 def mcp_ports(rt: Runtime, *, fixed_user_id: int | None = None) -> McpPorts:
     """What the MCP server of this process is built from."""
+    from mcp_server import McpPorts  # imported here: one-shot commands never load the MCP SDK
+
     return McpPorts(
         uow=rt.uow,
         secret=rt.secret,
