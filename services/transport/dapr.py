@@ -1,0 +1,242 @@
+"""The Dapr transport: publish through the sidecar's HTTP pub/sub API, receive through a FastAPI subscription app.
+
+Publishing posts the CloudEvent we already built with `Content-Type: application/cloudevents+json`, so Dapr
+keeps our envelope (id, type, source, subject, time, data) and only adds its routing and tracing fields; the
+partition key goes in as `metadata.partitionKey` (the user id). No `DaprClient` is involved: its constructor
+blocks until a sidecar answers, which is wrong at start-up and impossible in tests.
+
+Receiving: `subscription_app` declares each subscription on `GET /dapr/subscribe` (through the SDK's DaprApp,
+with the dead-letter topic `<topic>-dlq`) and turns each delivery, however the sidecar wrapped it, back into
+our CloudEvent before calling the handler; the answer is Dapr's `{"status": "SUCCESS"|"RETRY"|"DROP"}`. The
+sidecar moves a DROPped message (and one whose retries ran out) to the dead-letter topic itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any, TypeGuard
+from urllib.parse import quote
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from domain.events import CloudEvent
+from domain.ports import OutboundMessage, Publisher
+from services.transport import EventHandler, Outcome, dead_letter_topic
+
+logger = logging.getLogger(__name__)
+
+CLOUDEVENTS_JSON = "application/cloudevents+json"
+API_TOKEN_HEADER = "dapr-api-token"
+DAPR_EVENT_TYPE = "com.dapr.event.sent"  # the type Dapr gives the envelopes it makes around plain payloads
+DAPR_ADDED_FIELDS = ("topic", "pubsubname", "traceid", "traceparent", "tracestate", "expiration")
+_CLOUD_EVENT_REQUIRED = ("specversion", "id", "source", "type")
+
+Subscription = tuple[str, str, EventHandler]
+"""(topic, route, handler): deliveries of `topic` arrive as POSTs on `route`."""
+
+
+class DaprPublishError(RuntimeError):
+    """The sidecar refused or failed a publish; the relay retries it."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"Dapr publish failed with HTTP {status}: {detail}")
+        self.status = status
+
+
+def sidecar_url(*, endpoint: str | None = None, host: str | None = None, http_port: int | None = None) -> str:
+    """The sidecar's HTTP base URL as the Dapr SDKs find it: DAPR_HTTP_ENDPOINT, else DAPR_RUNTIME_HOST and
+    DAPR_HTTP_PORT (127.0.0.1:3500 by default); explicit arguments win over the environment."""
+    endpoint = endpoint or os.environ.get("DAPR_HTTP_ENDPOINT")
+    if endpoint:
+        return endpoint.rstrip("/")
+    host = host or os.environ.get("DAPR_RUNTIME_HOST") or "127.0.0.1"
+    port = http_port if http_port is not None else int(os.environ.get("DAPR_HTTP_PORT") or 3500)
+    return f"http://{host}:{port}"
+
+
+class DaprPublisher(Publisher):
+    """Publishes outbox messages through the Dapr sidecar: `POST /v1.0/publish/{pubsub}/{topic}`.
+
+    The request carries our CloudEvent as `application/cloudevents+json`, `metadata.partitionKey=<key>` and,
+    when a token is configured (DAPR_API_TOKEN), the `dapr-api-token` header. A 2xx answer (the sidecar sends
+    204) means the broker has the message; anything else raises DaprPublishError, and transport errors
+    propagate, so the relay keeps the event and retries. The HTTP client is created on first use unless one is
+    injected (then its owner closes it).
+    """
+
+    def __init__(
+        self,
+        pubsub: str = "pubsub",
+        *,
+        http_port: int | None = None,
+        host: str | None = None,
+        endpoint: str | None = None,
+        api_token: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.pubsub = pubsub
+        self.base_url = sidecar_url(endpoint=endpoint, host=host, http_port=http_port)
+        self.api_token = api_token if api_token is not None else os.environ.get("DAPR_API_TOKEN") or None
+        self.timeout = timeout
+        self._client = http_client
+        self._owns_client = http_client is None
+
+    def url(self, topic: str) -> str:
+        return f"{self.base_url}/v1.0/publish/{quote(self.pubsub, safe='')}/{quote(topic, safe='')}"
+
+    async def publish(self, message: OutboundMessage) -> None:
+        """Hand one CloudEvent to the sidecar; returns once it has accepted it."""
+        headers = {"Content-Type": CLOUDEVENTS_JSON}
+        if self.api_token:
+            headers[API_TOKEN_HEADER] = self.api_token
+        body = json.dumps(message.event, separators=(",", ":"), ensure_ascii=False).encode()
+        response = await self._http().post(
+            self.url(message.topic),
+            content=body,
+            params={"metadata.partitionKey": message.key},
+            headers=headers,
+        )
+        if not response.is_success:
+            raise DaprPublishError(response.status_code, _error_detail(response))
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout)
+        return self._client
+
+    async def close(self) -> None:
+        """Close the HTTP client if this publisher created it."""
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """Dapr's errors are `{"errorCode": ..., "message": ...}`; fall back to the raw text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if isinstance(body, dict) and ("errorCode" in body or "message" in body):
+        return f"{body.get('errorCode')}: {body.get('message')}"
+    return response.text[:300]
+
+
+def event_from_delivery(body: bytes) -> dict[str, Any] | None:
+    """Our CloudEvent from a body as the sidecar POSTs it, or None if it holds none (a poison message).
+
+    The sidecar sends, with Content-Type application/cloudevents+json:
+    - our own envelope plus its fields topic, pubsubname, traceid, traceparent, tracestate (published as
+      cloudevents+json, or published raw and parsed by the sidecar as a CloudEvent);
+    - its own envelope (type com.dapr.event.sent) with our event as `data` (published as application/json), as
+      a JSON string in `data` (text/plain), or base64-encoded in `data_base64` (binary content types, and every
+      message of a subscription with metadata rawPayload=true).
+    """
+    try:
+        envelope = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(envelope, dict):
+        return None
+    event = _unwrap(envelope)
+    # Dapr's own envelope is never ours: still wrapped here means its payload was not a CloudEvent.
+    if not _is_cloud_event(event) or event["type"] == DAPR_EVENT_TYPE:
+        return None
+    try:
+        CloudEvent.model_validate(event)
+    except ValidationError:
+        return None
+    return event
+
+
+def _unwrap(envelope: dict[str, Any]) -> dict[str, Any] | None:
+    if "data_base64" in envelope:
+        encoded = envelope["data_base64"]
+        if not isinstance(encoded, str):
+            return None
+        try:
+            inner: Any = json.loads(base64.b64decode(encoded, validate=True))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            return None
+        return _without_dapr_fields(inner) if isinstance(inner, dict) else None
+    data = envelope.get("data")
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return None
+    if _is_cloud_event(data):
+        return _without_dapr_fields(data)  # Dapr's envelope around ours
+    return _without_dapr_fields(envelope)
+
+
+def _is_cloud_event(value: object) -> TypeGuard[dict[str, Any]]:
+    return isinstance(value, dict) and all(isinstance(value.get(k), str) for k in _CLOUD_EVENT_REQUIRED)
+
+
+def _without_dapr_fields(event: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in event.items() if k not in DAPR_ADDED_FIELDS}
+
+
+def subscription_app(
+    subscriptions: Sequence[Subscription], pubsub: str = "pubsub", *, app: FastAPI | None = None
+) -> FastAPI:
+    """A FastAPI app (or `app`, extended) that the Dapr sidecar delivers `subscriptions` to.
+
+    `GET /dapr/subscribe` lists `{"pubsubname", "topic", "route", "metadata": {}, "deadLetterTopic":
+    "<topic>-dlq"}` per subscription; each route answers a delivery with the handler's Outcome, RETRY if the
+    handler raised, and DROP if the body holds no CloudEvent of ours.
+    """
+    from dapr.ext.fastapi import DaprApp  # imported here: it pulls in grpc, which only subscribers need
+
+    topics = [topic for topic, _, _ in subscriptions]
+    if len(set(topics)) != len(topics):
+        raise ValueError(f"one subscription per topic, got {topics}")
+    app = app if app is not None else FastAPI(title="todo-agent subscriber")
+    dapr_app = DaprApp(app)
+    for topic, route, handler in subscriptions:
+        if not route.startswith("/"):
+            raise ValueError(f"route {route!r} must start with '/'")
+        register = dapr_app.subscribe(
+            pubsub=pubsub, topic=topic, metadata={}, route=route, dead_letter_topic=dead_letter_topic(topic)
+        )
+        register(_delivery_endpoint(topic, handler))
+    return app
+
+
+def _delivery_endpoint(topic: str, handler: EventHandler) -> Any:
+    async def deliver(request: Request) -> JSONResponse:
+        body = await request.body()
+        event = event_from_delivery(body)
+        if event is None:
+            logger.error(
+                "dapr delivery on %s holds no CloudEvent of ours; dropping it (%d bytes: %r)",
+                topic, len(body), body[:200],
+            )
+            return JSONResponse({"status": Outcome.DROP.value})
+        try:
+            outcome = Outcome(await handler(topic, event))
+        except Exception:
+            logger.exception(
+                "handler of %s failed on event %s; asking Dapr to retry", topic, event.get("id"),
+                extra={"event_id": event.get("id"), "topic": topic},
+            )
+            outcome = Outcome.RETRY
+        if outcome is Outcome.DROP:
+            logger.warning(
+                "event %s of type %s on %s dropped to %s", event.get("id"), event.get("type"), topic,
+                dead_letter_topic(topic), extra={"event_id": event.get("id"), "topic": topic},
+            )
+        return JSONResponse({"status": outcome.value})
+
+    deliver.__name__ = f"deliver_{topic.replace('-', '_')}"
+    return deliver
