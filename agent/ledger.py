@@ -27,10 +27,7 @@ class Ledger:
 
     async def append(self, messages: list[NewMessage]) -> list[Message]:
         """Store messages (with their token counts) and add them to the rows."""
-        counted = [
-            NewMessage(m.role, m.content, m.tool_calls, m.tool_call_id, m.status, message_tokens(m)) for m in messages
-        ]
-        rows = await self.store.append(self.conversation_id, counted, now=self.now())
+        rows = await self.store.append(self.conversation_id, [counted(m) for m in messages], now=self.now())
         self.rows.extend(rows)
         return rows
 
@@ -61,3 +58,9 @@ class Ledger:
                 if call.get("id") == row.tool_call_id:
                     return {key: str(value) for key, value in call.items()}
         return {}
+
+
+def counted(message: NewMessage) -> NewMessage:
+    """The message with its token count (what it costs in the budget, counted once when stored)."""
+    m = message
+    return NewMessage(m.role, m.content, m.tool_calls, m.tool_call_id, m.status, message_tokens(m))

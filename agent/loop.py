@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
 from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel
 
 from agent.calls import approval_reason, call_key, parse_arguments
+from agent.catalog import ToolFacts
 from agent.events import ApprovalRequired, TurnError, TurnEvent, TurnStarted
-from agent.ledger import Emit, Ledger
+from agent.ledger import Emit, Ledger, counted
 from agent.model import ChatModel
-from agent.prompt import LocalNow, system_prompt
+from agent.prompt import system_prompt
 from agent.settings import AgentSettings
 from agent.store import DECLINED, ERROR, PENDING_APPROVAL, RUNNING, ConversationNotFound, ConversationStore, NewMessage
-from agent.toolbox import Toolbox, ToolboxFactory, ToolOutcome
+from agent.tokens import count_tokens
+from agent.toolbox import LazyToolbox, ToolboxFactory, ToolOutcome
 from agent.turn import Turn
 
 logger = logging.getLogger(__name__)
@@ -46,7 +49,11 @@ class Approval(BaseModel):
 
 
 class Agent:
-    """Turns a person's messages (or approvals) into model calls and MCP tool calls, persisting every step."""
+    """Turns a person's messages (or approvals) into model calls and MCP tool calls, persisting every step.
+
+    One per process: it caches the tool list and each user's timezone (see agent.catalog), so that a turn connects
+    to the tools only when the model calls one.
+    """
 
     def __init__(
         self,
@@ -61,6 +68,7 @@ class Agent:
         self.store = store
         self.clock = clock
         self.settings = settings or AgentSettings()
+        self.facts = ToolFacts(self.settings, clock.now)
 
     async def run_turn(
         self,
@@ -102,16 +110,18 @@ class Agent:
             emit(TurnError(message="Something went wrong while answering; please try again.", retryable=True))
 
     async def _on_message(self, user_id: int, conversation_id: int | None, message: str, emit: Emit) -> None:
-        conversation, is_new = await self.store.current_or_new(
-            user_id, conversation_id, now=self.clock.now(), timeout=self.settings.session_timeout
+        start = await self.store.begin_turn(
+            user_id, conversation_id, counted(NewMessage("user", content=message)), now=self.clock.now(),
+            timeout=self.settings.session_timeout, limit=self.settings.window_messages,
         )
-        if is_new and conversation_id is not None:
+        if start.is_new and conversation_id is not None:
             await self._expire(conversation_id)
-        emit(TurnStarted(conversation_id=conversation.id or 0, new_conversation=is_new))
-        ledger = await self._ledger(conversation.id or 0, emit)
-        await ledger.close(INTERRUPTED, RUNNING, status=ERROR)
-        await ledger.close(SUPERSEDED, PENDING_APPROVAL, status=DECLINED)
-        await ledger.append([NewMessage("user", content=message)])
+        emit(TurnStarted(conversation_id=start.conversation.id or 0, new_conversation=start.is_new))
+        ledger = Ledger(self.store, start.conversation.id or 0, start.rows, emit, self.clock.now)
+        if not start.appended:
+            await ledger.close(INTERRUPTED, RUNNING, status=ERROR)
+            await ledger.close(SUPERSEDED, PENDING_APPROVAL, status=DECLINED)
+            await ledger.append([NewMessage("user", content=message)])
         await self._with_tools(user_id, ledger, Turn.converse)
 
     async def _on_approval(self, user_id: int, conversation_id: int, answer: Approval, emit: Emit) -> None:
@@ -159,19 +169,18 @@ class Agent:
         return Ledger(self.store, conversation_id, rows, emit, self.clock.now)
 
     async def _with_tools(self, user_id: int, ledger: Ledger, body: Callable[[Turn], Awaitable[None]]) -> None:
-        """Open the user's tools, run `body` on a turn, and settle whatever call it left running."""
+        """Run `body` on a turn with the user's tools (opened if it needs them), then settle any call left running."""
         try:
-            async with self.toolbox_factory(user_id) as toolbox:
-                await body(await self._turn(ledger, toolbox))
+            async with AsyncExitStack() as stack:
+                await body(await self._turn(user_id, ledger, LazyToolbox(self.toolbox_factory, user_id, stack)))
         finally:
             # Outside the toolbox's cancel scopes, so these writes run even when the turn was cancelled.
             await ledger.close(INTERRUPTED, RUNNING, status=ERROR)
 
-    async def _turn(self, ledger: Ledger, toolbox: Toolbox) -> Turn:
+    async def _turn(self, user_id: int, ledger: Ledger, toolbox: LazyToolbox) -> Turn:
         """A turn with the tool list and a system prompt that knows the user's local time."""
-        tools = await toolbox.tools()
-        names = {tool["function"]["name"] for tool in tools}
-        me = await toolbox.call("whoami", {}) if "whoami" in names else None
-        now = LocalNow.from_whoami(me.structured if me and not me.is_error else None, self.clock.now())
-        system = system_prompt(now, toolbox.instructions)
-        return Turn(self.model, self.settings, ledger, toolbox, tools, system)
+        catalog = await self.facts.catalog(toolbox)
+        now = await self.facts.local_now(user_id, toolbox, catalog)
+        system = system_prompt(now, catalog.instructions)
+        fixed_tokens = count_tokens(system) + catalog.tool_tokens
+        return Turn(self.model, self.settings, ledger, toolbox, catalog.tools, system, fixed_tokens)

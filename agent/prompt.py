@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 RULES = """\
 You are todo-agent, a concise assistant that manages the user's tasks with the tools you are given.
@@ -42,7 +43,16 @@ class LocalNow:
                 weekday=str(data["weekday"]),
             )
         except KeyError:
-            return cls("UTC", utc_now.date().isoformat(), utc_now.strftime("%H:%M"), utc_now.strftime("%A"))
+            return cls.at("UTC", utc_now)
+
+    @classmethod
+    def at(cls, timezone: str, utc_now: datetime) -> LocalNow:
+        """The local date and time in `timezone` (an IANA name; UTC when unknown) at `utc_now`."""
+        try:
+            local = utc_now.astimezone(ZoneInfo(timezone))
+        except (ZoneInfoNotFoundError, ValueError):
+            timezone, local = "UTC", utc_now.astimezone(ZoneInfo("UTC"))
+        return cls(timezone, local.date().isoformat(), local.strftime("%H:%M"), local.strftime("%A"))
 
 
 def system_prompt(now: LocalNow, instructions: str | None = None) -> str:

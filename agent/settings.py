@@ -11,7 +11,7 @@ DEFAULT_APPROVAL_TOOLS = frozenset({"delete_task", "undo_last_change"})
 
 @dataclass(frozen=True)
 class AgentSettings:
-    """Guards, approvals, session timeout and the model's window."""
+    """Guards, approvals, session timeout, the model's window, and how long tool facts are cached."""
 
     max_model_calls: int = 8
     model_timeout: float = 120.0
@@ -21,6 +21,9 @@ class AgentSettings:
     session_timeout: timedelta = timedelta(minutes=30)
     window_messages: int = 20
     token_budget: int = 12_000
+    # The tool list is the server's, the same for every turn; the timezone is the user's, and rarely changes.
+    tools_ttl: timedelta = timedelta(minutes=10)
+    timezone_ttl: timedelta = timedelta(minutes=5)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AgentSettings:
@@ -33,6 +36,8 @@ class AgentSettings:
             approval_tools=DEFAULT_APPROVAL_TOOLS if tools is None else _names(tools),
             session_timeout=timedelta(minutes=float(env.get("TODO_AGENT_SESSION_TIMEOUT_MINUTES", 30))),
             token_budget=int(env.get("TODO_AGENT_TOKEN_BUDGET", cls.token_budget)),
+            tools_ttl=timedelta(seconds=float(env.get("TODO_AGENT_TOOLS_CACHE_SECONDS", 600))),
+            timezone_ttl=timedelta(seconds=float(env.get("TODO_AGENT_TIMEZONE_CACHE_SECONDS", 300))),
         )
 
 

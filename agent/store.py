@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import JSON, Column, Field, SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 Role = Literal["user", "assistant", "tool"]
 # Message.status: a tool message is a placeholder (running / pending_approval) until its call settles.
@@ -61,6 +62,17 @@ class NewMessage:
     token_count: int = 0
 
 
+@dataclass(frozen=True)
+class TurnStart:
+    """A turn's conversation (`is_new` when just started), its window, and whether the user's message was appended
+    (it is not while calls of the window are still open: they are settled first)."""
+
+    conversation: Conversation
+    is_new: bool
+    rows: list[Message]
+    appended: bool
+
+
 class ConversationNotFound(LookupError):
     """No such conversation for this user (another user's conversation is not found either)."""
 
@@ -107,27 +119,58 @@ class ConversationStore:
         return fresh, True
 
     async def append(self, conversation_id: int, messages: Sequence[NewMessage], *, now: datetime) -> list[Message]:
-        """Add messages after the last one and mark the conversation active now."""
+        """Add messages after the last one and mark the conversation active now (titled by its first words)."""
+        first_words = next((m.content for m in messages if m.role == "user" and m.content.strip()), "")
+        titled = {"title": sa.case((col(Conversation.title) == "", _title(first_words)), else_=Conversation.title)}
+        touch = (
+            sa.update(Conversation)
+            .where(col(Conversation.id) == conversation_id)
+            .values(last_activity_at=now, **(titled if first_words else {}))
+        )
+        last_seq = select(func.max(Message.seq)).where(Message.conversation_id == conversation_id)
         async with self._write() as session:
-            conversation = await session.get(Conversation, conversation_id)
-            if conversation is None:
+            # The update locks the conversation (PostgreSQL) before the last seq is read: appends never collide.
+            if (await session.exec(touch)).rowcount == 0:
                 raise ConversationNotFound(conversation_id)
-            last_seq = select(func.max(Message.seq)).where(Message.conversation_id == conversation_id)
-            last = (await session.exec(last_seq)).one()
-            rows = [_row(conversation_id, (last or 0) + i, m, now) for i, m in enumerate(messages, start=1)]
+            rows = _rows(conversation_id, (await session.exec(last_seq)).one() or 0, messages, now)
             session.add_all(rows)
-            conversation.last_activity_at = now
-            first_words = next((m.content for m in messages if m.role == "user" and m.content.strip()), "")
-            if not conversation.title and first_words:
-                conversation.title = _title(first_words)
         return rows
+
+    async def begin_turn(
+        self, user_id: int, conversation_id: int | None, message: NewMessage, *, now: datetime, timeout: timedelta,
+        limit: int = 20,
+    ) -> TurnStart:
+        """In one transaction: the conversation to continue (or a new one, as `current_or_new` decides), its window
+        (as `window` reads it), and `message` appended, unless a call of the window is still open."""
+        async with self._write() as session:
+            # Locked (PostgreSQL) until commit: a concurrent turn of the conversation waits, so seqs never collide.
+            current = None if conversation_id is None else await _own(session, user_id, conversation_id, lock=True)
+            if current is None or now - current.last_activity_at > timeout:
+                current = Conversation(user_id=user_id, started_at=now, last_activity_at=now)
+                session.add(current)
+                await session.flush()
+                is_new, rows = True, []
+            else:
+                is_new, rows = False, await _window_at_once(session, current.id or 0, limit)
+            if any(row.role == "tool" and row.status in OPEN_STATUSES for row in rows):
+                return TurnStart(current, is_new, rows, False)
+            # The window runs to the last message, so its last seq is the conversation's (none: an empty one).
+            added = _rows(current.id or 0, rows[-1].seq if rows else 0, [message], now)
+            session.add_all(added)
+            current.last_activity_at = now
+            if not current.title and message.content.strip():
+                current.title = _title(message.content)
+            return TurnStart(current, is_new, rows + added, True)
 
     async def settle(self, message_id: int, *, content: str, status: str, token_count: int) -> None:
         """Give a placeholder tool message its result."""
+        change = (
+            sa.update(Message)
+            .where(col(Message.id) == message_id)
+            .values(content=content, status=status, token_count=token_count)
+        )
         async with self._write() as session:
-            row = await session.get(Message, message_id)
-            if row is not None:
-                row.content, row.status, row.token_count = content, status, token_count
+            await session.exec(change)
 
     async def conversations(self, user_id: int, *, limit: int = 50) -> list[Conversation]:
         """The user's conversations, most recently active first."""
@@ -160,24 +203,47 @@ class ConversationStore:
         Two indexed reads on (conversation_id, seq): the seq where the window starts, then the rows from there,
         so the cost depends on the window, not on how long the conversation is.
         """
-        start = (
-            select(Message.seq)
-            .where(Message.conversation_id == conversation_id, Message.role != "tool")
-            .order_by(col(Message.seq).desc())
-            .offset(limit - 1)
-            .limit(1)
-        )
         async with self._read() as session:
-            first = (await session.exec(start)).first() or 0
-            rows = select(Message).where(Message.conversation_id == conversation_id, Message.seq >= first)
-            return list((await session.exec(rows.order_by(col(Message.seq)))).all())
+            return await _window(session, conversation_id, limit)
 
 
-async def _own(session: AsyncSession, user_id: int, conversation_id: int) -> Conversation:
-    conversation = await session.get(Conversation, conversation_id)
+def _window_start(conversation_id: int, limit: int) -> SelectOfScalar[int]:
+    """The seq of the `limit`-th last user or assistant message (an indexed walk back from the end)."""
+    return (
+        select(Message.seq)
+        .where(Message.conversation_id == conversation_id, Message.role != "tool")
+        .order_by(col(Message.seq).desc())
+        .offset(limit - 1)
+        .limit(1)
+    )
+
+
+def _window_from(conversation_id: int, first: Any) -> SelectOfScalar[Message]:
+    return select(Message).where(Message.conversation_id == conversation_id, Message.seq >= first).order_by(
+        col(Message.seq)
+    )
+
+
+async def _window(session: AsyncSession, conversation_id: int, limit: int) -> list[Message]:
+    first = (await session.exec(_window_start(conversation_id, limit))).first() or 0
+    return list((await session.exec(_window_from(conversation_id, first))).all())
+
+
+async def _window_at_once(session: AsyncSession, conversation_id: int, limit: int) -> list[Message]:
+    """The same rows as `_window`, in one statement (the start as a subquery)."""
+    first = func.coalesce(_window_start(conversation_id, limit).scalar_subquery(), 0)
+    return list((await session.exec(_window_from(conversation_id, first))).all())
+
+
+async def _own(session: AsyncSession, user_id: int, conversation_id: int, *, lock: bool = False) -> Conversation:
+    conversation = await session.get(Conversation, conversation_id, with_for_update=lock)
     if conversation is None or conversation.user_id != user_id:
         raise ConversationNotFound(conversation_id)
     return conversation
+
+
+def _rows(conversation_id: int, last_seq: int, messages: Sequence[NewMessage], now: datetime) -> list[Message]:
+    return [_row(conversation_id, last_seq + i, m, now) for i, m in enumerate(messages, start=1)]
 
 
 def _row(conversation_id: int, seq: int, message: NewMessage, now: datetime) -> Message:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -49,3 +49,37 @@ class Toolbox(Protocol):
 
 ToolboxFactory = Callable[[int], AbstractAsyncContextManager[Toolbox]]
 """Opens the tools of one user (by id) for one turn; the host decides how (in-process ASGI, remote HTTP, ...)."""
+
+
+class LazyToolbox:
+    """The user's toolbox, opened by the factory on first use and closed with `stack`: a turn that only talks
+    never connects to the tools.
+
+    Opened in the task that owns `stack`, outside any timeout, since the MCP client's cancel scopes must be left
+    by the task that entered them, in order.
+    """
+
+    def __init__(self, factory: ToolboxFactory, user_id: int, stack: AsyncExitStack) -> None:
+        self.factory = factory
+        self.user_id = user_id
+        self.stack = stack
+        self.opened: Toolbox | None = None
+
+    async def open(self) -> Toolbox:
+        """The toolbox, connecting on the first call."""
+        if self.opened is None:
+            self.opened = await self.stack.enter_async_context(self.factory(self.user_id))
+        return self.opened
+
+    @property
+    def instructions(self) -> str | None:
+        """The server's instructions, once connected."""
+        return self.opened.instructions if self.opened is not None else None
+
+    async def tools(self) -> list[dict[str, Any]]:
+        """Every tool, in Cohere's format (connects)."""
+        return await (await self.open()).tools()
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+        """Run one tool (connects)."""
+        return await (await self.open()).call(name, arguments)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +13,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, TextContent, Tool
+from mcp.types import CallToolResult, DiscoverResult, TextContent, Tool
 from pydantic import ValidationError
 from starlette.types import ASGIApp
 
@@ -23,6 +24,10 @@ logger = logging.getLogger(__name__)
 
 IN_PROCESS_URL = "http://localhost:8000"
 MAX_TOOL_PAGES = 20
+
+# What each in-process MCP app said about itself on its first connection (protocol version and discover result):
+# later clients adopt it rather than ask again. The app is this process's own and the same for every user.
+_introductions: weakref.WeakKeyDictionary[Any, tuple[str, DiscoverResult]] = weakref.WeakKeyDictionary()
 
 
 class McpToolbox:
@@ -82,13 +87,35 @@ async def connect_in_process(
     """The MCP app of this process over an ASGI transport, authenticated as the token's user.
 
     `base_url` must be a host the MCP app accepts (its allowed hosts); the host's lifespan must be running
-    the MCP session manager.
+    the MCP session manager. Only the first client of an app probes it (`server/discover`); later ones adopt
+    what it answered.
     """
     headers = {"Authorization": f"Bearer {token}"}
+    known = _introduction(app)
+    options: dict[str, Any] = {} if known is None else {"mode": known[0], "prior_discover": known[1]}
     transport = httpx2.ASGITransport(app=app)
     async with httpx2.AsyncClient(transport=transport, base_url=base_url, headers=headers, timeout=timeout) as http:
-        async with Client(streamable_http_client(f"{base_url}/mcp", http_client=http)) as client:
+        async with Client(streamable_http_client(f"{base_url}/mcp", http_client=http), **options) as client:
+            if known is None:
+                _remember_introduction(app, client)
             yield McpToolbox(client, timeout=timeout)
+
+
+def _introduction(app: ASGIApp) -> tuple[str, DiscoverResult] | None:
+    try:
+        return _introductions.get(app)
+    except TypeError:  # an app that cannot be weakly referenced is probed every time
+        return None
+
+
+def _remember_introduction(app: ASGIApp, client: Client) -> None:
+    discovered = client.session.discover_result
+    if discovered is None:  # a handshake-era server: nothing to adopt
+        return
+    try:
+        _introductions[app] = (client.protocol_version, discovered)
+    except TypeError:
+        pass
 
 
 @asynccontextmanager

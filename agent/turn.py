@@ -28,6 +28,7 @@ class Turn:
     toolbox: Toolbox
     tools: list[ToolSpec]
     system: str
+    fixed_tokens: int | None = None  # the system prompt's and the tool schemas' share of the budget, if known
     seen: set[str] = field(default_factory=set)
     model_calls: int = 0
 
@@ -50,7 +51,7 @@ class Turn:
     async def model_step(self) -> tuple[str, list[ModelToolCall]] | None:
         """One model call, its text streamed; None (after an error event) when the model failed."""
         window = tail(self.ledger.rows, self.settings.window_messages)
-        messages = assemble(self.system, window, self.tools, self.settings.token_budget)
+        messages = assemble(self.system, window, self.tools, self.settings.token_budget, fixed_tokens=self.fixed_tokens)
         self.model_calls += 1
         parts: list[str] = []
         calls: list[ModelToolCall] = []

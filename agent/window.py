@@ -83,9 +83,16 @@ def fit(fixed_tokens: int, window: list[Group], budget: int) -> list[Group]:
     return window[first_user:]
 
 
-def assemble(system: str, rows: Sequence[Message], tools: list[ToolSpec], budget: int) -> list[ChatMessage]:
-    """The messages for one model call: system prompt, then the newest groups that fit the budget."""
-    fixed = count_tokens(system) + cached_tokens(json.dumps(tools, separators=(",", ":")))
+def assemble(
+    system: str, rows: Sequence[Message], tools: list[ToolSpec], budget: int, *, fixed_tokens: int | None = None
+) -> list[ChatMessage]:
+    """The messages for one model call: system prompt, then the newest groups that fit the budget.
+
+    `fixed_tokens` is what the system prompt and the tools cost, when the caller has counted it already.
+    """
+    fixed = fixed_tokens
+    if fixed is None:
+        fixed = count_tokens(system) + cached_tokens(json.dumps(tools, separators=(",", ":")))
     kept = fit(fixed, groups(rows), budget)
     return [{"role": "system", "content": system}] + [chat_message(row) for group in kept for row in group]
 

@@ -668,7 +668,7 @@ _SERVER_BUCKETS = [
     ("SQLAlchemy SQL (expressions, compile, cache keys)", ("sqlalchemy/sql/",)),
     ("SQLAlchemy engine, pool, result, async adapter", ("sqlalchemy/",)),
     ("SQLModel", ("sqlmodel/",)),
-    ("database driver (aiosqlite, psycopg; SQLite's own C code in aiosqlite's thread)",
+    ("database driver (aiosqlite: hand-offs to its thread and SQLite's C code; psycopg)",
      ("aiosqlite/", "psycopg/", "psycopg_binary/", "psycopg_pool/", "sqlite3/")),
     ("JSON (json module)", ("json/",)),
     ("logging", ("logging/",)),
@@ -703,19 +703,23 @@ def _named(*names: str) -> Callable[[str], bool]:
     return lambda frame: frame.split(" (", 1)[0].rsplit(".", 1)[-1] in names
 
 
-# Inclusive: the share of samples whose stack passes through any frame matching (they overlap).
+# Inclusive: the share of samples whose stack passes through any frame matching (they overlap). SQLAlchemy runs
+# its synchronous core inside greenlets, and a sample taken inside one shows only the greenlet's frames, not the
+# coroutine that called it: the rows about callers (domain, token check) therefore count only their async parts,
+# and the "inside a SQLAlchemy greenlet" row says how much is not attributed to a caller.
 _SERVER_LAYERS: list[tuple[str, Callable[[str], bool]]] = [
-    ("domain use case (incl. its SQLAlchemy, driver and SQLite work)", _in("domain/usecases/")),
-    ("token check and user lookup (authenticate_token, actor_for, verify_token)",
-     _named("authenticate_token", "actor_for", "verify_token", "current_actor")),
     ("SQLAlchemy + SQLModel, anywhere", _in("sqlalchemy/", "sqlmodel/")),
+    ("database driver, anywhere (aiosqlite hand-offs, psycopg)", _in("aiosqlite/", "psycopg/")),
     ("pydantic, anywhere", _in("pydantic/", "pydantic_core/")),
-    ("FastAPI dependencies + request validation (solve_dependencies)", _named("solve_dependencies")),
-    ("FastAPI response validation + serialization (serialize_response)", _named("serialize_response")),
     ("MCP SDK, anywhere", _in("mcp/")),
     ("logging, anywhere", _in("logging/")),
-    ("uvicorn + h11, anywhere", _in("uvicorn/", "h11/")),
+    ("FastAPI dependencies + request validation (solve_dependencies)", _named("solve_dependencies")),
+    ("FastAPI response validation + serialization (serialize_response)", _named("serialize_response")),
+    ("domain use case, its async part (domain/usecases/)", _in("domain/usecases/")),
+    ("token check and user lookup, async part (authenticate_token, actor_for, verify_token)",
+     _named("authenticate_token", "actor_for", "verify_token", "current_actor")),
 ]
+_GREENLET_ROW = "inside a SQLAlchemy greenlet (ORM/Core sync code; caller not visible)"
 
 
 @dataclasses.dataclass
@@ -746,7 +750,8 @@ class SampledProfile:
 
 
 async def sample_profile(pid: int, seconds: float, *, rate: int = 200) -> SampledProfile | None:
-    """Run py-spy on `pid` for `seconds` (without pausing it) and summarize; None when py-spy is missing."""
+    """Run py-spy on `pid` for `seconds` (without pausing it) and summarize; None when py-spy is missing.
+    BENCH_PYSPY_KEEP=DIR keeps each raw (collapsed-stack) output there, e.g. for a flame graph."""
     exe = pyspy()
     if exe is None:
         return None
@@ -761,6 +766,10 @@ async def sample_profile(pid: int, seconds: float, *, rate: int = 200) -> Sample
         print(f"bench: py-spy failed: {err.decode(errors='replace')[-500:]}", file=sys.stderr)
         return None
     try:
+        keep = os.environ.get("BENCH_PYSPY_KEEP")
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(out, Path(keep) / f"pyspy-{pid}-{time.strftime('%H%M%S')}.txt")
         return parse_pyspy(out.read_text(), seconds, rate)
     finally:
         shutil.rmtree(out.parent, ignore_errors=True)
@@ -769,7 +778,7 @@ async def sample_profile(pid: int, seconds: float, *, rate: int = 200) -> Sample
 def parse_pyspy(text: str, seconds: float, rate: int) -> SampledProfile:
     """Summarize py-spy's raw output with --threads: `thread (TID): NAME;outer (file:line);...;inner (file:line) N`.
     Samples whose innermost frame is a wait (epoll, a queue) are dropped: they are idle, not work."""
-    total = main = 0
+    total = main = in_greenlet = 0
     own: dict[str, int] = {}
     layer: dict[str, int] = {name: 0 for name, _ in _SERVER_LAYERS}
     leaf: dict[str, int] = {}
@@ -793,11 +802,13 @@ def parse_pyspy(text: str, seconds: float, rate: int) -> SampledProfile:
         for name, test in _SERVER_LAYERS:
             if any(test(f) for f in frames):
                 layer[name] += count
+        if thread == "MainThread" and not frames[0].startswith(("_run_module_as_main", "<module>")):
+            in_greenlet += count
     pct = (lambda n: 100 * n / total) if total else (lambda _n: 0.0)
     return SampledProfile(
         seconds=seconds, rate=rate, samples=total, main=main,
         buckets=sorted(((k, pct(v)) for k, v in own.items()), key=lambda kv: -kv[1]),
-        layers=[(name, pct(layer[name])) for name, _ in _SERVER_LAYERS],
+        layers=[*((name, pct(layer[name])) for name, _ in _SERVER_LAYERS), (_GREENLET_ROW, pct(in_greenlet))],
         top=sorted(((k, pct(v)) for k, v in leaf.items()), key=lambda kv: -kv[1]),
     )
 

@@ -74,6 +74,18 @@ def load_text(loads: list[float]) -> str:
             f" {min(loads):.1f}, max {max(loads):.1f}; {os.cpu_count()} CPUs)")
 
 
+async def settle(pid: int, *, busy_below: float = 0.15, window: float = 0.5, limit: float = 90.0) -> float:
+    """Wait until the server process uses less than `busy_below` of a core (it may still be working through
+    requests that an overloaded phase left queued, even after their clients gave up); returns the seconds waited."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        c0 = harness.process_cpu_seconds(pid)
+        await asyncio.sleep(window)
+        if (harness.process_cpu_seconds(pid) - c0) / window < busy_below:
+            break
+    return time.perf_counter() - t0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -33,7 +33,7 @@ from mcp.client.streamable_http import streamable_http_client
 from bench import harness
 from bench.datasets import SEED, DatasetSpec, new_task, pick_words
 from bench.harness import CpuMeter, RunContext, SampledProfile, Stats, ms, table
-from bench.live import LiveServer, live_data, live_server, load_text, stack_versions
+from bench.live import LiveServer, live_data, live_server, load_text, settle, stack_versions
 
 NAME = "mcp"
 TITLE = "MCP over streamable HTTP: tool calls vs a no-op tool"
@@ -206,7 +206,7 @@ async def run_backend(ctx: RunContext, backend_name: str) -> BackendRun:
             async with Sessions(server, SESSIONS) as sessions:
                 print(f"  opened {SESSIONS} sessions in {time.perf_counter() - t0:.1f} s", flush=True)
                 for t in tls:
-                    await asyncio.sleep(0.5)
+                    await settle(server.pid)
                     many[t.key] = c = await concurrent(server, sessions, t, seconds, warmup=warm)
                     print(f"  {SESSIONS} sessions {t.key:12} {c.per_second:6.0f} calls/s, p50 {ms(c.stats.p50):>6}"
                           f" p99 {ms(c.stats.p99):>6} ms, {c.errors} errors, server CPU {c.server_cpu_ms:.2f}"
@@ -238,6 +238,7 @@ async def profile_misses(ctx: RunContext, server: LiveServer, r: BackendRun, ses
         wanted.append(("list_tasks", SESSIONS))
     for key, count in wanted:
         tool = r.tool(key)
+        await settle(server.pid)
 
         async def repeat(client: Client, tool: Tool = tool) -> int:
             end, i = time.perf_counter() + seconds + 0.5, 0

@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 from bench import harness
 from bench.datasets import SEED, DatasetSpec, new_task
 from bench.harness import CpuMeter, RunContext, SampledProfile, Stats, ms, table
-from bench.live import LiveServer, live_data, live_server, load_text, stack_versions
+from bench.live import LiveServer, live_data, live_server, load_text, settle, stack_versions
 
 NAME = "rest"
 TITLE = "REST over HTTP: create, get, filtered list vs a no-op endpoint"
@@ -40,6 +40,7 @@ LIST_P99_MS = 25.0
 CREATE_RATIO = 3.0
 LOAD_RATE = 200.0  # 100 users x 2 requests/s
 USERS = 100
+MAX_CONNECTIONS = 400  # the open loop opens more connections than USERS when all are busy, up to this
 RAMP_P99_MS = 100.0
 RAMP_RATES = [50, 100, 150, 200, 250, 300, 400, 500, 650, 800, 1000, 1300, 1600, 2000, 2500, 3200]
 
@@ -186,6 +187,12 @@ class Load:
     client_cpu_ms: float  # per request
     connections: int
 
+    @property
+    def overloaded(self) -> bool:
+        """Requests failed or were still queued: CPU per request then means little (part of the work was for
+        requests that timed out, part happens after the window)."""
+        return self.errors > 0 or self.ok < 0.95 * self.sent
+
     def sustained(self) -> bool:
         return (self.errors == 0 and self.stats is not None and self.stats.p99 <= RAMP_P99_MS
                 and self.ok >= 0.95 * self.sent)
@@ -201,23 +208,26 @@ class Load:
 async def open_loop(server: LiveServer, op: Op, rate: float, seconds: float, *, users: int = USERS,
                     timeout: float = 10.0) -> Load:
     """Send `rate` requests/s for `seconds` on a fixed schedule; latency counts from each scheduled send time."""
-    idle = [await HttpConnection(server.host, server.port).open() for _ in range(users)]
-    opened = len(idle)
+    everyone = [await HttpConnection(server.host, server.port).open() for _ in range(users)]
+    idle: asyncio.Queue[HttpConnection] = asyncio.Queue()
+    for conn in everyone:
+        idle.put_nowait(conn)
+    opened = users
     samples: list[int] = []
     errors = 0
     last_done_ns = 0
     n = max(1, int(rate * seconds))
     interval_ns = int(1e9 / rate)
     pending: set[asyncio.Task[None]] = set()
-    everyone = list(idle)
 
     async def one(i: int, scheduled_ns: int) -> None:
         nonlocal errors, opened, last_done_ns
-        conn = idle.pop() if idle else None
-        if conn is None:
+        if idle.empty() and opened < MAX_CONNECTIONS:
             conn = HttpConnection(server.host, server.port)
             everyone.append(conn)
             opened += 1
+        else:  # at the cap, wait for a connection: the wait counts, latency runs from the scheduled time
+            conn = await idle.get()
         try:
             status, _body = await asyncio.wait_for(conn.send(op.request(i)), timeout)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
@@ -230,7 +240,7 @@ async def open_loop(server: LiveServer, op: Op, rate: float, seconds: float, *, 
                 samples.append(last_done_ns - scheduled_ns)
             else:
                 errors += 1
-        idle.append(conn)
+        idle.put_nowait(conn)
 
     start_ns = time.perf_counter_ns() + 20_000_000
     with CpuMeter(server.pid) as cpu:
@@ -262,15 +272,21 @@ async def open_loop(server: LiveServer, op: Op, rate: float, seconds: float, *, 
 async def ramp(server: LiveServer, op: Op, step_s: float, rates: list[int]) -> list[Load]:
     """Raise the open-loop rate until a step is not sustained; the steps run, the last one failing."""
     steps: list[Load] = []
+    await settle(server.pid)
     for rate in rates:
         step = await open_loop(server, op, rate, step_s)
+        if not step.sustained() and step.errors == 0 and step.ok >= 0.95 * step.sent:
+            # Only p99 failed: on a shared machine one neighbour's burst can do that; the step gets a second try.
+            await settle(server.pid)
+            step = min(step, await open_loop(server, op, rate, step_s),
+                       key=lambda s: s.stats.p99 if s.stats else float("inf"))
         steps.append(step)
         print(f"    ramp {op.key:14} {rate:5d}/s: p99 {ms(step.stats.p99) if step.stats else '-':>6} ms,"
               f" {step.achieved:6.0f}/s done, {step.errors} errors,"
               f" server CPU {step.server_cpu_ms:.2f} ms/req", flush=True)
         if not step.sustained():
             break
-        await asyncio.sleep(0.5)
+        await settle(server.pid)
     return steps
 
 
@@ -325,6 +341,7 @@ async def run_backend(ctx: RunContext, backend_name: str) -> BackendRun:
                   f" {server.pid} up in {server.started_s:.1f} s at {server.url}", flush=True)
             ops = operations(server, random.Random(SEED + 2))
             by = {op.key: op for op in ops}
+            await settle(server.pid)
             single = await one_client(server, ops, n, warmup)
             noop = single["noop"].p50
             for op in ops:
@@ -333,7 +350,7 @@ async def run_backend(ctx: RunContext, backend_name: str) -> BackendRun:
                       f"  ({s.p50 / noop:.1f}x no-op)", flush=True)
             loaded: dict[str, Load] = {}
             for op in (by[key] for key in load_keys):
-                await asyncio.sleep(0.5)
+                await settle(server.pid)
                 loaded[op.key] = result = await open_loop(server, op, LOAD_RATE, load_s)
                 st = result.stats
                 print(f"  200/s     {op.key:14} p50 {ms(st.p50) if st else '-':>6}"
@@ -374,6 +391,7 @@ async def profile_misses(ctx: RunContext, server: LiveServer, r: BackendRun) -> 
         wanted.insert(0, ("noop", "1 client"))
     for key, how in wanted:
         op = r.op(key)
+        await settle(server.pid)
         if how == "1 client":
             prof, count = await asyncio.gather(harness.sample_profile(server.pid, seconds),
                                                sequential_for(server, op, seconds + 0.5))
@@ -423,9 +441,10 @@ def _method(ctx: RunContext) -> str:
         " one request at a time, all operations interleaved round by round. **Open loop**: 100 users x 2"
         " requests/s = 200 requests/s, evenly spaced send times, latency measured from each request's scheduled"
         " send time (no coordinated omission). **Max throughput**: the open loop raised step by step"
-        f" ({', '.join(map(str, RAMP_RATES[:8]))}, ... requests/s, {'1.5' if ctx.quick else '5'} s each) until p99 >"
-        f" {RAMP_P99_MS:.0f} ms, an error, or < 95 % of the step's requests completing; the figure is the last"
-        " step sustained. `server CPU` is the server process's user+system CPU time per request (from /proc;"
+        f" ({', '.join(map(str, RAMP_RATES[:8]))}, ... requests/s, {'1' if ctx.quick else '5'} s each) until p99 >"
+        f" {RAMP_P99_MS:.0f} ms, an error, or < 95 % of the step's requests completing (a step failing on p99 alone"
+        " gets a second try, the better one counts); the figure is the last step sustained. `server CPU` is the"
+        " server process's user+system CPU time per request (from /proc;"
         " PostgreSQL's own backends are separate processes and not included), `client CPU` the load generator's:"
         " unlike latency, neither grows while a process waits for a core, so they are the steadiest figures on"
         " this shared 2-core machine. Ratios divide by the no-op endpoint measured in the same run."
@@ -468,7 +487,7 @@ def _detail(r: BackendRun) -> str:
             op.name, f"{load.achieved:.0f}", load.errors, ms(st.p50) if st else "-", ms(st.p90) if st else "-",
             ms(st.p99) if st else "-", ms(st.max) if st else "-",
             _ratio(st.p50, noopl.p50) if st and noopl else "-", _ratio(st.p99, noopl.p99) if st and noopl else "-",
-            f"{load.server_cpu_ms:.2f}", f"{load.client_cpu_ms:.2f}",
+            "overloaded" if load.overloaded else f"{load.server_cpu_ms:.2f}", f"{load.client_cpu_ms:.2f}",
         ])
     loaded = table(["operation", "done/s", "errors", "p50", "p90", "p99", "max", "p50 / no-op", "p99 / no-op",
                     "server CPU ms/req", "client CPU ms/req"], loaded_rows)

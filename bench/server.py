@@ -6,8 +6,9 @@ It runs the `serve` command unchanged except that the two factories it calls are
 
 - `web.app.build_server`: the MCP server instance gets a `noop` tool (returns "ok": transport, session, bearer
   check and tool dispatch only) and a `noop_actor` tool (also looks up the caller, as every real tool does);
-- `web.app.create_app`: the FastAPI instance gets `GET /bench/noop` (no auth, no database) and
-  `GET /bench/noop-auth` (the REST bearer-token dependency only), placed before the MCP app mounted at `/`.
+- `web.app.create_app`: the FastAPI instance gets `GET /bench/noop` (no auth, no database),
+  `GET /bench/noop-auth` (the REST bearer-token dependency only) and `GET /bench/noop-syncdep` (one plain `def`
+  dependency, which FastAPI runs in its thread pool), placed before the MCP app mounted at `/`.
 
 With BENCH_TCP_NODELAY=1 it also sets TCP_NODELAY on the listening socket (accepted connections inherit it on
 Linux): as shipped, `listen()` binds with socket.create_server, whose protocol number 0 keeps asyncio from setting
@@ -23,12 +24,12 @@ import os
 import sys
 from typing import Any
 
-NOOP_ROUTES = ("/bench/noop", "/bench/noop-auth")
+NOOP_ROUTES = ("/bench/noop", "/bench/noop-auth", "/bench/noop-syncdep")
 NOOP_TOOLS = ("noop", "noop_actor")
 
 
 def _patch() -> None:
-    from fastapi import FastAPI
+    from fastapi import Depends, FastAPI
     from mcp.server.mcpserver import MCPServer
     from mcp.types import ToolAnnotations
     from starlette.routing import Mount
@@ -67,7 +68,14 @@ def _patch() -> None:
         async def noop_auth(actor: CurrentActor) -> dict[str, int]:
             return {"user": actor.id}
 
+        def sync_dependency() -> int:  # a plain `def` dependency: FastAPI runs it in the thread pool
+            return 1
+
+        async def noop_syncdep(_value: int = Depends(sync_dependency)) -> dict[str, bool]:  # noqa: B008
+            return {"ok": True}
+
         app.add_api_route("/bench/noop", noop, methods=["GET"], include_in_schema=False)
+        app.add_api_route("/bench/noop-syncdep", noop_syncdep, methods=["GET"], include_in_schema=False)
         app.add_api_route("/bench/noop-auth", noop_auth, methods=["GET"], include_in_schema=False)
         # add_api_route appends after the MCP app mounted at "/", which would answer first: move them before it.
         routes = app.router.routes

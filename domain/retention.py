@@ -1,36 +1,46 @@
-"""Retention: sent outbox rows and idempotency records older than the retention period are pruned."""
+"""Retention: sent outbox rows, idempotency records and what other packages register (inbox rows, read
+notifications, ...) are pruned once older than the retention period."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import col
 
 from domain.models import IdempotencyRecord
 from domain.outbox import prune_outbox
-from domain.uow import UnitOfWork
+from domain.uow import Tx, UnitOfWork
 
 logger = logging.getLogger(__name__)
 
+Pruner = Callable[[Tx, datetime], Awaitable[int]]  # deletes what is older than the cutoff; returns how many
 
-async def prune(uow: UnitOfWork, older_than: timedelta) -> dict[str, int]:
+
+async def prune(uow: UnitOfWork, older_than: timedelta, extra: Mapping[str, Pruner] | None = None) -> dict[str, int]:
     """Delete what has outlived the retention period; returns how many rows of each kind went."""
     outbox = await prune_outbox(uow, older_than)
     async with uow.write() as tx:
         result = await tx.session.exec(
             sa.delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < tx.now - older_than)
         )
-    return {"outbox": outbox, "idempotency": int(result.rowcount or 0)}
+    pruned = {"outbox": outbox, "idempotency": int(result.rowcount or 0)}
+    for name, pruner in (extra or {}).items():
+        async with uow.write() as tx:  # one short transaction per kind
+            pruned[name] = await pruner(tx, tx.now - older_than)
+    return pruned
 
 
-async def run_retention(uow: UnitOfWork, older_than: timedelta, *, every: float = 3600.0) -> None:
+async def run_retention(
+    uow: UnitOfWork, older_than: timedelta, *, every: float = 3600.0, extra: Mapping[str, Pruner] | None = None
+) -> None:
     """Prune now and then every `every` seconds, until cancelled."""
     while True:
         try:
-            pruned = await prune(uow, older_than)
+            pruned = await prune(uow, older_than, extra)
             if any(pruned.values()):
                 logger.info("retention pruned %s", pruned)
         except Exception:

@@ -6,9 +6,12 @@ from fastapi import FastAPI
 
 from web import problems
 from web.deps import ApiState
-from web.routes import account, auth, conversations, planning, tags, tasks
+from web.routes import account, audit, auth, conversations, notifications, planning, stream, tags, tasks
 
-ROUTERS = (auth.router, account.router, tasks.router, tags.router, planning.router, conversations.router)
+ROUTERS = (
+    auth.router, account.router, tasks.router, tags.router, planning.router, conversations.router,
+    notifications.router, audit.router, stream.router,
+)
 
 
 def include_api(app: FastAPI, state: ApiState | None = None) -> None:

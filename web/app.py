@@ -27,10 +27,14 @@ def create_app(rt: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with background(rt), mcp.session_manager.run():
-            yield
+            try:
+                yield
+            finally:
+                rt.live.close()  # open streams end, so the server can stop
 
     app = FastAPI(title="todo-agent", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.runtime = rt
+    app.state.live = rt.live
     app.include_router(health.router)
     state = ApiState(uow=rt.uow, secret=rt.secret, conversations=conversation_store(rt),
                      allow_registration=rt.settings.allow_registration)

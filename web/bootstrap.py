@@ -9,7 +9,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,8 @@ from domain.outbox import Relay
 from domain.ports import Publisher
 from domain.retention import run_retention
 from domain.uow import UnitOfWork
+from services.live import LiveHub
+from services.settings import ServiceSettings
 from web.settings import Settings
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ class ConfigurationError(Exception):
 
 @dataclass
 class Runtime:
-    """Everything one long-running process needs: its database, unit of work, publisher, relay and lease."""
+    """Everything one long-running process needs: its database, unit of work, publisher, relay, lease and live hub."""
 
     settings: Settings
     db: Database
@@ -42,6 +44,8 @@ class Runtime:
     relay: Relay
     lease: LeaseKeeper
     secret: str
+    services: ServiceSettings = field(default_factory=ServiceSettings)
+    live: LiveHub = field(default_factory=LiveHub)
 
 
 def build_unit_of_work(settings: Settings, *, role: str) -> UnitOfWork:
@@ -50,15 +54,21 @@ def build_unit_of_work(settings: Settings, *, role: str) -> UnitOfWork:
 
 
 def build_publisher(settings: Settings) -> Publisher:
-    """The event transport chosen by TODO_AGENT_BUS."""
+    """The event transport chosen by TODO_AGENT_BUS (its connections are opened on first publish)."""
     if settings.bus == "inprocess":
         from services.transport.inprocess import InProcessBus
 
         return InProcessBus()
-    raise ConfigurationError(
-        f"TODO_AGENT_BUS={settings.bus} is not available yet; use TODO_AGENT_BUS=inprocess "
-        "(the Kafka and Dapr transports arrive in a later release)"
-    )
+    if settings.bus == "kafka":
+        from services.transport.kafka import KafkaPublisher
+
+        return KafkaPublisher(settings.kafka_bootstrap, client_id="todo-agent-relay")
+    if settings.bus == "dapr":
+        from services.transport.dapr import DaprPublisher
+
+        token = settings.dapr_api_token.get_secret_value() if settings.dapr_api_token is not None else None
+        return DaprPublisher(settings.dapr_pubsub, http_port=settings.dapr_http_port, api_token=token)
+    raise ConfigurationError(f"TODO_AGENT_BUS={settings.bus} is not a transport; use inprocess, kafka or dapr")
 
 
 def holder_id(role: str) -> str:
@@ -84,10 +94,29 @@ def build_runtime(settings: Settings, *, role: str, priority: int) -> Runtime:
         poll_seconds=settings.relay_poll_seconds,
         still_leader=lease.still_held,  # a fence: never publish after losing the lease
     )
+    services = ServiceSettings.from_env(os.environ)
+    live = LiveHub(buffer=services.live_buffer, ping_seconds=services.stream_ping_seconds)
+    wire_consumers(publisher, uow, live, relay, services)
     return Runtime(
         settings=settings, db=uow.db, uow=uow, publisher=publisher, relay=relay, lease=lease,
-        secret=settings.signing_secret(),
+        secret=settings.signing_secret(), services=services, live=live,
     )
+
+
+def wire_consumers(
+    publisher: Publisher, uow: UnitOfWork, live: LiveHub, relay: Relay, services: ServiceSettings
+) -> None:
+    """In the embedded default, subscribe every consumer to the in-process bus.
+
+    Only the lease holder's relay publishes to it, so the services run in the lease holder alone; the live hub
+    is fed by the same bus, which is right while one web host serves the pages (several web processes would each
+    need the events: a broadcast consumer per process on the Kafka and Dapr transports).
+    """
+    from services.embedded import wire_inprocess
+    from services.transport.inprocess import InProcessBus
+
+    if isinstance(publisher, InProcessBus):
+        wire_inprocess(publisher, uow, live, wake=relay.wake, settings=services)
 
 
 def mcp_ports(rt: Runtime, *, fixed_user_id: int | None = None) -> McpPorts:
@@ -104,11 +133,22 @@ def mcp_ports(rt: Runtime, *, fixed_user_id: int | None = None) -> McpPorts:
 
 
 async def leader_duties(rt: Runtime) -> None:
-    """What only the lease holder runs: the outbox relay and retention (the services and scheduler join here)."""
+    """What only the lease holder runs: the relay (which drives the in-process services), retention, the scheduler."""
+    from services.reminder_scheduler import run_scheduler
+    from services.retention import PRUNERS
+    from services.subscriptions import REMINDER, service_uow
+
     retention = timedelta(days=rt.settings.retention_days)
     async with asyncio.TaskGroup() as group:
         group.create_task(rt.relay.run(), name="relay")
-        group.create_task(run_retention(rt.uow, retention), name="retention")
+        group.create_task(run_retention(rt.uow, retention, extra=PRUNERS), name="retention")
+        if rt.settings.bus == "inprocess":  # elsewhere `todo-agent service reminder` runs it
+            scheduler_uow = service_uow(rt.uow, REMINDER)
+            scheduler_uow.on_events_committed(rt.relay.wake)
+            group.create_task(
+                run_scheduler(scheduler_uow, every=rt.services.scheduler_every, grace=rt.services.reminder_grace),
+                name="reminder-scheduler",
+            )
 
 
 async def close_runtime(rt: Runtime) -> None:

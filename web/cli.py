@@ -36,10 +36,12 @@ for _group, _name in ((db_app, "db"), (user_app, "user"), (token_app, "token"), 
 
 def _register_extra_commands() -> None:
     from web.cli_chat import chat
+    from web.cli_deadletters import deadletters_app
     from web.cli_mcp import mcp
 
     app.command()(mcp)
     app.command()(chat)
+    app.add_typer(deadletters_app, name="deadletters")
 
 
 _register_extra_commands()

@@ -4,5 +4,6 @@ from sqlmodel import SQLModel
 
 import agent.store  # noqa: F401
 import domain.models  # noqa: F401
+import services.tables  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _SECRET_FILE = "secret_key"
@@ -39,6 +39,19 @@ class Settings(BaseSettings):
         description="Host headers the MCP endpoint accepts (comma-separated; 'name:*' allows any port)",
     )
     public_url: str | None = None  # how clients reach this server, e.g. https://todo.example.com
+    # The Kafka transport (TODO_AGENT_BUS=kafka): brokers, and the consumer settings that bound delivery latency
+    # (fetch wait) and how fast a restarted service rejoins its group (session timeout and heartbeat).
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_fetch_max_wait_ms: int = Field(default=50, ge=0)
+    kafka_session_timeout_ms: int = Field(default=10_000, gt=0)
+    kafka_heartbeat_interval_ms: int = Field(default=3_000, gt=0)
+    # The Dapr transport (TODO_AGENT_BUS=dapr): the pub/sub component, and the sidecar's port and API token, read
+    # from Dapr's own variables as the Dapr SDKs do (DAPR_RUNTIME_HOST / DAPR_HTTP_ENDPOINT are honoured too).
+    dapr_pubsub: str = "pubsub"
+    dapr_http_port: int = Field(default=3500, validation_alias=AliasChoices("DAPR_HTTP_PORT", "dapr_http_port"))
+    dapr_api_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DAPR_API_TOKEN", "dapr_api_token")
+    )
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

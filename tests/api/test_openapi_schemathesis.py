@@ -82,11 +82,15 @@ def auth_headers(server: str) -> dict[str, str]:
     return headers
 
 
+ENDLESS = {"/api/v1/stream"}
+
+
 def _operations() -> list[schemathesis.APIOperation]:
     app = FastAPI(title="todo-agent")
     include_api(app)
     loaded = schemathesis.openapi.from_dict(app.openapi())
-    return [result.ok() for result in loaded.get_all_operations()]
+    # The live stream never ends by itself; tests/services/test_stream.py covers it.
+    return [op for op in (result.ok() for result in loaded.get_all_operations()) if op.path not in ENDLESS]
 
 
 OPERATIONS = _operations()

@@ -1,0 +1,89 @@
+"""Reading the audit log: a user's own entries, or (for admins) anyone's, with filters and a cursor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import col, func, select
+
+from domain.timeutil import normalize_local, utc
+from domain.uow import UnitOfWork
+from domain.usecases import Actor
+from domain.values import PAGE_DEFAULT, PAGE_MAX
+from services.paging import decode_cursor, encode_cursor
+from services.tables import AuditEntry
+
+TYPE_PREFIX = "com.todoagent."
+
+
+class AuditQuery(BaseModel):
+    """Filters of the audit log; `since` is inclusive, `until` exclusive; times without offset are the user's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: int | None = None
+    type: str | None = Field(default=None, description="e.g. task.completed (or the full CloudEvent type)")
+    since: datetime | None = None
+    until: datetime | None = None
+    user_id: int | None = Field(default=None, description="admins only: one user's entries")
+    limit: int = Field(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX)
+    cursor: str | None = None
+
+
+class AuditEntryView(BaseModel):
+    id: int
+    type: str
+    task_id: int
+    user_id: int
+    actor: str
+    time: datetime
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    data: list[AuditEntryView]
+    count: int = Field(description="entries matching the filters")
+    next_cursor: str | None
+
+
+async def list_audit(uow: UnitOfWork, actor: Actor, query: AuditQuery, *, everyone: bool = False) -> AuditPage:
+    """Newest first: the actor's own entries, or with `everyone` (admins) all users' (narrowed by `user_id`)."""
+    filters = _filters(actor, query, everyone)
+    async with uow.read() as tx:
+        total = (await tx.session.exec(select(func.count()).select_from(AuditEntry).where(*filters))).one()
+        stmt = select(AuditEntry).where(*filters)
+        if query.cursor:
+            stmt = stmt.where(col(AuditEntry.id) < decode_cursor(query.cursor))
+        rows = list((await tx.session.exec(stmt.order_by(col(AuditEntry.id).desc()).limit(query.limit + 1))).all())
+    page = rows[: query.limit]
+    cursor = encode_cursor(page[-1].id or 0) if len(rows) > query.limit else None
+    return AuditPage(
+        data=[AuditEntryView.model_validate(r, from_attributes=True) for r in page], count=int(total),
+        next_cursor=cursor,
+    )
+
+
+def _filters(actor: Actor, query: AuditQuery, everyone: bool) -> list[sa.ColumnElement[bool]]:
+    filters: list[sa.ColumnElement[bool]] = []
+    if not everyone:
+        filters.append(col(AuditEntry.user_id) == actor.id)
+    elif query.user_id is not None:
+        filters.append(col(AuditEntry.user_id) == query.user_id)
+    if query.task_id is not None:
+        filters.append(col(AuditEntry.task_id) == query.task_id)
+    if query.type:
+        kind = query.type.strip()
+        filters.append(col(AuditEntry.type) == (kind if kind.startswith(TYPE_PREFIX) else TYPE_PREFIX + kind))
+    if query.since is not None:
+        filters.append(col(AuditEntry.time) >= _moment(query.since, actor))
+    if query.until is not None:
+        filters.append(col(AuditEntry.time) < _moment(query.until, actor))
+    return filters
+
+
+def _moment(value: datetime, actor: Actor) -> datetime:
+    return utc(value) if value.tzinfo is not None else utc(normalize_local(value, actor.tz))

@@ -1,0 +1,129 @@
+"""The one consumer runtime every transport calls: inbox, effect and outgoing messages in one transaction.
+
+`deliver(uow, group, handler, event)` answers SUCCESS (done, or done before: the inbox row exists), RETRY
+(a transient failure: nothing was written; deliver it again later, with backoff) or DROP (poison: it is in the
+dead letters; do not deliver it again).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+
+from domain.events import TOPIC_OF
+from domain.uow import Tx, UnitOfWork
+from services.sql import dialect
+from services.tables import EVENT_ID_LENGTH, DeadLetter, InboxRecord
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_LENGTH = 2000
+
+Event = dict[str, Any]
+Handler = Callable[[Tx, Event], Awaitable[None]]
+M = TypeVar("M", bound=BaseModel)
+
+
+class Outcome(enum.StrEnum):
+    """What a delivery came to (the strings are Dapr's subscriber answers)."""
+
+    SUCCESS = "SUCCESS"
+    RETRY = "RETRY"
+    DROP = "DROP"
+
+
+class Poison(Exception):
+    """The message can never be handled (bad payload, unknown schema version): dead-letter it."""
+
+
+async def deliver(uow: UnitOfWork, group: str, handler: Handler, event: Event) -> Outcome:
+    """Handle `event` once for `group`: the inbox row, the handler's effect and its outbox rows commit together."""
+    try:
+        event_id = event_id_of(event)
+    except Poison as exc:
+        return await _drop(uow, group, event, exc)
+    try:
+        async with uow.write() as tx:
+            if not await _claim(tx, group, event_id):
+                logger.debug("%s: event %s already processed", group, event_id)
+                return Outcome.SUCCESS
+            await handler(tx, event)
+    except Poison as exc:
+        return await _drop(uow, group, event, exc)
+    except Exception:
+        logger.warning("%s: event %s failed; it will be retried", group, event_id, exc_info=True)
+        return Outcome.RETRY
+    return Outcome.SUCCESS
+
+
+def event_id_of(event: Event) -> str:
+    """The CloudEvent id, or Poison when there is none."""
+    event_id = event.get("id") if isinstance(event, dict) else None
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= EVENT_ID_LENGTH:
+        raise Poison("the message has no CloudEvent id")
+    return event_id
+
+
+def decode(event: Event, model: type[M]) -> M:
+    """The event's `data` as `model`; Poison for another schema version or a payload that does not fit."""
+    data = event.get("data")
+    if not isinstance(data, dict):
+        raise Poison("the CloudEvent has no JSON object in 'data'")
+    expected = model.model_fields["schema_version"].default
+    if data.get("schema_version") != expected:
+        raise Poison(f"unknown schema_version {data.get('schema_version')!r} for {event.get('type')} "
+                     f"(this consumer reads {expected})")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Poison(f"invalid {model.__name__}: {exc.error_count()} errors: {exc.errors()[0]['msg']}") from exc
+
+
+async def _claim(tx: Tx, group: str, event_id: str) -> bool:
+    """Insert the inbox row; False if it exists (on PostgreSQL a concurrent duplicate waits for the first)."""
+    insert = postgresql.insert if dialect(tx) == "postgresql" else sqlite.insert
+    stmt = insert(InboxRecord).values(consumer_group=group, event_id=event_id, processed_at=tx.now)
+    inserted = await tx.session.exec(stmt.on_conflict_do_nothing().returning(col(InboxRecord.event_id)))
+    return inserted.first() is not None
+
+
+async def _drop(uow: UnitOfWork, group: str, event: Event, exc: Poison) -> Outcome:
+    """DROP once the dead letter is stored; RETRY if even that fails (the database is down)."""
+    payload = event if isinstance(event, dict) else {"raw": repr(event)}  # transports may hand over anything
+    event_id = str(payload.get("id") or "")[:EVENT_ID_LENGTH]
+    error = f"{exc}"[:MAX_ERROR_LENGTH]
+    logger.error("%s: dropping poison event %s to the dead letters: %s", group, event_id or "<no id>", error,
+                 extra={"event_id": event_id, "consumer_group": group})
+    try:
+        await _dead_letter(uow, group, event_id, payload, error)
+    except Exception:
+        logger.warning("%s: storing dead letter %s failed; it will be retried", group, event_id, exc_info=True)
+        return Outcome.RETRY
+    return Outcome.DROP
+
+
+async def _dead_letter(uow: UnitOfWork, group: str, event_id: str, payload: Event, error: str) -> None:
+    """Record the poison message (once per group and event id; a repeat updates the error and clears replayed)."""
+    async with uow.write() as tx:
+        existing = (await tx.session.exec(
+            select(DeadLetter).where(DeadLetter.consumer_group == group, DeadLetter.event_id == event_id)
+        )).first()
+        if existing is not None:
+            existing.error, existing.attempts, existing.replayed_at = error, existing.attempts + 1, None
+            tx.session.add(existing)
+            return
+        tx.session.add(DeadLetter(
+            consumer_group=group, topic=topic_of(payload), event_id=event_id,
+            event_type=str(payload.get("type", ""))[:200], payload=payload, error=error, created_at=tx.now,
+        ))
+
+
+def topic_of(event: Event) -> str:
+    """The topic an event travels on, from its type (unknown types: '?')."""
+    return TOPIC_OF.get(str(event.get("type")), "?")

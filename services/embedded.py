@@ -1,0 +1,49 @@
+"""The embedded default: every consumer subscribed to the in-process bus of the process holding the lease."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from domain.events import TOPIC_REMINDERS, TOPIC_TASKS
+from domain.uow import UnitOfWork
+from services.consumer import Event, Outcome
+from services.live import LiveHub
+from services.live_feed import notification_feed, task_changed_feed
+from services.settings import ServiceSettings
+from services.subscriptions import Subscription, subscriptions
+from services.transport.inprocess import Handler as BusHandler
+from services.transport.inprocess import InProcessBus
+
+LIVE_GROUP = "live"
+
+
+class RetryLater(Exception):
+    """A consumer asked for the message again later; the relay retries it with backoff."""
+
+
+def wire_inprocess(
+    bus: InProcessBus, uow: UnitOfWork, hub: LiveHub, *, wake: Callable[[], None],
+    settings: ServiceSettings | None = None,
+) -> list[Subscription]:
+    """Subscribe the services, the task service, the notification store and the live hub; returns the services'.
+
+    `wake` (the relay's) runs after a consumer commits outgoing events, so they go out at once.
+    """
+    subs = subscriptions(uow, settings)
+    for sub in subs:
+        sub.uow.on_events_committed(wake)
+        bus.subscribe(sub.topic, bus_handler(sub), group=sub.group)
+    # After the notification store on `reminders`: the live feed shows what it stored.
+    bus.subscribe(TOPIC_TASKS, task_changed_feed(hub), group=LIVE_GROUP)
+    bus.subscribe(TOPIC_REMINDERS, notification_feed(hub, uow), group=LIVE_GROUP)
+    return subs
+
+
+def bus_handler(sub: Subscription) -> BusHandler:
+    """The in-process face of a subscription: RETRY raises, so the relay delivers the message again later."""
+
+    async def handle(event: Event) -> None:
+        if await sub.deliver(event) is Outcome.RETRY:
+            raise RetryLater(f"consumer group {sub.group!r} asks for event {event.get('id')} again")
+
+    return handle

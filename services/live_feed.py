@@ -1,0 +1,49 @@
+"""What feeds the live hub: task events and stored notifications, as the web host's transport delivers them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from domain.events import REMINDER_DUE, TASK_EVENT_TYPES
+from domain.uow import UnitOfWork
+from services.consumer import Event
+from services.live import NOTIFICATION, TASK_CHANGED, LiveHub
+from services.notifications import notification_of_event
+
+logger = logging.getLogger(__name__)
+
+LiveHandler = Callable[[Event], Awaitable[None]]
+
+
+def task_changed_feed(hub: LiveHub) -> LiveHandler:
+    """A `tasks` consumer that tells the user's pages which task changed (id, type, version)."""
+
+    async def on_task_event(event: Event) -> None:
+        data = event.get("data")
+        if event.get("type") not in TASK_EVENT_TYPES or not isinstance(data, dict):
+            return
+        task = data.get("task") or {}
+        user_id, task_id = data.get("user_id"), task.get("id")
+        if not isinstance(user_id, int) or not isinstance(task_id, int):
+            logger.warning("live: task event %s names no user or task; not shown", event.get("id"))
+            return
+        body = {"id": task_id, "type": event["type"], "version": task.get("version")}
+        hub.publish(user_id, TASK_CHANGED, body, key=str(event.get("id")))
+
+    return on_task_event
+
+
+def notification_feed(hub: LiveHub, uow: UnitOfWork) -> LiveHandler:
+    """A `reminders` consumer that shows the notification stored for the reminder (it runs after the store)."""
+
+    async def on_reminder_due(event: Event) -> None:
+        if event.get("type") != REMINDER_DUE or not isinstance(event.get("id"), str):
+            return
+        found = await notification_of_event(uow, event["id"])
+        if found is None:  # not stored (dead-lettered): nothing to show
+            return
+        user_id, view = found
+        hub.publish(user_id, NOTIFICATION, view.model_dump(mode="json"), key=event["id"])
+
+    return on_reminder_due

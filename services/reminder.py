@@ -1,0 +1,86 @@
+"""The reminder service's handler: keeps each task's pending reminders in step with its newest snapshot."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, time
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from domain.events import TASK_EVENT_TYPES, TaskChangedV1
+from domain.models import User
+from domain.schemas import TaskView
+from domain.timeutil import Due, zone
+from domain.uow import Tx
+from domain.values import Status
+from services.consumer import Event, decode
+from services.reminder_times import fire_times
+from services.sql import for_update
+from services.tables import ReminderSchedule, ReminderTaskState
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ALL_DAY_AT = time(9, 0)
+
+
+async def on_task_event(tx: Tx, event: Event, *, all_day_at: time = DEFAULT_ALL_DAY_AT) -> None:
+    """Replace a task's pending reminders by those its snapshot asks for (none once completed or deleted)."""
+    if event.get("type") not in TASK_EVENT_TYPES:
+        return
+    change = decode(event, TaskChangedV1)
+    task = change.task
+    if not await _advance(tx, task.id, change.user_id, task.version):
+        logger.debug("reminder: task %s v%s is not newer than applied; ignored", task.id, task.version)
+        return
+    await tx.session.exec(sa.delete(ReminderSchedule).where(
+        col(ReminderSchedule.task_id) == task.id, col(ReminderSchedule.sent_at).is_(None)
+    ))
+    due = due_of(task)
+    if due is None or not task.reminders or task.status != Status.OPEN or task.deleted_at is not None:
+        return
+    user = await tx.session.get(User, change.user_id)
+    if user is None:
+        return
+    await _schedule(tx, change.user_id, task, due, fire_times(due, task.reminders, zone(user.timezone), all_day_at))
+
+
+def due_of(task: TaskView) -> Due | None:
+    """The due of a task snapshot (a UTC moment or an all-day date)."""
+    if task.all_day and task.due_date is not None:
+        return Due(day=task.due_date)
+    if task.due_at is not None:
+        return Due(at=task.due_at.astimezone(UTC))
+    return None
+
+
+async def _advance(tx: Tx, task_id: int, user_id: int, version: int) -> bool:
+    """Record `version` as the newest applied for the task; False if it is not newer than the one applied."""
+    stmt = for_update(tx, select(ReminderTaskState).where(ReminderTaskState.task_id == task_id))
+    state = (await tx.session.exec(stmt)).first()
+    if state is not None and state.version >= version:
+        return False
+    if state is None:
+        state = ReminderTaskState(task_id=task_id, user_id=user_id, version=version, updated_at=tx.now)
+    state.version, state.updated_at = version, tx.now
+    tx.session.add(state)
+    await tx.session.flush()  # a concurrent first delivery for the same task fails here and is retried
+    return True
+
+
+async def _schedule(tx: Tx, user_id: int, task: TaskView, due: Due, times: dict[int, datetime]) -> None:
+    """Insert a pending row per offset, except those already sent and those already past at the change."""
+    sent = await tx.session.exec(
+        select(ReminderSchedule.offset_minutes, ReminderSchedule.fire_at).where(
+            col(ReminderSchedule.task_id) == task.id, col(ReminderSchedule.sent_at).is_not(None)
+        )
+    )
+    done = set(sent.all())
+    for offset, fire_at in times.items():
+        # A reminder whose moment had passed when the task was set so was never missed: it is not sent.
+        if (offset, fire_at) in done or fire_at <= task.updated_at:
+            continue
+        tx.session.add(ReminderSchedule(
+            task_id=task.id, user_id=user_id, offset_minutes=offset, fire_at=fire_at,
+            due_at=due.at, due_date=due.day, created_at=tx.now,
+        ))

@@ -1,0 +1,61 @@
+"""Which consumer group handles which topic with which handler: the one table every transport reads."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from domain.events import TOPIC_REMINDERS, TOPIC_TASK_COMMANDS, TOPIC_TASKS
+from domain.uow import UnitOfWork
+from services import audit, notifications, recurrence, reminder, task_commands
+from services.consumer import Event, Handler, Outcome, deliver
+from services.settings import ServiceSettings
+
+REMINDER, RECURRENCE, AUDIT, WEB = "reminder", "recurrence", "audit", "web"
+SERVICES = (REMINDER, RECURRENCE, AUDIT, WEB)  # WEB: the consumers living in the web host
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A consumer group of a service on a topic, and the transport-free handler it delivers to."""
+
+    service: str
+    topic: str
+    group: str
+    handler: Handler
+    uow: UnitOfWork  # whose source names the service on the events the handler sends
+
+    async def deliver(self, event: Event) -> Outcome:
+        """Deliver one CloudEvent (a JSON object) through the consumer runtime: SUCCESS, RETRY or DROP."""
+        return await deliver(self.uow, self.group, self.handler, event)
+
+
+def service_uow(uow: UnitOfWork, service: str) -> UnitOfWork:
+    """A unit of work on the same database and clock whose events carry the source `todo-agent/<service>`."""
+    return UnitOfWork(uow.db, uow.clock, source=f"todo-agent/{service}")
+
+
+def subscriptions(uow: UnitOfWork, settings: ServiceSettings | None = None) -> list[Subscription]:
+    """Every service's subscriptions, their handlers bound to their ports."""
+    settings = settings or ServiceSettings()
+    units = {name: service_uow(uow, name) for name in SERVICES}
+    on_reminder = functools.partial(reminder.on_task_event, all_day_at=settings.all_day_reminder_time)
+    on_command = functools.partial(task_commands.on_task_command, uow=units[WEB])
+    table: list[tuple[str, str, str, Handler]] = [
+        (REMINDER, TOPIC_TASKS, "reminder", on_reminder),
+        (RECURRENCE, TOPIC_TASKS, "recurrence", recurrence.on_task_event),
+        (AUDIT, TOPIC_TASKS, "audit", audit.on_task_event),
+        (WEB, TOPIC_TASK_COMMANDS, "task-service", on_command),
+        (WEB, TOPIC_REMINDERS, "notifications", notifications.on_reminder_due),
+    ]
+    return [Subscription(service, topic, group, handler, units[service]) for service, topic, group, handler in table]
+
+
+def of_service(subs: list[Subscription], service: str) -> list[Subscription]:
+    """The subscriptions one service process runs."""
+    return [s for s in subs if s.service == service]
+
+
+def by_group(subs: list[Subscription]) -> dict[str, Subscription]:
+    """Subscriptions keyed by consumer group (for replaying dead letters)."""
+    return {s.group: s for s in subs}

@@ -1,0 +1,30 @@
+"""The task service's handler (in the web host): creates a recurring task's successor, exactly once."""
+
+from __future__ import annotations
+
+import logging
+
+from domain.errors import TaskNotFound, UserNotFound
+from domain.events import NEXT_OCCURRENCE_REQUESTED, NextOccurrenceRequestedV1
+from domain.uow import Tx, UnitOfWork
+from domain.usecases import actor_for, create_successor
+from services.consumer import Event, decode
+from services.sql import TxUnitOfWork
+
+logger = logging.getLogger(__name__)
+
+
+async def on_task_command(tx: Tx, event: Event, *, uow: UnitOfWork) -> None:
+    """On `recurrence.next-requested`, create the successor inside the delivering transaction."""
+    if event.get("type") != NEXT_OCCURRENCE_REQUESTED:
+        return
+    command = decode(event, NextOccurrenceRequestedV1)
+    joined = TxUnitOfWork(uow, tx)  # the successor, its event and the inbox row commit together
+    try:
+        actor = await actor_for(joined, user_id=command.user_id)
+        successor = await create_successor(joined, actor, command.predecessor_id)
+    except (UserNotFound, TaskNotFound):
+        logger.info("task service: task %s of user %s is gone; no successor", command.predecessor_id, command.user_id)
+        return
+    if successor is not None:
+        logger.info("task service: task %s follows task %s", successor.id, command.predecessor_id)

@@ -1,0 +1,122 @@
+"""Fixtures of the services' tests: real task events taken from the outbox, the services' subscriptions, users."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlmodel import col, select
+
+from agent.store import ConversationStore
+from domain.access_tokens import issue_access_token
+from domain.db import Database
+from domain.models import OutboxEvent
+from domain.uow import UnitOfWork
+from domain.usecases import create_user
+from services.live import LiveHub
+from services.settings import ServiceSettings
+from services.subscriptions import Subscription, by_group, subscriptions
+from tests.api.conftest import SECRET, User
+from tests.infra import create_test_database, drop_test_database, postgres_admin_url, require_or_skip, sqlite_url
+from web.api import include_api
+from web.deps import ApiState
+from web.migrate import upgrade
+
+T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+
+
+@dataclass
+class Outbox:
+    """Reads the events a user's operations wrote to the outbox, each only once."""
+
+    uow: UnitOfWork
+    seen: dict[int, int] = field(default_factory=dict)
+
+    async def new(self, user_id: int, *types: str) -> list[dict[str, Any]]:
+        """The user's events since the last call (of these types, if given), oldest first."""
+        async with self.uow.read() as tx:
+            stmt = (
+                select(OutboxEvent)
+                .where(OutboxEvent.user_id == user_id, col(OutboxEvent.seq) > self.seen.get(user_id, 0))
+                .order_by(col(OutboxEvent.seq))
+            )
+            rows = list((await tx.session.exec(stmt)).all())
+        if rows:
+            self.seen[user_id] = rows[-1].seq or 0
+        return [r.payload for r in rows if not types or r.type in types]
+
+    async def one(self, user_id: int, *types: str) -> dict[str, Any]:
+        """The single new event of the user (of these types)."""
+        events = await self.new(user_id, *types)
+        assert len(events) == 1, [e["type"] for e in events]
+        return events[0]
+
+
+@pytest.fixture
+def outbox(uow: UnitOfWork) -> Outbox:
+    return Outbox(uow)
+
+
+@pytest.fixture
+def groups(uow: UnitOfWork) -> dict[str, Subscription]:
+    """Every consumer group's subscription, on the test's unit of work."""
+    return by_group(subscriptions(uow, ServiceSettings()))
+
+
+@pytest.fixture
+def hub() -> LiveHub:
+    return LiveHub(ping_seconds=0)
+
+
+@pytest.fixture
+def app(uow: UnitOfWork, hub: LiveHub) -> FastAPI:
+    """The REST API (no lifespan: nothing runs in the background) with a live hub."""
+    app = FastAPI()
+    include_api(app, ApiState(uow=uow, secret=SECRET, conversations=ConversationStore(uow.db.writer,
+                                                                                       reader=uow.db.reader)))
+    app.state.live = hub
+    return app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+        yield c
+
+
+async def signed_in(uow: UnitOfWork, timezone: str = "UTC", *, admin: bool = False) -> User:
+    """A fresh user with an access token valid now (whatever the test's clock says)."""
+    view = await create_user(uow, f"user-{uuid.uuid4().hex[:12]}@example.com", timezone=timezone, is_admin=admin)
+    token = issue_access_token(view.id, SECRET, now=datetime.now(UTC), ttl=timedelta(minutes=30))
+    return User(id=view.id, headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+async def fresh_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
+    Database
+]:
+    """A migrated database of the module's own: its outbox holds only the module's events."""
+    admin = None
+    if request.param == "sqlite":
+        url = sqlite_url(Path(tmp_path_factory.mktemp("services")) / "services.db")
+    else:
+        admin = postgres_admin_url()
+        if admin is None:
+            require_or_skip("PostgreSQL is not reachable: set TEST_DATABASE_URL or start it on 127.0.0.1:5432")
+        url = create_test_database(admin)
+    try:
+        await asyncio.to_thread(upgrade, url)  # Alembic runs its own event loop
+        db = Database(url)
+        yield db
+        await db.dispose()
+    finally:
+        if admin is not None:
+            drop_test_database(admin, url)

@@ -1,0 +1,95 @@
+"""An httpx transport that runs an ASGI app in-process and streams its response body as the app sends it.
+
+httpx.ASGITransport collects the whole body before answering, which never happens for an endless event stream.
+Closing the response tells the app the client went away (`http.disconnect`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
+
+import httpx
+from starlette.types import ASGIApp
+
+Message = MutableMapping[str, Any]
+
+
+class StreamingASGITransport(httpx.AsyncBaseTransport):
+    """Calls the app for each request; the response body arrives chunk by chunk."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        messages: asyncio.Queue[Message] = asyncio.Queue()
+        gone = asyncio.Event()
+        sent_request = False
+
+        async def receive() -> Message:
+            nonlocal sent_request
+            if not sent_request:
+                sent_request = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            await messages.put(message)
+
+        task: asyncio.Task[None] = asyncio.ensure_future(self.app(_scope(request), receive, send))
+        task.add_done_callback(lambda t: messages.put_nowait({"type": "app.done"}))
+        start = await messages.get()
+        if start["type"] != "http.response.start":
+            await task  # raises the app's error
+            raise RuntimeError("the app ended without a response")
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])]
+        stream = _Body(messages, task, gone)
+        return httpx.Response(start["status"], headers=headers, stream=stream, request=request)
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, messages: asyncio.Queue[Message], task: asyncio.Task[None], gone: asyncio.Event) -> None:
+        self.messages, self.task, self.gone = messages, task, gone
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            message = await self.messages.get()
+            if message["type"] == "app.done":
+                return
+            if message["type"] == "http.response.body":
+                if message.get("body"):
+                    yield message["body"]
+                if not message.get("more_body", False):
+                    return
+
+    async def aclose(self) -> None:
+        self.gone.set()
+        try:
+            async with asyncio.timeout(5):
+                await asyncio.shield(self.task)
+        except TimeoutError:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+
+def _scope(request: httpx.Request) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": request.method,
+        "scheme": request.url.scheme,
+        "path": request.url.path,
+        "raw_path": request.url.raw_path.split(b"?")[0],
+        "query_string": request.url.query,
+        "root_path": "",
+        "headers": [(k.lower(), v) for k, v in request.headers.raw],
+        "client": ("127.0.0.1", 123),
+        "server": (request.url.host, request.url.port or 80),
+        "state": {},
+    }

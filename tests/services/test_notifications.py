@@ -1,0 +1,100 @@
+"""Notifications in the web host: one per reminder and user, listed newest first, marked read by their owner."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from domain.events import REMINDER_DUE, ReminderDueV1, make_event
+from domain.uow import UnitOfWork
+from services.consumer import Outcome
+from services.subscriptions import Subscription
+from tests.api.conftest import assert_problem
+from tests.services.conftest import T0, signed_in
+
+
+def reminder_due(user_id: int, task_id: int = 7, *, late: bool = False, title: str = "Call mum") -> dict[str, Any]:
+    data = ReminderDueV1(user_id=user_id, task_id=task_id, title=title, due_at=T0, due_date=None, offset_minutes=15,
+                         scheduled_for=T0 - timedelta(minutes=15), late=late)
+    return make_event(REMINDER_DUE, data, source="todo-agent/reminder", subject=str(task_id), time=T0).to_json()
+
+
+@pytest.fixture
+def notifications(groups: dict[str, Subscription]) -> Subscription:
+    return groups["notifications"]
+
+
+async def listed(client: httpx.AsyncClient, headers: dict[str, str], **params: Any) -> dict[str, Any]:
+    response = await client.get("/api/v1/notifications", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_a_reminder_becomes_a_notification_of_its_user(
+    uow: UnitOfWork, notifications: Subscription, client: httpx.AsyncClient
+) -> None:
+    user = await signed_in(uow)
+    assert await notifications.deliver(reminder_due(user.id, late=True)) is Outcome.SUCCESS
+    body = await listed(client, user.headers)
+    assert body["count"] == 1 and body["next_cursor"] is None
+    [note] = body["data"]
+    assert (note["task_id"], note["title"], note["offset_minutes"], note["late"]) == (7, "Call mum", 15, True)
+    assert note["fire_at"].startswith("2026-06-01T07:45") and note["read_at"] is None
+
+
+async def test_a_redelivered_reminder_is_stored_once(
+    uow: UnitOfWork, notifications: Subscription, client: httpx.AsyncClient
+) -> None:
+    user = await signed_in(uow)
+    event = reminder_due(user.id)
+    for _ in range(3):
+        await notifications.deliver(event)
+    assert (await listed(client, user.headers))["count"] == 1
+
+
+async def test_reading_marks_one_and_the_unread_filter_hides_it(
+    uow: UnitOfWork, notifications: Subscription, client: httpx.AsyncClient
+) -> None:
+    user = await signed_in(uow)
+    for task_id in (1, 2, 3):
+        await notifications.deliver(reminder_due(user.id, task_id))
+    newest_first = (await listed(client, user.headers))["data"]
+    assert [n["task_id"] for n in newest_first] == [3, 2, 1]
+    read = await client.post(f"/api/v1/notifications/{newest_first[1]['id']}/read", headers=user.headers)
+    assert read.status_code == 200 and read.json()["read_at"] is not None
+    again = await client.post(f"/api/v1/notifications/{newest_first[1]['id']}/read", headers=user.headers)
+    assert again.json()["read_at"] == read.json()["read_at"]
+    unread = await listed(client, user.headers, unread=True)
+    assert unread["count"] == 2 and [n["task_id"] for n in unread["data"]] == [3, 1]
+
+
+async def test_pages_follow_the_cursor(uow: UnitOfWork, notifications: Subscription, client: httpx.AsyncClient) -> None:
+    user = await signed_in(uow)
+    for task_id in range(1, 6):
+        await notifications.deliver(reminder_due(user.id, task_id))
+    first = await listed(client, user.headers, limit=2)
+    second = await listed(client, user.headers, limit=2, cursor=first["next_cursor"])
+    third = await listed(client, user.headers, limit=2, cursor=second["next_cursor"])
+    assert [n["task_id"] for page in (first, second, third) for n in page["data"]] == [5, 4, 3, 2, 1]
+    assert third["next_cursor"] is None and first["count"] == 5
+
+
+async def test_other_users_notifications_are_invisible_and_not_found(
+    uow: UnitOfWork, notifications: Subscription, client: httpx.AsyncClient
+) -> None:
+    alice, bob = await signed_in(uow), await signed_in(uow)
+    await notifications.deliver(reminder_due(alice.id))
+    [note] = (await listed(client, alice.headers))["data"]
+    assert (await listed(client, bob.headers))["count"] == 0
+    assert_problem(await client.post(f"/api/v1/notifications/{note['id']}/read", headers=bob.headers), 404, "id")
+    assert_problem(await client.get("/api/v1/notifications"), 401)
+
+
+async def test_a_malformed_reminder_is_dead_lettered(uow: UnitOfWork, notifications: Subscription) -> None:
+    event = {"id": f"bad-{uuid.uuid4()}", "type": REMINDER_DUE, "data": {"schema_version": 1, "user_id": 1}}
+    assert await notifications.deliver(event) is Outcome.DROP

@@ -1,0 +1,46 @@
+"""/api/v1/audit: the history of your tasks; /api/v1/admin/audit: everyone's, for administrators."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from domain.values import ID_MAX, PAGE_DEFAULT, PAGE_MAX
+from services.audit_log import AuditPage, AuditQuery, list_audit
+from web.deps import CurrentActor, UowDep
+from web.problems import responses
+
+router = APIRouter(prefix="/api/v1", tags=["audit"], responses=responses(401, 422))
+
+TaskFilter = Annotated[int | None, Query(ge=1, le=ID_MAX, description="only this task's entries")]
+TypeFilter = Annotated[str | None, Query(max_length=100, description="e.g. task.completed")]
+Since = Annotated[datetime | None, Query(description="from this time (inclusive; without offset: your timezone)")]
+Until = Annotated[datetime | None, Query(description="before this time (exclusive; without offset: your timezone)")]
+Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
+
+
+@router.get("/audit", response_model=AuditPage)
+async def get_audit(
+    uow: UowDep, actor: CurrentActor, task_id: TaskFilter = None, type: TypeFilter = None, since: Since = None,
+    until: Until = None, limit: Limit = PAGE_DEFAULT, cursor: str | None = None,
+) -> AuditPage:
+    """What happened to your tasks, newest first: who, what, when, and the task before and after."""
+    query = AuditQuery(task_id=task_id, type=type, since=since, until=until, limit=limit, cursor=cursor)
+    return await list_audit(uow, actor, query)
+
+
+@router.get("/admin/audit", response_model=AuditPage, responses=responses(403))
+async def get_admin_audit(
+    uow: UowDep, actor: CurrentActor,
+    user_id: Annotated[int | None, Query(ge=1, le=ID_MAX, description="only this user's entries")] = None,
+    task_id: TaskFilter = None, type: TypeFilter = None, since: Since = None, until: Until = None,
+    limit: Limit = PAGE_DEFAULT, cursor: str | None = None,
+) -> AuditPage:
+    """Every user's audit entries (administrators only), newest first."""
+    if not actor.is_admin:
+        raise HTTPException(403, "the audit of all users is for administrators; read your own at /api/v1/audit")
+    query = AuditQuery(user_id=user_id, task_id=task_id, type=type, since=since, until=until, limit=limit,
+                       cursor=cursor)
+    return await list_audit(uow, actor, query, everyone=True)
