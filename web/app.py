@@ -39,5 +39,17 @@ def create_app(rt: Runtime) -> FastAPI:
     state = ApiState(uow=rt.uow, secret=rt.secret, conversations=conversation_store(rt),
                      allow_registration=rt.settings.allow_registration)
     include_api(app, state)
+    if rt.settings.bus == "dapr":
+        _add_dapr_routes(app, rt)
     app.mount("/", mcp_app)  # last: every other route answers first
     return app
+
+
+def _add_dapr_routes(app: FastAPI, rt: Runtime) -> None:
+    """On Dapr the sidecar delivers the task commands, reminders and task changes to routes of this app."""
+    from services.processes import web_host_dapr_routes
+    from services.subscriptions import subscriptions
+    from services.transport.dapr import subscription_app
+
+    routes = web_host_dapr_routes(subscriptions(rt.uow, rt.services), rt.live, rt.uow)
+    subscription_app(routes, rt.settings.dapr_pubsub, app=app)

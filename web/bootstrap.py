@@ -25,6 +25,7 @@ from web.settings import Settings
 
 if TYPE_CHECKING:
     from mcp_server import McpPorts
+    from services.processes import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class Runtime:
     secret: str
     services: ServiceSettings = field(default_factory=ServiceSettings)
     live: LiveHub = field(default_factory=LiveHub)
+    workers: list[Worker] = field(default_factory=list)  # consumers etc., run while the process serves
 
 
 def build_unit_of_work(settings: Settings, *, role: str) -> UnitOfWork:
@@ -76,8 +78,12 @@ def holder_id(role: str) -> str:
     return f"{role}:{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def build_runtime(settings: Settings, *, role: str, priority: int) -> Runtime:
-    """Build the adapters of a long-running process (`role` is e.g. "web"; higher `priority` wins the lease)."""
+def build_runtime(settings: Settings, *, role: str, priority: int, web_consumers: bool | None = None) -> Runtime:
+    """Build the adapters of a long-running process (`role` is e.g. "web"; higher `priority` wins the lease).
+
+    `web_consumers`: on Kafka, run the web host's consumers (task service, notifications, live feed) in this
+    process; by default only the role "web" does. The in-process default wires every process alike.
+    """
     publisher = build_publisher(settings)
     uow = build_unit_of_work(settings, role=role)
     lease = LeaseKeeper(
@@ -96,27 +102,40 @@ def build_runtime(settings: Settings, *, role: str, priority: int) -> Runtime:
     )
     services = ServiceSettings.from_env(os.environ)
     live = LiveHub(buffer=services.live_buffer, ping_seconds=services.stream_ping_seconds)
-    wire_consumers(publisher, uow, live, relay, services)
+    host = role == "web" if web_consumers is None else web_consumers
+    workers = wire_consumers(publisher, uow, live, relay, services, settings=settings, web_host=host)
     return Runtime(
         settings=settings, db=uow.db, uow=uow, publisher=publisher, relay=relay, lease=lease,
-        secret=settings.signing_secret(), services=services, live=live,
+        secret=settings.signing_secret(), services=services, live=live, workers=workers,
     )
 
 
 def wire_consumers(
-    publisher: Publisher, uow: UnitOfWork, live: LiveHub, relay: Relay, services: ServiceSettings
-) -> None:
-    """In the embedded default, subscribe every consumer to the in-process bus.
+    publisher: Publisher, uow: UnitOfWork, live: LiveHub, relay: Relay, services: ServiceSettings,
+    *, settings: Settings | None = None, web_host: bool = False,
+) -> list[Worker]:
+    """Wire this process's consumers; returns the workers to run while it serves.
 
-    Only the lease holder's relay publishes to it, so the services run in the lease holder alone; the live hub
-    is fed by the same bus, which is right while one web host serves the pages (several web processes would each
-    need the events: a broadcast consumer per process on the Kafka and Dapr transports).
+    In the embedded default every consumer subscribes to the in-process bus. Only the lease holder's relay
+    publishes to it, so the services run in the lease holder alone, and the live hub is fed by the same bus.
+
+    On Kafka (`web_host`): consumers of `task-commands` (task service) and `reminders` (notification store), and
+    a broadcast consumer per process feeding the live hub (services.processes). The services run as
+    `todo-agent service NAME`. On Dapr the sidecar delivers to HTTP routes instead (services.processes.
+    web_host_dapr_routes), so there is nothing to run here.
     """
     from services.embedded import wire_inprocess
     from services.transport.inprocess import InProcessBus
 
     if isinstance(publisher, InProcessBus):
         wire_inprocess(publisher, uow, live, wake=relay.wake, settings=services)
+        return []
+    if web_host and settings is not None and settings.bus == "kafka":
+        from services.processes import web_host_kafka_workers
+        from services.subscriptions import subscriptions
+
+        return web_host_kafka_workers(subscriptions(uow, services), settings, live, uow, wake=relay.wake)
+    return []
 
 
 def mcp_ports(rt: Runtime, *, fixed_user_id: int | None = None) -> McpPorts:
@@ -162,15 +181,21 @@ async def close_runtime(rt: Runtime) -> None:
 @asynccontextmanager
 async def background(rt: Runtime) -> AsyncIterator[Runtime]:
     """Run the leader duties whenever this process holds the lease; on exit stop them gracefully and close."""
+    from services.processes import run_workers, stop_workers
+
     task = asyncio.create_task(rt.lease.run_while_leader(lambda: leader_duties(rt)), name="lease")
     task.add_done_callback(_log_failure)
+    workers = await run_workers(rt.workers) if rt.workers else []
     try:
         yield rt
     finally:
-        # Cancelling lets the relay finish its batch and the lease keeper release the lease.
-        task.cancel()
-        await asyncio.wait([task])
-        await close_runtime(rt)
+        try:
+            await stop_workers(rt.workers, workers)  # consumers finish the message in hand and commit
+        finally:
+            # Cancelling lets the relay finish its batch and the lease keeper release the lease.
+            task.cancel()
+            await asyncio.wait([task])
+            await close_runtime(rt)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

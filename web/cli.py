@@ -38,8 +38,10 @@ def _register_extra_commands() -> None:
     from web.cli_chat import chat
     from web.cli_deadletters import deadletters_app
     from web.cli_mcp import mcp
+    from web.cli_service import service
 
     app.command()(mcp)
+    app.command()(service)
     app.command()(chat)
     app.add_typer(deadletters_app, name="deadletters")
 
