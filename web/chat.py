@@ -13,7 +13,7 @@ from agent.config import build_model
 from agent.loop import Agent
 from agent.settings import AgentSettings
 from agent.store import ConversationStore
-from agent.tools import McpToolbox, connect_in_process
+from agent.tools import McpToolbox, connect_in_process, connect_remote
 from domain.access_tokens import AUDIENCE_MCP, issue_access_token
 from web.bootstrap import Runtime
 from web.settings import Settings
@@ -47,3 +47,26 @@ def build_agent(rt: Runtime, mcp_app: ASGIApp) -> Agent | None:
             yield toolbox
 
     return Agent(model, tools_for, conversation_store(rt), rt.uow.clock, AgentSettings.from_env(os.environ))
+
+
+def build_remote_agent(rt: Runtime, url: str, token: str) -> Agent | None:
+    """The agent over a remote MCP server (streamable HTTP at `url`) with the user's personal token."""
+    model = build_model(os.environ)
+    if model is None:
+        return None
+
+    @asynccontextmanager
+    async def tools_for(_user_id: int) -> AsyncIterator[McpToolbox]:
+        async with connect_remote(url, token) as toolbox:
+            yield toolbox
+
+    return Agent(model, tools_for, conversation_store(rt), rt.uow.clock, AgentSettings.from_env(os.environ))
+
+
+async def remote_user_id(url: str, token: str) -> int:
+    """Who the token is on the remote server (its whoami tool): conversations are kept under that id."""
+    async with connect_remote(url, token) as toolbox:
+        outcome = await toolbox.call("whoami", {})
+    if outcome.is_error or not outcome.structured:
+        raise ValueError(f"{url}: whoami failed: {outcome.text}")
+    return int(outcome.structured["user_id"])

@@ -22,6 +22,9 @@ def chat(
     ctx: typer.Context,
     user: Annotated[str | None, typer.Option(help="Chat as this user; else TODO_AGENT_TOKEN is used.")] = None,
     approve_all: Annotated[bool, typer.Option("--approve-all", help="Approve every call (non-interactive).")] = False,
+    server: Annotated[
+        str | None, typer.Option(help="A remote MCP endpoint (https://HOST/mcp); needs TODO_AGENT_TOKEN.")
+    ] = None,
 ) -> None:
     """Talk to your tasks. Interactive on a terminal; otherwise one message per input line, until end of input."""
     from agent.config import NO_MODEL_HELP, build_model
@@ -32,7 +35,13 @@ def chat(
         if build_model(os.environ) is None:
             raise fail(NO_MODEL_HELP)
         prepare_database(settings)
-        asyncio.run(_chat(settings, user, os.environ.get("TODO_AGENT_TOKEN"), approve_all))
+        token = os.environ.get("TODO_AGENT_TOKEN")
+        if server is not None:
+            if not token:
+                raise fail("--server needs your personal API token for that server in TODO_AGENT_TOKEN")
+            asyncio.run(_chat_remote(settings, server, token, approve_all))
+        else:
+            asyncio.run(_chat(settings, user, token, approve_all))
 
 
 async def _chat(settings: Settings, email: str | None, token: str | None, approve_all: bool) -> None:
@@ -52,6 +61,19 @@ async def _chat(settings: Settings, email: str | None, token: str | None, approv
     agent = build_agent(rt, http_app(server, mcp_ports(rt)))
     assert agent is not None  # the command checked the model before starting
     async with background(rt), server.session_manager.run():
+        await _conversation(agent, user_id, interactive=sys.stdin.isatty(), approve_all=approve_all)
+
+
+async def _chat_remote(settings: Settings, url: str, token: str, approve_all: bool) -> None:
+    from domain.lease import PRIORITY_CLIENT
+    from web.bootstrap import background, build_runtime
+    from web.chat import build_remote_agent, remote_user_id
+
+    rt = build_runtime(settings, role="chat", priority=PRIORITY_CLIENT)
+    agent = build_remote_agent(rt, url, token)
+    assert agent is not None  # the command checked the model before starting
+    async with background(rt):
+        user_id = await remote_user_id(url, token)
         await _conversation(agent, user_id, interactive=sys.stdin.isatty(), approve_all=approve_all)
 
 
