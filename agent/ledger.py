@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ class Ledger:
 
     async def append(self, messages: list[NewMessage]) -> list[Message]:
         """Store messages (with their token counts) and add them to the rows."""
-        rows = await self.store.append(self.conversation_id, [counted(m) for m in messages], now=self.now())
+        last = self.rows[-1].seq if self.rows else None  # the window ends at the conversation's last message
+        rows = await self.store.append(self.conversation_id, [counted(m) for m in messages], now=self.now(),
+                                       after_seq=last)
         self.rows.extend(rows)
         return rows
 
@@ -62,5 +65,4 @@ class Ledger:
 
 def counted(message: NewMessage) -> NewMessage:
     """The message with its token count (what it costs in the budget, counted once when stored)."""
-    m = message
-    return NewMessage(m.role, m.content, m.tool_calls, m.tool_call_id, m.status, message_tokens(m))
+    return dataclasses.replace(message, token_count=message_tokens(message))

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import JSON, Column, Field, SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -118,8 +119,24 @@ class ConversationStore:
             session.add(fresh)
         return fresh, True
 
-    async def append(self, conversation_id: int, messages: Sequence[NewMessage], *, now: datetime) -> list[Message]:
-        """Add messages after the last one and mark the conversation active now (titled by its first words)."""
+    async def append(
+        self, conversation_id: int, messages: Sequence[NewMessage], *, now: datetime, after_seq: int | None = None
+    ) -> list[Message]:
+        """Add messages after the last one and mark the conversation active now (titled by its first words).
+
+        `after_seq` is the last seq the caller has seen: numbering from it saves reading the last one, and if another
+        writer got there first, the messages go after the real last one instead.
+        """
+        if after_seq is not None:
+            try:
+                return await self._append(conversation_id, messages, now, after_seq)
+            except IntegrityError:
+                pass
+        return await self._append(conversation_id, messages, now, None)
+
+    async def _append(
+        self, conversation_id: int, messages: Sequence[NewMessage], now: datetime, after_seq: int | None
+    ) -> list[Message]:
         first_words = next((m.content for m in messages if m.role == "user" and m.content.strip()), "")
         titled = {"title": sa.case((col(Conversation.title) == "", _title(first_words)), else_=Conversation.title)}
         touch = (
@@ -129,10 +146,12 @@ class ConversationStore:
         )
         last_seq = select(func.max(Message.seq)).where(Message.conversation_id == conversation_id)
         async with self._write() as session:
-            # The update locks the conversation (PostgreSQL) before the last seq is read: appends never collide.
+            # The update locks the conversation (PostgreSQL) before the last seq is read, so appends that read it
+            # never collide; one numbered from a stale `after_seq` fails on the unique (conversation, seq) instead.
             if (await session.exec(touch)).rowcount == 0:
                 raise ConversationNotFound(conversation_id)
-            rows = _rows(conversation_id, (await session.exec(last_seq)).one() or 0, messages, now)
+            last = after_seq if after_seq is not None else (await session.exec(last_seq)).one() or 0
+            rows = _rows(conversation_id, last, messages, now)
             session.add_all(rows)
         return rows
 
@@ -151,7 +170,7 @@ class ConversationStore:
                 await session.flush()
                 is_new, rows = True, []
             else:
-                is_new, rows = False, await _window_at_once(session, current.id or 0, limit)
+                is_new, rows = False, await _window(session, current.id or 0, limit)
             if any(row.role == "tool" and row.status in OPEN_STATUSES for row in rows):
                 return TurnStart(current, is_new, rows, False)
             # The window runs to the last message, so its last seq is the conversation's (none: an empty one).
@@ -218,21 +237,11 @@ def _window_start(conversation_id: int, limit: int) -> SelectOfScalar[int]:
     )
 
 
-def _window_from(conversation_id: int, first: Any) -> SelectOfScalar[Message]:
-    return select(Message).where(Message.conversation_id == conversation_id, Message.seq >= first).order_by(
-        col(Message.seq)
-    )
-
-
 async def _window(session: AsyncSession, conversation_id: int, limit: int) -> list[Message]:
+    # Two statements, so that the planner sees the start as a value (one with a subquery could misjudge its range).
     first = (await session.exec(_window_start(conversation_id, limit))).first() or 0
-    return list((await session.exec(_window_from(conversation_id, first))).all())
-
-
-async def _window_at_once(session: AsyncSession, conversation_id: int, limit: int) -> list[Message]:
-    """The same rows as `_window`, in one statement (the start as a subquery)."""
-    first = func.coalesce(_window_start(conversation_id, limit).scalar_subquery(), 0)
-    return list((await session.exec(_window_from(conversation_id, first))).all())
+    rows = select(Message).where(Message.conversation_id == conversation_id, Message.seq >= first)
+    return list((await session.exec(rows.order_by(col(Message.seq)))).all())
 
 
 async def _own(session: AsyncSession, user_id: int, conversation_id: int, *, lock: bool = False) -> Conversation:

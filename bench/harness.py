@@ -679,6 +679,7 @@ _SERVER_BUCKETS = [
     ("domain code (use cases, views, queries)", ("domain/",)),
     ("web code (routes, deps, problems)", ("web/",)),
     ("mcp_server code (tools, guard, context)", ("mcp_server/",)),
+    ("services code (in-process event handlers)", ("services/",)),
     ("benchmark runner", ("bench/",)),
     ("typing, dataclasses, enum, datetime, re, uuid (stdlib)", ("typing.py", "dataclasses.py", "enum.py",
                                                                 "datetime.py", "re/", "uuid.py", "functools.py",
@@ -718,8 +719,11 @@ _SERVER_LAYERS: list[tuple[str, Callable[[str], bool]]] = [
     ("domain use case, its async part (domain/usecases/)", _in("domain/usecases/")),
     ("token check and user lookup, async part (authenticate_token, actor_for, verify_token)",
      _named("authenticate_token", "actor_for", "verify_token", "current_actor")),
+    ("outbox relay publishing events (domain/outbox.py), async part", _in("domain/outbox")),
+    ("in-process services handling the events (services/), async part", _in("services/")),
 ]
 _GREENLET_ROW = "inside a SQLAlchemy greenlet (ORM/Core sync code; caller not visible)"
+_TRUNCATED_ROW = "stack cut short by the sampler (deep ASGI stacks read while running; caller not visible)"
 
 
 @dataclasses.dataclass
@@ -778,7 +782,7 @@ async def sample_profile(pid: int, seconds: float, *, rate: int = 200) -> Sample
 def parse_pyspy(text: str, seconds: float, rate: int) -> SampledProfile:
     """Summarize py-spy's raw output with --threads: `thread (TID): NAME;outer (file:line);...;inner (file:line) N`.
     Samples whose innermost frame is a wait (epoll, a queue) are dropped: they are idle, not work."""
-    total = main = in_greenlet = 0
+    total = main = in_greenlet = truncated = 0
     own: dict[str, int] = {}
     layer: dict[str, int] = {name: 0 for name, _ in _SERVER_LAYERS}
     leaf: dict[str, int] = {}
@@ -803,12 +807,16 @@ def parse_pyspy(text: str, seconds: float, rate: int) -> SampledProfile:
             if any(test(f) for f in frames):
                 layer[name] += count
         if thread == "MainThread" and not frames[0].startswith(("_run_module_as_main", "<module>")):
-            in_greenlet += count
+            if _frame_path(frames[0]).startswith(("sqlalchemy/", "sqlmodel/")):
+                in_greenlet += count
+            else:
+                truncated += count
     pct = (lambda n: 100 * n / total) if total else (lambda _n: 0.0)
     return SampledProfile(
         seconds=seconds, rate=rate, samples=total, main=main,
         buckets=sorted(((k, pct(v)) for k, v in own.items()), key=lambda kv: -kv[1]),
-        layers=[*((name, pct(layer[name])) for name, _ in _SERVER_LAYERS), (_GREENLET_ROW, pct(in_greenlet))],
+        layers=[*((name, pct(layer[name])) for name, _ in _SERVER_LAYERS), (_GREENLET_ROW, pct(in_greenlet)),
+                (_TRUNCATED_ROW, pct(truncated))],
         top=sorted(((k, pct(v)) for k, v in leaf.items()), key=lambda kv: -kv[1]),
     )
 

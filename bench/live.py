@@ -38,6 +38,7 @@ class LiveServer:
     pid: int
     log: Path
     started_s: float
+    idle_cores: float = 0.0  # CPU the server spends with no request (relay and lease polling), in cores
 
     @property
     def url(self) -> str:
@@ -147,10 +148,11 @@ async def live_data(ctx: RunContext, backend_name: str, spec: DatasetSpec) -> As
 async def live_server(live: LiveData, *, nodelay: bool = True) -> AsyncIterator[LiveServer]:
     """Serve `live`'s database with `python -m bench.server` until the block ends.
 
-    `nodelay` sets TCP_NODELAY on the listening socket (accepted sockets inherit it on Linux): `todo-agent serve`
-    binds its socket with socket.create_server, whose protocol number is 0, so asyncio does not set TCP_NODELAY on
-    the connections and every keep-alive response written in two parts (headers, then body) waits ~40 ms for the
-    client's delayed ACK. nodelay=False measures the product as shipped.
+    `nodelay` sets TCP_NODELAY on the listening socket (accepted sockets inherit it on Linux). Before e4acce7
+    `todo-agent serve` bound its socket with socket.create_server, whose protocol number is 0, so asyncio did not
+    set TCP_NODELAY on connections and every keep-alive response written in two parts (headers, then body) waited
+    ~40 ms for the client's delayed ACK. nodelay=False measures the product's own socket setup, as a regression
+    check of that fix.
     """
     folder = Path(tempfile.mkdtemp(prefix="todo-agent-bench-server-"))
     log = folder / "server.log"
@@ -169,6 +171,10 @@ async def live_server(live: LiveData, *, nodelay: bool = True) -> AsyncIterator[
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; its log ends with:\n{server.log_tail()}") from None
         server.started_s = time.perf_counter() - t0
+        await settle(proc.pid)
+        c0 = harness.process_cpu_seconds(proc.pid)
+        await asyncio.sleep(3.0)
+        server.idle_cores = (harness.process_cpu_seconds(proc.pid) - c0) / 3.0
         yield server
     finally:
         proc.terminate()

@@ -11,9 +11,9 @@ It runs the `serve` command unchanged except that the two factories it calls are
   dependency, which FastAPI runs in its thread pool), placed before the MCP app mounted at `/`.
 
 With BENCH_TCP_NODELAY=1 it also sets TCP_NODELAY on the listening socket (accepted connections inherit it on
-Linux): as shipped, `listen()` binds with socket.create_server, whose protocol number 0 keeps asyncio from setting
-TCP_NODELAY on connections, so a keep-alive response written as headers then body waits for the client's delayed
-ACK (~40 ms). The benchmarks measure with the fix and show the as-shipped figure next to it.
+Linux). Before e4acce7, `listen()` bound with socket.create_server, whose protocol number 0 kept asyncio from
+setting TCP_NODELAY on connections, so a keep-alive response written as headers then body waited for the client's
+delayed ACK (~40 ms); the product now sets it itself and the benchmarks compare both setups as a regression check.
 
 The product itself has no bench-only route or tool: these exist only on the instances this runner builds.
 """

@@ -35,16 +35,20 @@ def call(name: str, **arguments: Any) -> dict[str, Any]:
 
 
 @dataclass
-class CountingToolbox(McpToolbox):
-    """The real tools, counting what a turn asks of them."""
+class Counts:
+    """What the turns of a test asked of the tools."""
 
     opened: list[int] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     listings: int = 0
 
-    def __init__(self, client: Client, counts: CountingToolbox | None = None) -> None:
+
+class CountingToolbox(McpToolbox):
+    """The real tools, counting what a turn asks of them."""
+
+    def __init__(self, client: Client, counts: Counts) -> None:
         super().__init__(client)
-        self.counts = counts or self
+        self.counts = counts
 
     async def tools(self) -> list[dict[str, Any]]:
         self.counts.listings += 1
@@ -55,9 +59,9 @@ class CountingToolbox(McpToolbox):
         return await super().call(name, arguments)
 
 
-def counting_agent(world: World, steps: list[dict[str, Any]], **settings: Any) -> tuple[Agent, CountingToolbox]:
-    counts = CountingToolbox.__new__(CountingToolbox)
-    counts.opened, counts.calls, counts.listings = [], [], 0
+def counting_agent(world: World, steps: list[dict[str, Any]], **settings: Any) -> tuple[Agent, Counts]:
+    """An agent on a scripted model whose toolbox factory counts every opening, listing and call."""
+    counts = Counts()
 
     @asynccontextmanager
     async def tools_for(user_id: int) -> AsyncIterator[McpToolbox]:
@@ -141,8 +145,10 @@ async def test_a_turn_starts_in_one_transaction_that_reads_only_the_window(store
     assert start.rows[-1].seq == 10_000 + 6 + 16 + 1 and start.rows[-1].id is not None
     assert sum(m.role != "tool" for m in start.rows[:-1]) == 20
     assert sum(s.lstrip().upper().startswith("BEGIN") for s, _ in seen) <= 1
-    (window,) = [(s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT") and "seq >=" in s]
-    assert await rows_examined(database, *window) <= 2 * len(start.rows)
+    reads = [(s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT") and "FROM message" in s]
+    assert len(reads) == 2  # where the window starts, then its rows (no max(seq): the window ends at the last one)
+    for statement, parameters in reads:
+        assert await rows_examined(database, statement, parameters) <= 2 * len(start.rows)
     assert (await store.window(cid, 20))[-1].content == "last"
 
 
@@ -163,14 +169,27 @@ async def test_a_turn_start_after_the_timeout_opens_a_new_titled_conversation(st
     cid = await conversation(store, 1_000_103)
     await store.append(cid, pairs(1), now=T0)
 
-    start = await store.begin_turn(1_000_103, cid, NewMessage("user", "  a fresh   start "), now=T0 + timedelta(hours=1),
+    later = T0 + timedelta(hours=1)
+    start = await store.begin_turn(1_000_103, cid, NewMessage("user", "  a fresh   start "), now=later,
                                    timeout=timedelta(minutes=30))
 
     assert start.is_new and start.appended and start.conversation.id != cid
     assert [(m.seq, m.content) for m in start.rows] == [(1, "  a fresh   start ")]
     listed = await store.conversations(1_000_103)
-    assert [(c.id, c.title) for c in listed] == [(start.conversation.id, "a fresh start"), (cid, "question 0 word "
-                                                                                                   "word word")]
+    assert [(c.id, c.title) for c in listed] == [(start.conversation.id, "a fresh start"),
+                                                 (cid, "question 0 word word word")]
+
+
+async def test_an_append_numbered_from_a_stale_view_goes_after_the_real_last_message(store: ConversationStore):
+    cid = await conversation(store, 1_000_104)
+    await store.append(cid, pairs(1), now=T0)
+    meanwhile = await store.append(cid, [NewMessage("user", "meanwhile")], now=T0, after_seq=2)
+    late = await store.append(cid, [NewMessage("assistant", "late"), NewMessage("tool", "{}", tool_call_id="t")],
+                              now=T0, after_seq=2)  # written by a turn that has not seen "meanwhile"
+
+    assert [m.seq for m in meanwhile] == [3] and [m.seq for m in late] == [4, 5]
+    rows = await store.messages(1_000_104, cid)
+    assert [(m.seq, m.content) for m in rows][2:] == [(3, "meanwhile"), (4, "late"), (5, "{}")]
 
 
 class CountingApp:
