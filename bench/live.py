@@ -145,7 +145,7 @@ async def live_data(ctx: RunContext, backend_name: str, spec: DatasetSpec) -> As
 
 
 @asynccontextmanager
-async def live_server(live: LiveData, *, nodelay: bool = True) -> AsyncIterator[LiveServer]:
+async def live_server(live: LiveData, *, nodelay: bool = True, idle_s: float = 3.0) -> AsyncIterator[LiveServer]:
     """Serve `live`'s database with `python -m bench.server` until the block ends.
 
     `nodelay` sets TCP_NODELAY on the listening socket (accepted sockets inherit it on Linux). Before e4acce7
@@ -173,8 +173,8 @@ async def live_server(live: LiveData, *, nodelay: bool = True) -> AsyncIterator[
         server.started_s = time.perf_counter() - t0
         await settle(proc.pid)
         c0 = harness.process_cpu_seconds(proc.pid)
-        await asyncio.sleep(3.0)
-        server.idle_cores = (harness.process_cpu_seconds(proc.pid) - c0) / 3.0
+        await asyncio.sleep(idle_s)
+        server.idle_cores = (harness.process_cpu_seconds(proc.pid) - c0) / idle_s
         yield server
     finally:
         proc.terminate()
