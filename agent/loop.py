@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from datetime import datetime
 from typing import Any, Protocol
@@ -76,7 +76,7 @@ class Agent:
         conversation_id: int | None = None,
         message: str | None = None,
         approval: Approval | Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> AsyncGenerator[TurnEvent, None]:
         """Run one turn for a new `message` or an `approval` answer, streaming its events."""
         if (message is None) == (approval is None):
             raise ValueError("give either a message or an approval")

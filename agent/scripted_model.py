@@ -27,6 +27,7 @@ class ScriptStep(BaseModel):
 
     text: str = ""
     tool_calls: list[ScriptedCall] = Field(default_factory=list)
+    delay_ms: int = Field(default=0, ge=0, le=60_000, description="pause before each piece of text (slow models)")
 
 
 class ScriptedModel:
@@ -54,8 +55,8 @@ class ScriptedModel:
         except ScriptError as exc:
             raise ModelUnavailable(f"The model script is wrong: {exc}", retryable=False) from exc
         for start in range(0, len(step.text), self.chunk):
+            await asyncio.sleep(step.delay_ms / 1000)
             yield ModelText(step.text[start : start + self.chunk])
-            await asyncio.sleep(0)
         for call in calls:
             yield call
         yield ModelEnd("TOOL_CALL" if calls else "COMPLETE")

@@ -19,6 +19,8 @@ from domain.usecases import Actor, create_user
 from tests.infra import create_test_database, drop_test_database, postgres_admin_url, require_or_skip, sqlite_url
 from web.migrate import upgrade
 
+pytest_plugins = ["tests.hosts"]  # the embedded web host's fixtures (runtime, migrated_file)
+
 settings.register_profile(
     "ci", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

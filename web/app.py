@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from mcp_server import build_server, http_app
 from web.api import include_api
 from web.bootstrap import Runtime, background, mcp_ports
-from web.chat import conversation_store
+from web.chat import build_agent, conversation_store
 from web.deps import ApiState
+from web.page import install_page
 from web.routes import health
 
 DESCRIPTION = """A chat-first task manager. Every route takes `Authorization: Bearer <token>` (a JWT access token
@@ -37,8 +38,10 @@ def create_app(rt: Runtime) -> FastAPI:
     app.state.live = rt.live
     app.include_router(health.router)
     state = ApiState(uow=rt.uow, secret=rt.secret, conversations=conversation_store(rt),
-                     allow_registration=rt.settings.allow_registration)
+                     allow_registration=rt.settings.allow_registration, agent=build_agent(rt, mcp_app),
+                     ping_seconds=rt.services.stream_ping_seconds)
     include_api(app, state)
+    install_page(app)
     if rt.settings.bus == "dapr":
         _add_dapr_routes(app, rt)
     app.mount("/", mcp_app)  # last: every other route answers first

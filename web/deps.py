@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from agent.loop import Agent
 from agent.store import ConversationStore
 from domain.access_tokens import looks_like_jwt, read_access_token
 from domain.errors import AuthenticationFailed, UserNotFound
@@ -28,6 +29,8 @@ class ApiState:
     allow_registration: bool = True
     login_by_address: RateLimiter = field(default_factory=lambda: RateLimiter(limit=20, window=300))
     login_by_account: RateLimiter = field(default_factory=lambda: RateLimiter(limit=5, window=300))
+    agent: Agent | None = None  # the chat agent; None when no chat model is configured
+    ping_seconds: float = 15.0  # heartbeat interval of the chat turn streams
 
 
 def get_state(request: Request) -> ApiState:

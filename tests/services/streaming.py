@@ -1,4 +1,5 @@
-"""An httpx transport that runs an ASGI app in-process and streams its response body as the app sends it.
+"""Streaming in tests: an httpx transport that runs an ASGI app in-process and streams its response body as the app
+sends it, and a reader of server-sent events.
 
 httpx.ASGITransport collects the whole body before answering, which never happens for an endless event stream.
 Closing the response tells the app the client went away (`http.disconnect`).
@@ -9,12 +10,64 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from starlette.types import ASGIApp
 
 Message = MutableMapping[str, Any]
+
+
+@dataclass
+class Sse:
+    """One server-sent event (or a comment-only block such as a heartbeat)."""
+
+    event: str = "message"
+    data: str = ""
+    id: str | None = None
+    comments: list[str] = field(default_factory=list)
+
+
+class Reader:
+    """Reads the blocks of an event stream one by one."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.lines = response.aiter_lines()
+
+    async def next(self, timeout: float = 5) -> Sse:
+        block, seen = Sse(), False
+        async with asyncio.timeout(timeout):
+            async for line in self.lines:
+                if not line:
+                    if seen:
+                        return block
+                    continue
+                seen = True
+                name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if name == "":
+                    block.comments.append(value)
+                elif name == "data":
+                    block.data = f"{block.data}\n{value}" if block.data else value
+                elif name in ("event", "id"):
+                    setattr(block, name, value)
+        raise EOFError("the stream ended")
+
+    async def event(self, timeout: float = 5) -> Sse:
+        """The next real event, skipping heartbeats and comments."""
+        while True:
+            block = await self.next(timeout)
+            if block.data or block.id:
+                return block
+
+    async def ended(self, timeout: float = 5) -> bool:
+        try:
+            await self.next(timeout)
+        except EOFError:
+            return True
+        return False
 
 
 class StreamingASGITransport(httpx.AsyncBaseTransport):

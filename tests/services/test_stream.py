@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 import httpx
 import pytest
@@ -18,58 +17,7 @@ from services.live import LiveHub
 from services.live_feed import task_changed_feed
 from tests.api.conftest import User, assert_problem
 from tests.services.conftest import Outbox, signed_in
-from tests.services.streaming import StreamingASGITransport
-
-
-@dataclass
-class Sse:
-    """One server-sent event (or a comment-only block such as a heartbeat)."""
-
-    event: str = "message"
-    data: str = ""
-    id: str | None = None
-    comments: list[str] = field(default_factory=list)
-
-
-class Reader:
-    """Reads the blocks of an event stream one by one."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-        self.lines = response.aiter_lines()
-
-    async def next(self, timeout: float = 5) -> Sse:
-        block, seen = Sse(), False
-        async with asyncio.timeout(timeout):
-            async for line in self.lines:
-                if not line:
-                    if seen:
-                        return block
-                    continue
-                seen = True
-                name, _, value = line.partition(":")
-                value = value.removeprefix(" ")
-                if name == "":
-                    block.comments.append(value)
-                elif name == "data":
-                    block.data = f"{block.data}\n{value}" if block.data else value
-                elif name in ("event", "id"):
-                    setattr(block, name, value)
-        raise EOFError("the stream ended")
-
-    async def event(self, timeout: float = 5) -> Sse:
-        """The next real event, skipping heartbeats and comments."""
-        while True:
-            block = await self.next(timeout)
-            if block.data or block.id:
-                return block
-
-    async def ended(self, timeout: float = 5) -> bool:
-        try:
-            await self.next(timeout)
-        except EOFError:
-            return True
-        return False
+from tests.services.streaming import Reader, StreamingASGITransport
 
 
 @asynccontextmanager

@@ -1,0 +1,57 @@
+"""The embedded web host as `todo-agent serve` builds it, for tests: a runtime on a fresh migrated SQLite file
+(copied from a per-module template), a signed-in user, and a polling helper."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from domain.access_tokens import issue_access_token
+from domain.usecases import create_user
+from tests.api.conftest import User
+from tests.conftest import migrate
+from tests.infra import sqlite_url
+from web.bootstrap import Runtime, build_runtime, close_runtime
+from web.settings import Settings
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def migrated_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "todo.db"
+    migrate(sqlite_url(path))
+    return path
+
+
+@pytest.fixture
+async def runtime(migrated_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Runtime]:
+    """The web host's runtime (in-process bus, fast scheduler and relay, no heartbeats unless a test sets them)."""
+    monkeypatch.setenv("TODO_AGENT_SCHEDULER_SECONDS", "0.05")
+    monkeypatch.setenv("TODO_AGENT_STREAM_PING_SECONDS", "0")
+    path = Path(shutil.copy(migrated_file, tmp_path / "todo.db"))
+    settings = Settings(data_dir=tmp_path, database_url=sqlite_url(path), bus="inprocess", relay_poll_seconds=0.05)
+    rt = build_runtime(settings, role="web", priority=10)
+    yield rt
+    await close_runtime(rt)
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 10.0) -> T:
+    """Poll `check` until it returns something (not None)."""
+    async with asyncio.timeout(timeout):
+        while (value := await check()) is None:
+            await asyncio.sleep(0.05)
+    return value
+
+
+async def user_of(rt: Runtime, email: str = "ada@example.com", timezone: str = "Europe/Berlin") -> User:
+    """A user of the runtime's database with a five-minute access token."""
+    view = await create_user(rt.uow, email, timezone=timezone)
+    token = issue_access_token(view.id, rt.secret, now=datetime.now(UTC), ttl=timedelta(minutes=5))
+    return User(id=view.id, headers={"Authorization": f"Bearer {token}"})

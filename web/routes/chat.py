@@ -1,0 +1,105 @@
+"""/api/v1/chat: talk to the agent; a turn streams its events (agent.events) as server-sent events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from agent.config import NO_MODEL_HELP
+from agent.events import TurnEvent
+from agent.loop import Approval
+from agent.store import ConversationNotFound
+from domain.errors import InvalidInput, NotFound
+from domain.values import ID_MAX
+from web.deps import CurrentActor, StateDep
+from web.problems import responses
+from web.routes.stream import EVENT_STREAM
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1/chat", tags=["chat"], responses=responses(401))
+
+MESSAGE_MAX = 8000
+TURN_END = "turn_end"
+
+
+class ChatAvailability(BaseModel):
+    """Whether this server has a chat model; when not, `message` says how to configure one."""
+
+    available: bool
+    message: str | None
+
+
+class ChatApproval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tool_call_id: str = Field(min_length=1, max_length=200)
+    approved: bool
+
+
+class ChatRequest(BaseModel):
+    """A new message, or the answer to an `approval_required` event of a conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: Annotated[int, Field(ge=1, le=ID_MAX)] | None = Field(
+        default=None, description="continue this conversation (a new one starts without it, or after a timeout)"
+    )
+    message: str | None = Field(default=None, max_length=MESSAGE_MAX)
+    approval: ChatApproval | None = None
+
+    def check(self) -> None:
+        """The rules across fields, as field-named errors."""
+        if (self.message is None) == (self.approval is None):
+            raise InvalidInput("send either `message` or `approval`, not both or neither", field="message")
+        if self.message is not None and not self.message.strip():
+            raise InvalidInput("the message is empty: write something", field="message")
+        if self.approval is not None and self.conversation_id is None:
+            raise InvalidInput("an approval answers a call of a conversation: give its conversation_id",
+                               field="conversation_id")
+
+
+@router.get("", response_model=ChatAvailability)
+async def availability(state: StateDep, _actor: CurrentActor) -> ChatAvailability:
+    """Whether you can chat here (the page shows `message` instead of the chat when not)."""
+    if state.agent is None:
+        return ChatAvailability(available=False, message=NO_MODEL_HELP)
+    return ChatAvailability(available=True, message=None)
+
+
+@router.post("", response_class=EventSourceResponse, responses={200: EVENT_STREAM, **responses(404, 422, 503)})
+async def chat(state: StateDep, actor: CurrentActor, body: ChatRequest) -> EventSourceResponse:
+    """Run one turn and stream its events: `turn_started`, `text_delta`, `tool_call`, `tool_result`,
+    `approval_required`, `message_done`, `error`, then `turn_end`. Each `data` is JSON with its `type`.
+    Closing the stream (a stop button) cancels the turn; calls it left running are recorded as interrupted."""
+    body.check()
+    agent = state.agent
+    if agent is None:
+        raise HTTPException(503, NO_MODEL_HELP)
+    if body.conversation_id is not None:
+        try:
+            await state.conversations.get(actor.id, body.conversation_id)
+        except ConversationNotFound:
+            raise NotFound(f"conversation {body.conversation_id} not found", field="conversation_id") from None
+    approval = None if body.approval is None else Approval(**body.approval.model_dump())
+    turn = agent.run_turn(actor.id, body.conversation_id, message=body.message, approval=approval)
+    return EventSourceResponse(_sse(turn), ping=state.ping_seconds, send_timeout=30)
+
+
+async def _sse(turn: AsyncGenerator[TurnEvent, None]) -> AsyncIterator[ServerSentEvent]:
+    sent = 0
+    try:
+        async for event in turn:
+            sent += 1
+            yield ServerSentEvent(data=event.model_dump_json(), event=event.type, id=str(sent))
+        yield ServerSentEvent(data=f'{{"type":"{TURN_END}"}}', event=TURN_END, id=str(sent + 1))
+    finally:
+        # The client went away (or the server stops): end the turn here, whatever cancels this generator.
+        with anyio.CancelScope(shield=True):
+            await turn.aclose()
