@@ -1,0 +1,244 @@
+"""The chat page in headless Chromium: sign-up, streamed chat with tool cards and approvals, the live task panel,
+a task added over MCP appearing without a reload, reminders in the bell, stop, history, XSS, phone width.
+
+The server is the real `todo-agent serve`; only the chat model is scripted, because Cohere cannot run here."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, expect
+
+from agent.tools import connect_remote
+from tests.browser.conftest import PASSWORD, Site, send, sign_up, task_row
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+Serve = Any
+OpenPage = Any
+
+
+def call(name: str, **arguments: object) -> dict[str, object]:
+    return {"name": name, "arguments": arguments}
+
+
+async def test_chat_streams_text_shows_tool_cards_and_asks_before_deleting(serve: Serve, open_page: OpenPage) -> None:
+    slow = "Let me add that for you, one moment while I write it down."
+    site = serve([
+        {"text": slow, "delay_ms": 120, "tool_calls": [call("add_task", title="Buy milk", priority="high")]},
+        {"text": "Buy milk is on your list."},
+        {"text": "I'll delete it.", "tool_calls": [call("delete_task", task_id="{{results[-1].id}}")]},
+        {"text": "Deleted Buy milk."},
+    ])
+    page = await open_page(site)
+    await sign_up(page, "ada@example.com")
+
+    await send(page, "add buy milk, it's important")
+    await expect(page.locator("#messages .message.user")).to_have_text(re.compile("add buy milk"))
+    assistant = page.locator("#messages .message.assistant").first
+    # The text arrives piece by piece: part of it shows before the rest has been sent.
+    await expect(assistant).to_contain_text("Let me add")
+    assert slow not in (await assistant.text_content() or "")
+    await expect(assistant).to_contain_text(slow)
+
+    card = page.locator("#messages .tool-card").first
+    await expect(card.locator(".tool-name")).to_contain_text("add_task")
+    await expect(card.locator(".tool-args")).to_contain_text("Buy milk")
+    await expect(card.locator(".tool-result")).to_contain_text("Buy milk")
+    await expect(page.locator("#messages")).to_contain_text("Buy milk is on your list.")
+    row = task_row(page, "Buy milk")
+    await expect(row).to_have_count(1)  # the panel follows the agent's change live
+    await expect(row.locator("select.task-priority")).to_have_value("high")
+    await expect(page.locator("#stop")).to_be_disabled()
+
+    await send(page, "delete it")
+    approval = page.locator("#messages .approval").last
+    await expect(approval.locator(".approval-reason")).not_to_be_empty()
+    await expect(row).to_have_count(1)  # nothing deleted before the answer
+    await approval.locator("button.approve").click()
+    await expect(page.locator("#messages")).to_contain_text("Deleted Buy milk.")
+    await expect(row).to_have_count(0)
+    await expect(approval.locator("button.approve")).to_be_disabled()
+
+
+async def test_a_task_added_over_mcp_appears_in_the_panel_without_a_reload(serve: Serve, open_page: OpenPage) -> None:
+    site: Site = serve([])
+    page = await open_page(site)
+    await sign_up(page, "ada@example.com")
+    await expect(page.locator("#task-count")).to_contain_text("0")
+
+    token = await asyncio.to_thread(site.api_token, "ada@example.com")
+    async with connect_remote(f"{site.url}/mcp", token) as mcp:  # an MCP client with a personal API token
+        outcome = await mcp.call("add_task", {"title": "Plan the trip", "tags": ["travel"]})
+        assert not outcome.is_error, outcome.text
+
+    row = task_row(page, "Plan the trip")
+    await expect(row).to_have_count(1)
+    await expect(row.locator("input.task-tags")).to_have_value(re.compile("travel"))
+    await expect(page.locator("#task-count")).to_contain_text("1")
+
+
+async def test_a_reminder_rings_the_bell_and_can_be_marked_read(serve: Serve, open_page: OpenPage) -> None:
+    site: Site = serve([])
+    page = await open_page(site)
+    await sign_up(page, "ada@example.com")
+    await expect(page.locator("#bell-count")).to_be_hidden()
+
+    due = datetime.now(UTC) + timedelta(seconds=2)
+    with site.api(await asyncio.to_thread(site.login, "ada@example.com")) as http:
+        created = http.post("/api/v1/tasks", json={"title": "Call the dentist", "due_at": due.isoformat(),
+                                                   "reminders": [0]})
+    assert created.status_code == 201, created.text
+
+    await expect(page.locator("#bell-count")).to_have_text("1", timeout=15_000)
+    await expect(page.locator("#bell")).to_have_attribute("aria-label", re.compile("1"))
+    await page.click("#bell")
+    note = page.locator("#notifications li.notification")
+    await expect(note).to_have_count(1)
+    await expect(note).to_contain_text("Call the dentist")
+    await note.locator("button.mark-read").click()
+    await expect(page.locator("#bell-count")).to_be_hidden()
+    with site.api(await asyncio.to_thread(site.login, "ada@example.com")) as http:
+        assert http.get("/api/v1/notifications", params={"unread": "true"}).json()["count"] == 0
+
+
+async def test_the_task_panel_filters_edits_and_checks_off(serve: Serve, open_page: OpenPage) -> None:
+    site: Site = serve([])
+    page = await open_page(site)
+    await sign_up(page, "ada@example.com")
+    for title in ("Water the plants", "Write the report", "Book flights"):
+        await page.fill("#new-task-title", title)
+        await page.press("#new-task-title", "Enter")
+        await expect(task_row(page, title)).to_have_count(1)
+    await expect(page.locator("#task-count")).to_contain_text("3")
+
+    report = task_row(page, "Write the report")
+    await report.locator("select.task-priority").select_option("urgent")
+    await report.locator("input.task-tags").fill("work, q3")
+    await report.locator("input.task-tags").press("Enter")
+    await report.locator("input.task-done").check()
+    await expect(report).to_have_class(re.compile("completed"))
+
+    with site.api(await asyncio.to_thread(site.login, "ada@example.com")) as http:
+        stored = {t["title"]: t for t in http.get("/api/v1/tasks").json()["data"]}
+    assert stored["Write the report"]["priority"] == "urgent"
+    assert sorted(stored["Write the report"]["tags"]) == ["q3", "work"]
+    assert stored["Write the report"]["status"] == "completed"
+
+    await page.select_option("#filter-status", "open")
+    await expect(page.locator("#task-list li.task")).to_have_count(2)
+    await page.fill("#search", "wat")
+    await expect(page.locator("#task-list li.task")).to_have_count(1)
+    await expect(task_row(page, "Water the plants")).to_have_count(1)
+    await page.fill("#search", "")
+    await page.select_option("#filter-status", "all")
+    await page.fill("#filter-tag", "work")
+    await page.press("#filter-tag", "Enter")
+    await expect(page.locator("#task-list li.task")).to_have_count(1)
+    await expect(task_row(page, "Write the report")).to_have_count(1)
+
+
+async def test_stop_cancels_a_running_turn_and_the_conversation_goes_on(serve: Serve, open_page: OpenPage) -> None:
+    endless = "This is a very long answer that keeps going. " * 20
+    site: Site = serve([{"text": endless, "delay_ms": 200}, {"text": "Back again."}])
+    page = await open_page(site)
+    await sign_up(page, "ada@example.com")
+    await send(page, "tell me everything")
+    await expect(page.locator("#messages .message.assistant").first).to_contain_text("This is a very")
+    await page.click("#stop")
+    await expect(page.locator("#messages")).to_contain_text("Stopped")
+    await expect(page.locator("#stop")).to_be_disabled()
+    await send(page, "short answer please")
+    await expect(page.locator("#messages")).to_contain_text("Back again.")
+    await expect(page.locator("#conversations button.conversation")).to_have_count(1)  # the same conversation
+
+
+async def test_conversations_list_their_history(serve: Serve, open_page: OpenPage) -> None:
+    site: Site = serve([{"text": "Adding.", "tool_calls": [call("add_task", title="Pay rent")]},
+                        {"text": "Pay rent is on your list."},
+                        {"text": "Hello in a new conversation."}])
+    page = await open_page(site)
+    await sign_up(page, "ada@example.com")
+    await send(page, "add pay rent")
+    await expect(page.locator("#messages")).to_contain_text("Pay rent is on your list.")
+    await page.click("#new-conversation")
+    await expect(page.locator("#messages .message")).to_have_count(0)
+    await send(page, "hello")
+    await expect(page.locator("#messages")).to_contain_text("Hello in a new conversation.")
+    conversations = page.locator("#conversations button.conversation")
+    await expect(conversations).to_have_count(2)
+
+    await conversations.filter(has_text="add pay rent").click()
+    await expect(page.locator("#messages .message.user")).to_have_text(["add pay rent"])
+    await expect(page.locator("#messages .tool-card .tool-name")).to_contain_text("add_task")
+    await expect(page.locator("#messages .tool-card .tool-result")).to_contain_text("Pay rent")
+    await expect(page.locator("#messages")).to_contain_text("Pay rent is on your list.")
+    await expect(page.locator("#messages")).not_to_contain_text("Hello in a new conversation.")
+
+
+async def test_a_title_with_markup_renders_as_text(serve: Serve, open_page: OpenPage) -> None:
+    evil = "<img src=x onerror=alert(1)>"
+    site: Site = serve([{"text": f"Adding {evil}", "tool_calls": [call("add_task", title=evil)]},
+                        {"text": f"Added {evil}."}])
+    page = await open_page(site)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    await sign_up(page, "ada@example.com")
+    await send(page, "add the markup one")
+    await expect(page.locator("#messages")).to_contain_text(f"Added {evil}.")
+    await expect(task_row(page, evil)).to_have_count(1)
+    assert await page.locator("#task-list img, #messages img").count() == 0
+    assert dialogs == []
+
+
+async def test_without_a_model_the_chat_says_how_to_set_one_and_tasks_still_work(
+    serve: Serve, open_page: OpenPage
+) -> None:
+    site: Site = serve(None)
+    page = await open_page(site)
+    await sign_up(page, "ada@example.com")
+    await expect(page.locator("#chat-unavailable")).to_be_visible()
+    await expect(page.locator("#chat-unavailable")).to_contain_text("CO_API_KEY")
+    await expect(page.locator("#chat-input")).to_be_disabled()
+    await page.fill("#new-task-title", "Still works")
+    await page.press("#new-task-title", "Enter")
+    await expect(task_row(page, "Still works")).to_have_count(1)
+
+
+async def test_sign_in_with_the_keyboard_and_sign_out(serve: Serve, open_page: OpenPage) -> None:
+    site: Site = serve([])
+    page = await open_page(site)
+    await sign_up(page, "ada@example.com")
+    await page.click("#sign-out")
+    await expect(page.locator("#auth")).to_be_visible()
+    await expect(page.locator("#app")).to_be_hidden()
+
+    await page.fill("#email", "")
+    await page.fill("#password", "")
+    await page.focus("#email")
+    await page.keyboard.type("ada@example.com")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("wrong password")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#auth-error")).not_to_be_empty()
+    await page.fill("#password", PASSWORD)
+    await page.focus("#password")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#app")).to_be_visible()
+    await expect(page.locator("#timezone")).to_have_value("Europe/Berlin")  # the browser's zone, from sign-up
+
+
+async def test_the_page_fits_a_phone(serve: Serve, open_page: OpenPage) -> None:
+    site: Site = serve([{"text": "Hi there."}])
+    page: Page = await open_page(site, width=375, height=740)
+    await sign_up(page, "ada@example.com")
+    await send(page, "hi")
+    await expect(page.locator("#messages")).to_contain_text("Hi there.")
+    for selector in ("#chat-input", "#send", "#tasks", "#bell"):
+        await expect(page.locator(selector)).to_be_visible()
+    overflow = await page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow} px at phone width"
