@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -39,6 +40,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(health.router)
     state = ApiState(uow=rt.uow, secret=rt.secret, conversations=conversation_store(rt),
                      allow_registration=rt.settings.allow_registration, agent=build_agent(rt, mcp_app),
+                     access_ttl=timedelta(minutes=rt.settings.access_token_minutes),
                      ping_seconds=rt.services.stream_ping_seconds)
     include_api(app, state)
     install_page(app)

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     relay_batch: int = 100
     retention_days: int = 7
     allow_registration: bool = True
+    access_token_minutes: float = Field(default=30.0, gt=0, le=24 * 60)  # the page renews its token before
     log_level: str = "INFO"
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1:*", "localhost:*", "[::1]:*"],

@@ -242,3 +242,17 @@ async def test_the_page_fits_a_phone(serve: Serve, open_page: OpenPage) -> None:
         await expect(page.locator(selector)).to_be_visible()
     overflow = await page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page scrolls sideways by {overflow} px at phone width"
+
+
+async def test_the_page_renews_its_token_before_it_expires(serve: Serve, open_page: OpenPage) -> None:
+    site: Site = serve([], access_token_minutes="0.15")  # tokens live 9 s
+    page = await open_page(site)
+    async with page.expect_request("**/api/v1/auth/refresh", timeout=15_000) as renewal:
+        await sign_up(page, "ada@example.com")
+    renewed = await (await renewal.value).response()
+    assert renewed is not None and renewed.status == 200
+    await page.wait_for_timeout(4_000)  # now past the first token's expiry
+    await page.fill("#new-task-title", "Added with the renewed token")
+    await page.press("#new-task-title", "Enter")
+    await expect(task_row(page, "Added with the renewed token")).to_have_count(1)
+    await expect(page.locator("#app")).to_be_visible()
