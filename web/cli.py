@@ -81,12 +81,17 @@ def serve(
 
 
 async def _serve(settings: Settings, sock: socket.socket) -> None:
+    from agent.config import NO_MODEL_HELP
     from domain.lease import PRIORITY_WEB
     from web.app import create_app
     from web.bootstrap import build_runtime
 
     app = create_app(build_runtime(settings, role="web", priority=PRIORITY_WEB))
-    typer.echo(f"todo-agent serving on {settings.base_url}  (database: {safe_url(settings.db_url)})")
+    base = settings.base_url
+    typer.echo(f"todo-agent serving on {base}  (database: {safe_url(settings.db_url)})")
+    typer.echo(f"  open {base}/ to chat and manage tasks; MCP at {base}/mcp; API docs at {base}/docs")
+    if app.state.api.agent is None:
+        typer.echo(f"  chat is off: {NO_MODEL_HELP}")
     await serve_app(app, sock, settings)
 
 

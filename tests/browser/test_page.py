@@ -120,6 +120,10 @@ async def test_the_task_panel_filters_edits_and_checks_off(serve: Serve, open_pa
     await report.locator("select.task-priority").select_option("urgent")
     await report.locator("input.task-tags").fill("work, q3")
     await report.locator("input.task-tags").press("Enter")
+    plants = task_row(page, "Water the plants")
+    await plants.locator("input.task-due").fill("2026-12-24T18:30")
+    await plants.locator("input.task-due").press("Enter")
+    await expect(plants.locator(".task-due-local")).to_contain_text("18:30")
     await report.locator("input.task-done").check()
     await expect(report).to_have_class(re.compile("completed"))
 
@@ -128,6 +132,7 @@ async def test_the_task_panel_filters_edits_and_checks_off(serve: Serve, open_pa
     assert stored["Write the report"]["priority"] == "urgent"
     assert sorted(stored["Write the report"]["tags"]) == ["q3", "work"]
     assert stored["Write the report"]["status"] == "completed"
+    assert stored["Water the plants"]["due_at"] == "2026-12-24T18:30:00+01:00"  # the user's zone: Europe/Berlin
 
     await page.select_option("#filter-status", "open")
     await expect(page.locator("#task-list li.task")).to_have_count(2)
@@ -230,6 +235,13 @@ async def test_sign_in_with_the_keyboard_and_sign_out(serve: Serve, open_page: O
     await page.keyboard.press("Enter")
     await expect(page.locator("#app")).to_be_visible()
     await expect(page.locator("#timezone")).to_have_value("Europe/Berlin")  # the browser's zone, from sign-up
+    await page.select_option("#timezone", "America/New_York")
+    with site.api(await asyncio.to_thread(site.login, "ada@example.com")) as http:
+        for _ in range(50):
+            if http.get("/api/v1/me").json()["timezone"] == "America/New_York":
+                break
+            await asyncio.sleep(0.1)
+        assert http.get("/api/v1/me").json()["timezone"] == "America/New_York"
 
 
 async def test_the_page_fits_a_phone(serve: Serve, open_page: OpenPage) -> None:
