@@ -5,10 +5,13 @@ No fixtures live here: conftest files build theirs from these functions.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import secrets
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -16,6 +19,8 @@ import psycopg
 import pytest
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
+
+from domain.db import Database
 
 TEST_DATABASE_PREFIX = "todo_agent_test_"
 _DEFAULT_PROBE = "127.0.0.1:5432"
@@ -77,3 +82,28 @@ def sqlite_url(path: str | os.PathLike[str]) -> str:
 def _libpq_url(url: URL) -> str:
     """The same server and database as a plain postgresql:// URL that psycopg accepts."""
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def throwaway_database(kind: str, folder: Path) -> AsyncIterator[Database]:
+    """A migrated database of its own: a SQLite file in `folder`, or a PostgreSQL database dropped afterwards."""
+    from web.migrate import upgrade
+
+    admin = None
+    if kind == "sqlite":
+        url = sqlite_url(folder / "own.db")
+    else:
+        admin = postgres_admin_url()
+        if admin is None:
+            require_or_skip("PostgreSQL is not reachable: set TEST_DATABASE_URL or start it on 127.0.0.1:5432")
+        url = create_test_database(admin)
+    try:
+        await asyncio.to_thread(upgrade, url)  # Alembic runs its own event loop
+        db = Database(url)
+        try:
+            yield db
+        finally:
+            await db.dispose()
+    finally:
+        if admin is not None:
+            drop_test_database(admin, url)

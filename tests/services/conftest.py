@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,10 +24,11 @@ from services.live import LiveHub
 from services.settings import ServiceSettings
 from services.subscriptions import Subscription, by_group, subscriptions
 from tests.api.conftest import SECRET, User
-from tests.infra import create_test_database, drop_test_database, postgres_admin_url, require_or_skip, sqlite_url
+from tests.infra import (
+    throwaway_database,
+)
 from web.api import include_api
 from web.deps import ApiState
-from web.migrate import upgrade
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
@@ -104,19 +104,5 @@ async def fresh_database(request: pytest.FixtureRequest, tmp_path_factory: pytes
     Database
 ]:
     """A migrated database of the module's own: its outbox holds only the module's events."""
-    admin = None
-    if request.param == "sqlite":
-        url = sqlite_url(Path(tmp_path_factory.mktemp("services")) / "services.db")
-    else:
-        admin = postgres_admin_url()
-        if admin is None:
-            require_or_skip("PostgreSQL is not reachable: set TEST_DATABASE_URL or start it on 127.0.0.1:5432")
-        url = create_test_database(admin)
-    try:
-        await asyncio.to_thread(upgrade, url)  # Alembic runs its own event loop
-        db = Database(url)
+    async with throwaway_database(request.param, Path(tmp_path_factory.mktemp("services"))) as db:
         yield db
-        await db.dispose()
-    finally:
-        if admin is not None:
-            drop_test_database(admin, url)

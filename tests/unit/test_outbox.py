@@ -28,8 +28,9 @@ from domain.uow import UnitOfWork
 from domain.usecases import Actor, create_task, create_user, list_tasks
 from domain.usecases.common import emit_change
 from services.transport import InProcessBus
-from tests.infra import create_test_database, drop_test_database, postgres_admin_url, require_or_skip, sqlite_url
-from web.migrate import upgrade
+from tests.infra import (
+    throwaway_database,
+)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -58,22 +59,8 @@ class Recorder(Publisher):
 async def own_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     Database
 ]:
-    admin = None
-    if request.param == "sqlite":
-        url = sqlite_url(Path(tmp_path_factory.mktemp("outbox")) / "outbox.db")
-    else:
-        admin = postgres_admin_url()
-        if admin is None:
-            require_or_skip("PostgreSQL is not reachable: set TEST_DATABASE_URL or start it on 127.0.0.1:5432")
-        url = create_test_database(admin)
-    try:
-        await asyncio.to_thread(upgrade, url)  # Alembic runs its own event loop
-        db = Database(url)
+    async with throwaway_database(request.param, Path(tmp_path_factory.mktemp("outbox"))) as db:
         yield db
-        await db.dispose()
-    finally:
-        if admin is not None:
-            drop_test_database(admin, url)
 
 
 @pytest.fixture
