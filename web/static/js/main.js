@@ -1,0 +1,85 @@
+// Entry point: wires the views together and runs the session (sign in -> app, sign out -> sign-in view).
+
+import { hasToken, onUnauthorized, setToken } from "./api.js";
+import { initAccount, loadAccount, resetAccount } from "./account.js";
+import { hideSignIn, initAuth, showSignIn, stopRenewal } from "./auth.js";
+import { addNotification, initBell, loadBell, stopBell } from "./bell.js";
+import { initChat, startChat, stopChat } from "./chat.js";
+import { byId } from "./dom.js";
+import { startLive, stopLive } from "./live.js";
+import { notify } from "./status.js";
+import { initTasks, reload as reloadTasks, scheduleReload, startTasks, stopTasks } from "./tasks.js";
+
+let session = 0; // bumps on every sign in and sign out: work of an older session is dropped
+
+async function signedIn() {
+  const mine = ++session;
+  try {
+    await loadAccount();
+    // The chat is ready (availability known, the latest conversation shown) before the page appears, so a
+    // message typed at once goes to the right place.
+    await startChat();
+  } catch (err) {
+    if (mine === session) forget();
+    throw err;
+  }
+  if (mine !== session) return;
+  hideSignIn();
+  byId("app").hidden = false;
+  byId("chat-input").focus();
+  startLive({
+    taskChanged: () => scheduleReload(),
+    notification: (data) => addNotification(data),
+    resync: () => {
+      reloadTasks();
+      loadBell();
+    },
+    connected: (first, resumed) => {
+      notify("");
+      if (!first && !resumed) {
+        reloadTasks(); // reconnected without a position: events may have been missed
+        loadBell();
+      }
+    },
+    dropped: () => notify("Live updates interrupted; reconnecting…"),
+  });
+  await Promise.all([startTasks(), loadBell()]);
+}
+
+function forget() {
+  stopLive();
+  stopChat();
+  stopTasks();
+  stopBell();
+  stopRenewal();
+  resetAccount();
+  setToken(null);
+  notify("");
+}
+
+/** Sign out: stop the streams, abort a running turn, forget the token and what was shown. */
+function signOut(message = "") {
+  session++;
+  forget();
+  showSignIn(message);
+}
+
+function init() {
+  initAuth({ onSignedIn: signedIn });
+  initAccount({
+    onTimezoneChange: () => {
+      reloadTasks(); // due_local is rendered in the account's zone
+      loadBell();
+    },
+  });
+  initBell();
+  initChat();
+  initTasks();
+  byId("sign-out").addEventListener("click", () => signOut());
+  onUnauthorized(() => {
+    if (hasToken()) signOut("Your session has ended. Please sign in again.");
+  });
+  showSignIn("");
+}
+
+init();
