@@ -17,6 +17,7 @@ import schemathesis
 import uvicorn
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
+from mcp import Client
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -24,13 +25,19 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from agent.loop import Agent
+from agent.scripted_model import ScriptedModel
 from agent.store import ConversationStore
+from agent.tools import McpToolbox
 from domain.db import Database
 from domain.uow import UnitOfWork
+from mcp_server import McpPorts, build_server
 from tests.infra import sqlite_url
 from web.api import include_api
 from web.deps import ApiState
 from web.migrate import upgrade
+
+SECRET = "s" * 48
 
 
 def _free_port() -> int:
@@ -39,12 +46,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _agent(uow: UnitOfWork, conversations: ConversationStore) -> Agent:
+    """The chat agent on the real MCP server (in-process) with a model script of no steps: every turn streams
+    `turn_started`, an `error` (the script has no step) and `turn_end`."""
+
+    @asynccontextmanager
+    async def tools_for(user_id: int) -> AsyncIterator[McpToolbox]:
+        async with Client(build_server(McpPorts(uow=uow, secret=SECRET, fixed_user_id=user_id))) as client:
+            yield McpToolbox(client)
+
+    return Agent(ScriptedModel([]), tools_for, conversations, uow.clock)
+
+
 def _app(url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(url)
-        app.state.api = ApiState(uow=UnitOfWork(db), secret="s" * 48,
-                                 conversations=ConversationStore(db.writer, reader=db.reader))
+        uow, conversations = UnitOfWork(db), ConversationStore(db.writer, reader=db.reader)
+        app.state.api = ApiState(uow=uow, secret=SECRET, conversations=conversations,
+                                 agent=_agent(uow, conversations))
         yield
         await db.dispose()
 
