@@ -39,8 +39,9 @@ class Ledger:
         row.content = json.dumps(outcome.document(), ensure_ascii=False)
         row.status = status or (ERROR if outcome.is_error else OK)
         row.token_count = message_tokens(row)
-        await self.store.settle(row.id or 0, content=row.content, status=row.status, token_count=row.token_count)
         summary = outcome.summary() or ("failed" if outcome.is_error else "done")
+        await self.store.settle(row.id or 0, content=row.content, status=row.status, token_count=row.token_count,
+                                summary=summary)
         name = self.call_of(row).get("name", "")
         self.emit(ToolResult(id=row.tool_call_id or "", name=name, summary=summary, is_error=outcome.is_error))
 

@@ -47,6 +47,7 @@ class Message(SQLModel, table=True):
     tool_calls: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     tool_call_id: str | None = Field(default=None, max_length=100)
     status: str = Field(default=OK, max_length=20)
+    summary: str = Field(default="", max_length=300)  # a tool result in one line for people (the page's history)
     token_count: int = 0
     created_at: datetime
 
@@ -181,12 +182,12 @@ class ConversationStore:
                 current.title = _title(message.content)
             return TurnStart(current, is_new, rows + added, True)
 
-    async def settle(self, message_id: int, *, content: str, status: str, token_count: int) -> None:
-        """Give a placeholder tool message its result."""
+    async def settle(self, message_id: int, *, content: str, status: str, token_count: int, summary: str = "") -> None:
+        """Give a placeholder tool message its result (and its one-line summary)."""
         change = (
             sa.update(Message)
             .where(col(Message.id) == message_id)
-            .values(content=content, status=status, token_count=token_count)
+            .values(content=content, status=status, token_count=token_count, summary=summary[:300])
         )
         async with self._write() as session:
             await session.exec(change)

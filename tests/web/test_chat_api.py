@@ -47,6 +47,8 @@ async def test_a_turn_streams_its_events_in_order_and_ends(host: Host, runtime: 
     async with client_of(app) as client:
         assert (await client.get("/api/v1/chat", headers=ada.headers)).json() == {"available": True, "message": None}
         events = await turn(client, ada, message="add buy milk")
+        conversation_id = data(events[0])["conversation_id"]
+        history = (await client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=ada.headers)).json()
 
     assert kinds(events) == ["turn_started", "text_delta", "tool_call", "tool_result", "text_delta", "message_done",
                              "turn_end"]
@@ -60,6 +62,11 @@ async def test_a_turn_streams_its_events_in_order_and_ends(host: Host, runtime: 
     streamed = "".join(data(e)["text"] for e in events if e.event == "text_delta")
     assert streamed == "Adding it now.Buy milk is on your list." and done["text"] == "Buy milk is on your list."
     assert [t.title for t in await tasks_of(runtime, ada.id)] == ["Buy milk"]
+    # The history keeps each call with the one-line result the turn showed.
+    assert [m["role"] for m in history["data"]] == ["user", "assistant", "tool", "assistant"]
+    stored_call, stored_result = history["data"][1]["tool_calls"][0], history["data"][2]
+    assert (stored_call["id"], stored_call["name"]) == (tool_call["id"], "add_task")
+    assert (stored_result["tool_call_id"], stored_result["summary"]) == (tool_call["id"], result["summary"])
 
 
 async def test_a_delete_waits_for_approval_and_runs_when_approved(host: Host, runtime: Runtime) -> None:

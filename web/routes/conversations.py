@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from agent.store import ConversationNotFound
 from domain.errors import NotFound
@@ -31,6 +31,7 @@ class MessagePublic(BaseModel):
     tool_calls: list[dict[str, Any]] | None
     tool_call_id: str | None
     status: str
+    summary: str = Field(description="a tool result in one line, as the turn's tool_result event gave it")
     created_at: datetime
 
 

@@ -97,7 +97,7 @@ function formatValue(value) {
   return JSON.stringify(value);
 }
 
-/** A one-line summary of a stored tool result (history keeps the JSON document the model read). */
+/** A one-line summary of a stored tool result, for messages stored before the server kept one. */
 function summarize(content) {
   let doc;
   try {
@@ -263,9 +263,11 @@ function historyTool(message, onAnswer) {
       approvalRequired({ tool_call_id: id, name: card.querySelector(".tool-name").textContent, reason: "" }, onAnswer);
       break;
     case "declined":
-      toolResult({ id, summary: summarize(message.content) || "Not run: declined.", is_error: true }, { status: "declined" });
+      toolResult({ id, summary: message.summary || summarize(message.content) || "Not run: declined.", is_error: true },
+        { status: "declined" });
       break;
     default:
-      toolResult({ id, summary: summarize(message.content), is_error: message.status === "error" });
+      // The server keeps the line the turn showed (older messages have none: make one from the stored result).
+      toolResult({ id, summary: message.summary || summarize(message.content), is_error: message.status === "error" });
   }
 }
