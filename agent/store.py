@@ -47,7 +47,7 @@ class Message(SQLModel, table=True):
     tool_calls: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     tool_call_id: str | None = Field(default=None, max_length=100)
     status: str = Field(default=OK, max_length=20)
-    summary: str = Field(default="", max_length=300)  # a tool result in one line for people (the page's history)
+    summary: str = Field(default="", max_length=300)  # for people: a tool result in one line, or why a call waits
     token_count: int = 0
     created_at: datetime
 
@@ -62,6 +62,7 @@ class NewMessage:
     tool_call_id: str | None = None
     status: str = OK
     token_count: int = 0
+    summary: str = ""  # for people: a tool result in one line, or why a call waits for approval
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,7 @@ def _row(conversation_id: int, seq: int, message: NewMessage, now: datetime) -> 
         tool_call_id=message.tool_call_id,
         status=message.status,
         token_count=message.token_count,
+        summary=message.summary[:300],
         created_at=now,
     )
 

@@ -102,7 +102,8 @@ class Turn:
         """Store the assistant message with a placeholder result per call (so no call is ever left dangling)."""
         stored = [{"id": v.call.id, "name": v.call.name, "arguments": v.call.arguments} for v in verdicts]
         holders = [
-            NewMessage("tool", tool_call_id=v.call.id, status=RUNNING if v.approval is None else PENDING_APPROVAL)
+            NewMessage("tool", tool_call_id=v.call.id, status=RUNNING if v.approval is None else PENDING_APPROVAL,
+                       summary=v.approval or "")
             for v in verdicts
         ]
         return (await self.ledger.append([NewMessage("assistant", content=text, tool_calls=stored), *holders]))[1:]

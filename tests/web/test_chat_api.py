@@ -84,6 +84,10 @@ async def test_a_delete_waits_for_approval_and_runs_when_approved(host: Host, ru
         assert approval["name"] == "delete_task" and approval["reason"]
         (task,) = await tasks_of(runtime, ada.id)
         assert task.deleted_at is None  # nothing ran before the answer
+        waiting = (await client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=ada.headers)).json()
+        call_message, held = waiting["data"][-2:]
+        assert call_message["tool_calls"][0]["arguments"] == {"task_id": task.id}
+        assert (held["status"], held["summary"]) == ("pending_approval", approval["reason"])
 
         answered = await turn(client, ada, conversation_id=conversation_id,
                               approval={"tool_call_id": approval["tool_call_id"], "approved": True})

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from agent.calls import parse_arguments
 from agent.store import ConversationNotFound
 from domain.errors import NotFound
 from web.deps import CurrentActor, StateDep
@@ -28,10 +29,11 @@ class MessagePublic(BaseModel):
     seq: int
     role: str
     content: str
-    tool_calls: list[dict[str, Any]] | None
+    tool_calls: list[dict[str, Any]] | None = Field(description="assistant messages: [{id, name, arguments}]")
     tool_call_id: str | None
     status: str
-    summary: str = Field(description="a tool result in one line, as the turn's tool_result event gave it")
+    summary: str = Field(description="tool messages: the result in one line, as the turn's tool_result event gave "
+                                     "it, or while pending_approval, why the call waits for approval")
     created_at: datetime
 
 
@@ -63,4 +65,14 @@ async def list_messages(
     except ConversationNotFound:
         raise NotFound(f"conversation {conversation_id} not found", field="conversation_id") from None
     data = [MessagePublic.model_validate(r, from_attributes=True) for r in rows]
+    for message in data:
+        message.tool_calls = _with_object_arguments(message.tool_calls)
     return MessagesPublic(data=data, count=len(data))
+
+
+def _with_object_arguments(calls: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """Tool calls with their `arguments` as a JSON object (the store keeps the model's text)."""
+    if calls is None:
+        return None
+    return [{**call, "arguments": parse_arguments(a) or {} if isinstance(a := call.get("arguments"), str) else a}
+            for call in calls]

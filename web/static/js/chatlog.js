@@ -260,7 +260,8 @@ function historyTool(message, onAnswer) {
     case "running":
       break; // still "running…"
     case "pending_approval":
-      approvalRequired({ tool_call_id: id, name: card.querySelector(".tool-name").textContent, reason: "" }, onAnswer);
+      approvalRequired({ tool_call_id: id, name: card.querySelector(".tool-name").textContent, reason: message.summary || "" },
+        onAnswer);
       break;
     case "declined":
       toolResult({ id, summary: message.summary || summarize(message.content) || "Not run: declined.", is_error: true },
