@@ -279,3 +279,24 @@ async def test_the_page_renews_its_token_before_it_expires(serve: Serve, open_pa
     await page.press("#new-task-title", "Enter")
     await expect(task_row(page, "Added with the renewed token")).to_have_count(1)
     await expect(page.locator("#app")).to_be_visible()
+
+
+async def test_a_call_waiting_in_history_can_still_be_approved(serve: Serve, open_page: OpenPage) -> None:
+    site: Site = serve([{"tool_calls": [call("add_task", title="Old plan")]}, {"text": "Added Old plan."},
+                        {"text": "Deleting.", "tool_calls": [call("delete_task", task_id="{{results[-1].id}}")]},
+                        {"text": "Deleted Old plan."}])
+    page = await open_page(site)
+    await sign_up(page, "ada@example.com")
+    await send(page, "add old plan")
+    await expect(page.locator("#messages")).to_contain_text("Added Old plan.")
+    await send(page, "delete it")
+    await expect(page.locator("#messages .approval")).to_have_count(1)
+    await page.click("#new-conversation")
+    await expect(page.locator("#messages .approval")).to_have_count(0)
+
+    await page.locator("#conversations button.conversation").filter(has_text="add old plan").click()
+    approval = page.locator("#messages .approval")
+    await expect(approval.locator(".approval-reason")).to_contain_text("approval")
+    await approval.locator("button.approve").click()
+    await expect(page.locator("#messages")).to_contain_text("Deleted Old plan.")
+    await expect(task_row(page, "Old plan")).to_have_count(0)
