@@ -9,7 +9,7 @@ from domain.events import REMINDER_DUE, TASK_EVENT_TYPES
 from domain.uow import UnitOfWork
 from services.consumer import Event
 from services.live import NOTIFICATION, TASK_CHANGED, LiveHub
-from services.notifications import notification_of_event
+from services.notifications import NotificationView, notification_of_event
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,11 @@ def notification_feed(hub: LiveHub, uow: UnitOfWork) -> LiveHandler:
         found = await notification_of_event(uow, event["id"])
         if found is None:  # not stored (dead-lettered): nothing to show
             return
-        user_id, view = found
-        hub.publish(user_id, NOTIFICATION, view.model_dump(mode="json"), key=event["id"])
+        show_notification(hub, event["id"], *found)
 
     return on_reminder_due
+
+
+def show_notification(hub: LiveHub, event_id: str, user_id: int, view: NotificationView) -> None:
+    """Send a stored notification to its user's pages (once per reminder event, whoever shows it first)."""
+    hub.publish(user_id, NOTIFICATION, view.model_dump(mode="json"), key=event_id)

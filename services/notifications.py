@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field
@@ -82,6 +83,16 @@ async def mark_read(uow: UnitOfWork, actor: Actor, notification_id: int) -> Noti
 
 async def notification_of_event(uow: UnitOfWork, event_id: str) -> tuple[int, NotificationView] | None:
     """The user and the notification stored for a reminder event, if any."""
+    return (await notifications_of_events(uow, [event_id])).get(event_id)
+
+
+async def notifications_of_events(
+    uow: UnitOfWork, event_ids: Collection[str]
+) -> dict[str, tuple[int, NotificationView]]:
+    """The users and notifications stored for these reminder events, by event id (one query; missing if none)."""
+    if not event_ids:
+        return {}
     async with uow.read() as tx:
-        row = (await tx.session.exec(select(Notification).where(Notification.event_id == event_id))).first()
-    return None if row is None else (row.user_id, NotificationView.model_validate(row, from_attributes=True))
+        query = select(Notification).where(col(Notification.event_id).in_(list(event_ids)))
+        rows = (await tx.session.exec(query)).all()
+    return {row.event_id: (row.user_id, NotificationView.model_validate(row, from_attributes=True)) for row in rows}

@@ -25,8 +25,8 @@ from domain.events import TOPIC_REMINDERS, TOPIC_TASKS
 from domain.uow import UnitOfWork
 from services.consumer import Event, Outcome
 from services.live import LiveHub
-from services.live_feed import notification_feed, task_changed_feed
-from services.notifications import notification_of_event
+from services.live_feed import notification_feed, show_notification, task_changed_feed
+from services.notifications import notifications_of_events
 from services.subscriptions import Subscription
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 PRIORITY_SERVICE = 1  # below the web host and the clients: a service leads (runs the relay) only when they are gone
 LIVE_GROUP_PREFIX = "live-"
 NOTIFICATION_WAIT_SECONDS = 5.0  # how long the live feed waits for the notification store to commit
+NOTIFICATION_POLL_SECONDS = 0.05  # how often it looks for the notifications it waits for
+NOTIFICATION_POLL_BATCH = 500  # at most this many per look
 
 
 class Worker(Protocol):
@@ -130,8 +132,10 @@ def kafka_workers(subs: Sequence[Subscription], settings: Settings, *, wake: Cal
 class LiveFeed:
     """Feeds one process's live hub from `tasks` and `reminders` (each event once, whoever delivers it).
 
-    A notification is shown once the notification store has committed it: the feed waits for that (in the
-    background, so later events are not held up) for up to NOTIFICATION_WAIT_SECONDS.
+    A notification is shown once the notification store has committed it. When the store runs in this process it
+    says so (`stored`); otherwise one background waiter looks up every reminder still waiting in one query per
+    NOTIFICATION_POLL_SECONDS, for up to NOTIFICATION_WAIT_SECONDS each (a burst of reminders costs one query per
+    poll, not one per reminder).
     """
 
     def __init__(self, hub: LiveHub, uow: UnitOfWork) -> None:
@@ -139,17 +143,16 @@ class LiveFeed:
         self.uow = uow
         self._tasks = task_changed_feed(hub)
         self._notifications = notification_feed(hub, uow)
-        self._pending: set[asyncio.Task[None]] = set()
+        self._waiting: dict[str, float] = {}  # reminder event id -> when to stop waiting (loop time)
+        self._waiter: asyncio.Task[None] | None = None
 
     async def on_message(self, topic: str, event: dict[str, Any]) -> Outcome:
         """A broadcast consumer's handler: never asks for a retry (the live feed is best effort)."""
         try:
             if topic == TOPIC_TASKS:
                 await self._tasks(event)
-            elif topic == TOPIC_REMINDERS:
-                task = asyncio.create_task(self._notify_when_stored(event))
-                self._pending.add(task)
-                task.add_done_callback(self._pending.discard)
+            elif topic == TOPIC_REMINDERS and isinstance(event_id := event.get("id"), str):
+                self._wait_for(event_id)
         except Exception:
             logger.warning("live feed: event %s not shown", event.get("id"), exc_info=True)
         return Outcome.SUCCESS
@@ -157,27 +160,41 @@ class LiveFeed:
     async def stored(self, event: Event) -> None:
         """Show a notification the store in this process has just committed."""
         await self._notifications(event)
+        self._waiting.pop(str(event.get("id")), None)
 
-    async def _notify_when_stored(self, event: Event) -> None:
-        event_id = event.get("id")
-        if not isinstance(event_id, str):
-            return
+    @property
+    def waiting(self) -> int:
+        """Reminders whose notification has not been seen yet."""
+        return len(self._waiting)
+
+    def _wait_for(self, event_id: str) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + NOTIFICATION_WAIT_SECONDS
-        try:
-            while await notification_of_event(self.uow, event_id) is None:
-                if loop.time() > deadline:
-                    return  # dead-lettered, or the store lags far behind: the page's next load shows it
-                await asyncio.sleep(0.05)
-            await self._notifications(event)
-        except Exception:
-            logger.warning("live feed: notification of event %s not shown", event_id, exc_info=True)
+        self._waiting.setdefault(event_id, loop.time() + NOTIFICATION_WAIT_SECONDS)
+        if self._waiter is None or self._waiter.done():
+            self._waiter = asyncio.create_task(self._wait())
+
+    async def _wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            try:
+                found = await notifications_of_events(self.uow, list(self._waiting)[:NOTIFICATION_POLL_BATCH])
+                for event_id, (user_id, view) in found.items():
+                    show_notification(self.hub, event_id, user_id, view)
+                    self._waiting.pop(event_id, None)
+            except Exception:
+                logger.warning("live feed: could not look up stored notifications", exc_info=True)
+            now = loop.time()
+            for event_id, deadline in list(self._waiting.items()):
+                if now > deadline:  # dead-lettered, or the store lags far behind: the page's next load shows it
+                    del self._waiting[event_id]
+            if self._waiting:
+                await asyncio.sleep(NOTIFICATION_POLL_SECONDS)
 
     async def close(self) -> None:
-        for task in list(self._pending):
-            task.cancel()
-        if self._pending:
-            await asyncio.wait(list(self._pending))
+        self._waiting.clear()
+        if self._waiter is not None:
+            self._waiter.cancel()
+            await asyncio.wait([self._waiter])
 
 
 class _LiveWorker(KafkaWorker):
