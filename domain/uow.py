@@ -8,12 +8,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.db import Database
 from domain.events import TOPIC_OF, make_event
 from domain.models import OutboxEvent
+from domain.outbox_wakeup import CHANNEL as OUTBOX_CHANNEL
 from domain.ports import Clock, SystemClock
 
 
@@ -67,6 +70,9 @@ class UnitOfWork:
         async with self.db.writer() as session, session.begin():
             tx = Tx(session=session, now=self.clock.now(), source=self.source)
             yield tx
+            if tx.emitted and self.db.dialect == "postgresql":
+                # Delivered on commit to the relay's process, wherever it runs (domain.outbox_wakeup).
+                await session.exec(select(sa.func.pg_notify(OUTBOX_CHANNEL, "")))
         if tx.emitted:
             for listener in self._listeners:
                 listener()

@@ -153,6 +153,7 @@ def mcp_ports(rt: Runtime, *, fixed_user_id: int | None = None) -> McpPorts:
 
 async def leader_duties(rt: Runtime) -> None:
     """What only the lease holder runs: the relay (which drives the in-process services), retention, the scheduler."""
+    from domain.outbox_wakeup import listen_for_outbox
     from services.reminder_scheduler import run_scheduler
     from services.retention import PRUNERS
     from services.subscriptions import REMINDER, service_uow
@@ -160,6 +161,8 @@ async def leader_duties(rt: Runtime) -> None:
     retention = timedelta(days=rt.settings.retention_days)
     async with asyncio.TaskGroup() as group:
         group.create_task(rt.relay.run(), name="relay")
+        if rt.db.dialect == "postgresql":  # other processes' commits wake the relay too
+            group.create_task(listen_for_outbox(rt.settings.db_url, rt.relay.wake), name="outbox-listener")
         group.create_task(run_retention(rt.uow, retention, extra=PRUNERS), name="retention")
         if rt.settings.bus == "inprocess":  # elsewhere `todo-agent service reminder` runs it
             scheduler_uow = service_uow(rt.uow, REMINDER)

@@ -22,6 +22,7 @@ from domain.db import Database
 from domain.events import TASK_CREATED, TOPIC_TASKS
 from domain.models import OutboxEvent
 from domain.outbox import Relay, outbox_status, prune_outbox
+from domain.outbox_wakeup import listen_for_outbox
 from domain.ports import OutboundMessage, Publisher
 from domain.schemas import TaskCreate, TaskQuery
 from domain.uow import UnitOfWork
@@ -195,6 +196,36 @@ async def test_waking_the_relay_sends_a_committed_event_without_waiting_for_the_
         running.cancel()
         with pytest.raises(asyncio.CancelledError):
             await running
+
+
+async def test_on_postgresql_a_commit_in_another_process_wakes_the_relay(tmp_path: Path, clock: Any) -> None:
+    """NOTIFY/LISTEN (SQLite has none: there the relay polls). The writer has a connection pool of its own, as
+    another process would, and never calls the relay's wake()."""
+    async with throwaway_database("postgres", tmp_path) as database:
+        other = Database(database.url)
+        publisher = Recorder()
+        relay = Relay(UnitOfWork(database, clock), publisher, poll_seconds=60)
+        woken = asyncio.Event()
+
+        def wake() -> None:
+            woken.set()
+            relay.wake()
+
+        tasks = [asyncio.create_task(relay.run()), asyncio.create_task(listen_for_outbox(database.url, wake))]
+        try:
+            async with asyncio.timeout(5):
+                await woken.wait()  # listening (it wakes the relay once when it starts)
+            await asyncio.sleep(0.1)
+            writer = UnitOfWork(other, clock)
+            [event_id] = await create_tasks(writer, await new_actor(writer), 1)
+            async with asyncio.timeout(5):  # far less than the 60 s poll
+                while publisher.ids != [event_id]:
+                    await asyncio.sleep(0.01)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+            await other.dispose()
 
 
 async def test_the_running_relay_carries_on_after_a_failed_pass(
