@@ -1485,10 +1485,9 @@ def _why_reminders(phase: Phase, calm: Phase | None, profiles: list[Profile]) ->
                      " backlog grew through the burst.")
     if produce is not None:
         parts.append(
-            "Over Kafka the scheduler commits in the reminder service's process, which does not wake the relay of"
-            " the web host (the lease holder): that relay finds the rows at its next poll (relay_poll_seconds = 0.2"
-            f" s), commit → produced {_p(produce)}; a shorter poll (the e2e test runs 0.05 s) would take up to"
-            " ~150 ms off every reminder, at the price of 20 outbox reads a second instead of 5 when idle.")
+            "Over Kafka the scheduler commits in the reminder service's process; its transaction's pg_notify wakes"
+            " the relay of the web host (the lease holder), which LISTENs (domain.outbox_wakeup):"
+            f" commit → produced {_p(produce)}.")
     if phase.transport == "kafka" and per_second < 0.5 * phase.rate:
         _listed, _total, name, busiest = _cpu_text(phase)
         extra = ""
@@ -1524,10 +1523,11 @@ def _explain(runs: list[TransportRun]) -> str:
                 lines.append(_why_reminders(phase, calm if calm is not phase else None, r.profiles))
     idle = next((r.idle for r in runs if r.transport == "kafka"), None)
     settings = [
-        "- The outbox relay is woken by every commit of its own process (`UnitOfWork.on_events_committed`) and"
-        " otherwise polls every relay_poll_seconds = 0.2 s (TODO_AGENT_RELAY_POLL_SECONDS); before each pass it"
-        " reads its batch (up to 100 rows) and checks the lease (another read). Events committed in another process"
-        " (a service's, or the reminder scheduler's over Kafka) wait for that poll: 0-200 ms, 100 ms on average.",
+        "- The outbox relay is woken by every commit of its own process (`UnitOfWork.on_events_committed`), on"
+        " PostgreSQL also by other processes' commits (pg_notify / LISTEN, domain.outbox_wakeup), and otherwise"
+        " polls every relay_poll_seconds = 0.2 s (TODO_AGENT_RELAY_POLL_SECONDS); before each pass it reads its"
+        " batch (up to 100 rows) and checks the lease (another read). On SQLite, events committed in another"
+        " process wait for that poll: 0-200 ms, 100 ms on average.",
         "- The reminder scheduler runs every 0.5 s (TODO_AGENT_SCHEDULER_SECONDS) and sends up to 100 reminders"
         " per transaction: a reminder's delivery starts 0-500 ms after its fire time, 250 ms on average, and the"
         " reminders of one pass go out one after the other.",
