@@ -300,3 +300,45 @@ async def test_a_call_waiting_in_history_can_still_be_approved(serve: Serve, ope
     await approval.locator("button.approve").click()
     await expect(page.locator("#messages")).to_contain_text("Deleted Old plan.")
     await expect(task_row(page, "Old plan")).to_have_count(0)
+
+
+async def test_a_model_error_is_shown_plainly(serve: Serve, open_page: OpenPage) -> None:
+    site: Site = serve([])  # the script has no step: the model fails
+    page = await open_page(site)
+    await sign_up(page, "ada@example.com")
+    await send(page, "hello?")
+    await expect(page.locator("#messages .chat-error")).to_contain_text("script")
+    await expect(page.locator("#stop")).to_be_disabled()
+    await expect(page.locator("#chat-input")).to_be_enabled()
+
+
+async def test_after_the_idle_timeout_the_next_message_opens_a_new_conversation(
+    serve: Serve, open_page: OpenPage
+) -> None:
+    site: Site = serve([{"text": "First session."}, {"text": "Second session."}], session_timeout_minutes="0.01")
+    page = await open_page(site)
+    await sign_up(page, "ada@example.com")
+    await send(page, "hello")
+    await expect(page.locator("#messages")).to_contain_text("First session.")
+    await page.wait_for_timeout(1_000)  # idle longer than the 0.6 s session timeout
+    await send(page, "hello again")
+    await expect(page.locator("#messages")).to_contain_text("Second session.")
+    await expect(page.locator("#messages")).not_to_contain_text("First session.")
+    await expect(page.locator("#conversations button.conversation")).to_have_count(2)
+
+
+async def test_the_task_list_pages_with_load_more(serve: Serve, open_page: OpenPage) -> None:
+    site: Site = serve([])
+    page = await open_page(site)
+    await sign_up(page, "ada@example.com")
+    with site.api(await asyncio.to_thread(site.login, "ada@example.com")) as http:
+        for n in range(1, 26):
+            assert http.post("/api/v1/tasks", json={"title": f"Task {n:02d}"}).status_code == 201
+    await expect(page.locator("#task-count")).to_contain_text("25")
+    rows = page.locator("#task-list li.task")
+    await expect(rows).to_have_count(20)
+    await page.click("#tasks-more")
+    await expect(rows).to_have_count(25)
+    await expect(page.locator("#tasks-more")).to_be_hidden()
+    titles = await page.locator("#task-list .task-title").all_text_contents()
+    assert sorted(titles) == [f"Task {n:02d}" for n in range(1, 26)]
