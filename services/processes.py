@@ -32,7 +32,7 @@ from services.subscriptions import Subscription
 if TYPE_CHECKING:
     from services.transport import EventHandler
     from services.transport.dapr import Subscription as DaprRoute
-    from services.transport.kafka import KafkaConsumer
+    from services.transport.kafka_consumer import KafkaConsumer
     from web.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def delivering(sub: Subscription, after: Callable[[Event], Awaitable[None]] | No
 
 def kafka_workers(subs: Sequence[Subscription], settings: Settings, *, wake: Callable[[], None]) -> list[Worker]:
     """A consumer per subscription, in the subscription's group; `wake` (the relay's) runs after outgoing events."""
-    from services.transport.kafka import KafkaConsumer
+    from services.transport.kafka_consumer import KafkaConsumer
 
     workers: list[Worker] = []
     for sub in subs:
@@ -214,7 +214,7 @@ def web_host_kafka_workers(
 ) -> list[Worker]:
     """The web host on Kafka: the task service, the notification store, and this process's live broadcast."""
     from services.subscriptions import WEB, of_service
-    from services.transport.kafka import KafkaConsumer
+    from services.transport.kafka_consumer import KafkaConsumer
 
     feed = LiveFeed(hub, uow)
     workers: list[Worker] = []

@@ -1,7 +1,7 @@
 """Event transports behind the domain's Publisher port; heavier adapters (Kafka, Dapr) are imported by path.
 
-`services.transport.kafka` (aiokafka) and `services.transport.dapr` (the sidecar's HTTP API and a FastAPI
-subscription app) are imported only by the processes that use them, so the embedded default starts fast.
+`services.transport.kafka` and `.kafka_consumer` (aiokafka) and `services.transport.dapr` (the sidecar's HTTP API
+and a FastAPI subscription app) are imported only by the processes that use them, so the embedded default starts fast.
 """
 
 from collections.abc import Awaitable, Callable

@@ -26,7 +26,8 @@ from domain.outbox import outbox_status
 from domain.ports import OutboundMessage
 from domain.uow import UnitOfWork
 from services.transport import Outcome, dead_letter_topic
-from services.transport.kafka import KafkaConsumer, KafkaPublisher, ensure_topics
+from services.transport.kafka import KafkaPublisher, ensure_topics
+from services.transport.kafka_consumer import KafkaConsumer
 from tests.conftest import migrate
 from tests.infra import sqlite_url
 from tests.transport.conftest import reminder_event
