@@ -17,6 +17,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 Role = Literal["user", "assistant", "tool"]
 # Message.status: a tool message is a placeholder (running / pending_approval) until its call settles.
+SUMMARY_MAX = 300
 OK, ERROR, RUNNING, PENDING_APPROVAL, DECLINED = "ok", "error", "running", "pending_approval", "declined"
 OPEN_STATUSES = (RUNNING, PENDING_APPROVAL)
 TITLE_LENGTH = 80
@@ -47,7 +48,7 @@ class Message(SQLModel, table=True):
     tool_calls: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     tool_call_id: str | None = Field(default=None, max_length=100)
     status: str = Field(default=OK, max_length=20)
-    summary: str = Field(default="", max_length=300)  # for people: a tool result in one line, or why a call waits
+    summary: str = Field(default="", max_length=SUMMARY_MAX)  # for people: a tool result, or why a call waits
     token_count: int = 0
     created_at: datetime
 
@@ -188,7 +189,7 @@ class ConversationStore:
         change = (
             sa.update(Message)
             .where(col(Message.id) == message_id)
-            .values(content=content, status=status, token_count=token_count, summary=summary[:300])
+            .values(content=content, status=status, token_count=token_count, summary=summary[:SUMMARY_MAX])
         )
         async with self._write() as session:
             await session.exec(change)
@@ -267,7 +268,7 @@ def _row(conversation_id: int, seq: int, message: NewMessage, now: datetime) -> 
         tool_call_id=message.tool_call_id,
         status=message.status,
         token_count=message.token_count,
-        summary=message.summary[:300],
+        summary=message.summary[:SUMMARY_MAX],
         created_at=now,
     )
 

@@ -1091,7 +1091,7 @@ class Profile:
 
 # Functions whose share of a profile the report names (matched against py-spy's frame names).
 WATCHED = {
-    "the live feed waiting for stored notifications (`LiveFeed._notify_when_stored`)": "LiveFeed._notify_when_stored",
+    "the live feed waiting for stored notifications (`LiveFeed._wait`)": "LiveFeed._wait",
     "the notification store (`services.notifications.on_reminder_due`)": "on_reminder_due (services/notifications",
     "the outbox relay (`domain.outbox.Relay`)": "Relay.",
     "Kafka consumers' handlers (`KafkaConsumer._handle`)": "KafkaConsumer._handle",
@@ -1102,39 +1102,17 @@ WATCHED = {
 
 async def _pyspy(pid: int, seconds: float, *, rate: int = 200) -> tuple[harness.SampledProfile | None,
                                                                          dict[str, float]]:
-    """harness.sample_profile, keeping the raw stacks to say how much time passes through WATCHED functions."""
-    exe = harness.pyspy()
-    if exe is None:
+    """harness.sample_profile, also saying how much of the work passes through the WATCHED functions."""
+    text = await harness.record_pyspy(pid, seconds, rate=rate)
+    if text is None:
         return None, {}
-    folder = Path(tempfile.mkdtemp(prefix="todo-agent-pyspy-"))
-    out = folder / "profile.txt"
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            exe, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", str(rate),
-            "--format", "raw", "--threads", "--nonblocking", "--output", str(out),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        _o, err = await proc.communicate()
-        if proc.returncode != 0 or not out.exists():
-            print(f"bench: py-spy failed: {err.decode(errors='replace')[-500:]}", file=sys.stderr)
-            return None, {}
-        text = out.read_text()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     total = 0
     hits = dict.fromkeys(WATCHED, 0)
-    idle = ("EpollSelector.select (selectors.py", "_connection_worker_thread (aiosqlite/core.py:59)",
-            "Condition.wait (threading.py", "Queue.get (queue.py", "_worker (concurrent/futures/thread.py")
-    for line in text.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        frames = stack.split(";")
-        if frames[-1].startswith(idle):
-            continue
-        total += int(count)
+    for _thread, frames, count in harness.busy_stacks(text):
+        total += count
         for label, needle in WATCHED.items():
             if any(needle in frame for frame in frames):
-                hits[label] += int(count)
+                hits[label] += count
     through = {label: 100 * n / total for label, n in hits.items() if total and n}
     return harness.parse_pyspy(text, seconds, rate), through
 

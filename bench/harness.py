@@ -29,7 +29,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -37,6 +37,8 @@ from sqlalchemy.engine import make_url
 
 from domain.db import Database
 from domain.uow import UnitOfWork
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -230,6 +232,18 @@ def load_average() -> float:
         return float("nan")
 
 
+async def each_backend(
+    ctx: RunContext, run_backend: Callable[[RunContext, str], Awaitable[T]]
+) -> tuple[list[T], list[float]]:
+    """`run_backend` on every backend of the run, in turn; also the load average before and after each."""
+    loads = [load_average()]
+    runs: list[T] = []
+    for backend_name in ctx.backends:
+        runs.append(await run_backend(ctx, backend_name))
+        loads.append(load_average())
+    return runs, loads
+
+
 # --------------------------------------------------------------------------------------------------- SQL capture
 
 
@@ -362,7 +376,8 @@ async def explain(db: Database, statement: str, parameters: Any) -> str:
             rows = result.all()
             depth: dict[int, int] = {}
             lines = []
-            for node_id, parent, _unused, detail in rows:
+            for row in rows:
+                node_id, parent, _unused, detail = tuple(row)
                 depth[node_id] = depth.get(parent, -1) + 1
                 lines.append("  " * depth[node_id] + detail)
             return "\n".join(lines)
@@ -754,29 +769,49 @@ class SampledProfile:
 
 
 async def sample_profile(pid: int, seconds: float, *, rate: int = 200) -> SampledProfile | None:
-    """Run py-spy on `pid` for `seconds` (without pausing it) and summarize; None when py-spy is missing.
-    BENCH_PYSPY_KEEP=DIR keeps each raw (collapsed-stack) output there, e.g. for a flame graph."""
+    """Run py-spy on `pid` for `seconds` (without pausing it) and summarize; None when py-spy is missing."""
+    text = await record_pyspy(pid, seconds, rate=rate)
+    return None if text is None else parse_pyspy(text, seconds, rate)
+
+
+async def record_pyspy(pid: int, seconds: float, *, rate: int = 200) -> str | None:
+    """py-spy's raw output (collapsed stacks, --threads) for `pid` over `seconds`; None when py-spy is missing or
+    failed. BENCH_PYSPY_KEEP=DIR keeps each raw output there, e.g. for a flame graph."""
     exe = pyspy()
     if exe is None:
         return None
     out = Path(tempfile.mkdtemp(prefix="todo-agent-pyspy-")) / "profile.txt"
-    proc = await asyncio.create_subprocess_exec(
-        exe, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", str(rate),
-        "--format", "raw", "--threads", "--nonblocking", "--output", str(out),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )
-    _out, err = await proc.communicate()
-    if proc.returncode != 0 or not out.exists():
-        print(f"bench: py-spy failed: {err.decode(errors='replace')[-500:]}", file=sys.stderr)
-        return None
     try:
+        proc = await asyncio.create_subprocess_exec(
+            exe, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", str(rate),
+            "--format", "raw", "--threads", "--nonblocking", "--output", str(out),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )
+        _out, err = await proc.communicate()
+        if proc.returncode != 0 or not out.exists():
+            print(f"bench: py-spy failed: {err.decode(errors='replace')[-500:]}", file=sys.stderr)
+            return None
         keep = os.environ.get("BENCH_PYSPY_KEEP")
         if keep:
             Path(keep).mkdir(parents=True, exist_ok=True)
             shutil.copy(out, Path(keep) / f"pyspy-{pid}-{time.strftime('%H%M%S')}.txt")
-        return parse_pyspy(out.read_text(), seconds, rate)
+        return out.read_text()
     finally:
         shutil.rmtree(out.parent, ignore_errors=True)
+
+
+def busy_stacks(text: str) -> Iterator[tuple[str, list[str], int]]:
+    """(thread, frames outermost first, samples) of each stack in py-spy's raw output whose innermost frame is
+    work, not a wait (epoll, a queue)."""
+    for line in text.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        parts = stack.split(";")
+        thread = parts[0].split(": ", 1)[-1] if parts[0].startswith("thread (") else ""
+        frames = parts[1:] if parts[0].startswith("thread (") else parts
+        if frames and not frames[-1].startswith(_IDLE_LEAVES):
+            yield thread, frames, int(count_text)
 
 
 def parse_pyspy(text: str, seconds: float, rate: int) -> SampledProfile:
@@ -786,16 +821,7 @@ def parse_pyspy(text: str, seconds: float, rate: int) -> SampledProfile:
     own: dict[str, int] = {}
     layer: dict[str, int] = {name: 0 for name, _ in _SERVER_LAYERS}
     leaf: dict[str, int] = {}
-    for line in text.splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        parts = stack.split(";")
-        thread = parts[0].split(": ", 1)[-1] if parts[0].startswith("thread (") else ""
-        frames = parts[1:] if parts[0].startswith("thread (") else parts
-        if not frames or frames[-1].startswith(_IDLE_LEAVES):
-            continue
+    for thread, frames, count in busy_stacks(text):
         total += count
         if thread == "MainThread":
             main += count
@@ -827,3 +853,15 @@ def _server_bucket(frame: str) -> str:
         if path.startswith(prefixes):
             return name
     return "other (built-ins, stdlib)"
+
+
+def server_profile_sections(profiles: Sequence[tuple[str, str, SampledProfile | None]]) -> list[str]:
+    """Report sections for py-spy profiles of the server, as (key, what, profile); a None profile failed (or,
+    without a key, was not taken and `what` says why)."""
+    out: list[str] = []
+    for key, what, prof in profiles:
+        if prof is None:
+            out.append(f"Profile: {what}" if not key else f"**Profile of the server: {what}**: py-spy failed.")
+            continue
+        out.append(f"**Profile of the server: {what}**\n\n" + prof.render())
+    return out

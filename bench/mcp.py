@@ -262,11 +262,7 @@ async def profile_misses(ctx: RunContext, server: LiveServer, r: BackendRun, ses
 
 
 async def run(ctx: RunContext) -> str:
-    loads = [harness.load_average()]
-    runs: list[BackendRun] = []
-    for backend_name in ctx.backends:
-        runs.append(await run_backend(ctx, backend_name))
-        loads.append(harness.load_average())
+    runs, loads = await harness.each_backend(ctx, run_backend)
     print("\n" + _summary(runs), flush=True)
     return (ctx.header(TITLE, load_text(loads)) + f"- web stack: {stack_versions()}\n\n"
             + "\n\n".join([_method(ctx), _summary(runs), *(_detail(r) for r in runs)]))
@@ -351,9 +347,5 @@ def _detail(r: BackendRun) -> str:
             f" the bench's TCP_NODELAY patch, measured after the rest). {why}\n\n"
             + table(["tool", "p50 as shipped", "p99 as shipped", "p50 with the bench patch", "ratio"], rows)
         )
-    for key, what, prof in r.profiles:
-        if prof is None:
-            out.append(f"Profile: {what}" if not key else f"**Profile of the server: {what}**: py-spy failed.")
-            continue
-        out.append(f"**Profile of the server: {what}**\n\n" + prof.render())
+    out += harness.server_profile_sections(r.profiles)
     return "\n\n".join(out)

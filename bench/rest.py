@@ -361,11 +361,11 @@ async def run_backend(ctx: RunContext, backend_name: str) -> BackendRun:
             loaded: dict[str, Load] = {}
             for op in (by[key] for key in load_keys):
                 await settle(server.pid)
-                loaded[op.key] = result = await open_loop(server, op, LOAD_RATE, load_s, timeout=timeout)
-                st = result.stats
+                loaded[op.key] = load = await open_loop(server, op, LOAD_RATE, load_s, timeout=timeout)
+                st = load.stats
                 print(f"  200/s     {op.key:14} p50 {ms(st.p50) if st else '-':>6}"
-                      f" p99 {ms(st.p99) if st else '-':>6} ms, {result.errors} errors, server CPU"
-                      f" {result.server_cpu_ms:.2f} ms/req, client CPU {result.client_cpu_ms:.2f} ms/req", flush=True)
+                      f" p99 {ms(st.p99) if st else '-':>6} ms, {load.errors} errors, server CPU"
+                      f" {load.server_cpu_ms:.2f} ms/req, client CPU {load.client_cpu_ms:.2f} ms/req", flush=True)
             ramp_ops = ["noop", "list-filtered"] if ctx.quick else ["noop", "noop-auth", "create", "get",
                                                                     "list-filtered", "list-tag"]
             rates = RAMP_RATES[:4] if ctx.quick else RAMP_RATES
@@ -418,11 +418,7 @@ async def profile_misses(ctx: RunContext, server: LiveServer, r: BackendRun) -> 
 
 
 async def run(ctx: RunContext) -> str:
-    loads = [harness.load_average()]
-    runs: list[BackendRun] = []
-    for backend_name in ctx.backends:
-        runs.append(await run_backend(ctx, backend_name))
-        loads.append(harness.load_average())
+    runs, loads = await harness.each_backend(ctx, run_backend)
     body = render(ctx, runs)
     print("\n" + _summary(runs), flush=True)
     load = load_text(loads)
@@ -553,9 +549,5 @@ def _detail(r: BackendRun) -> str:
             f" the bench's TCP_NODELAY patch, measured after the rest). {why}\n\n"
             + table(["operation", "p50 as shipped", "p99 as shipped", "p50 with the bench patch", "ratio"], rows)
         )
-    for key, what, prof in r.profiles:
-        if prof is None:
-            out.append(f"Profile: {what}" if not key else f"**Profile of the server: {what}**: py-spy failed.")
-            continue
-        out.append(f"**Profile of the server: {what}**\n\n" + prof.render())
+    out += harness.server_profile_sections(r.profiles)
     return "\n\n".join(out)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from agent.store import ConversationNotFound
 from domain.errors import AuthenticationFailed, Conflict, DomainError, InvalidInput, NotFound
 
 PROBLEM_JSON = "application/problem+json"
@@ -69,6 +70,12 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+async def _conversation_not_found(request: Request, exc: Exception) -> JSONResponse:
+    """The agent's store knows no domain errors: its lookups fail as 404 on the conversation_id field."""
+    conversation_id = exc.args[0] if exc.args else ""
+    return await _domain_error(request, NotFound(f"conversation {conversation_id} not found", field="conversation_id"))
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [FieldError(field=_location(e["loc"]), rule=e["type"], message=e["msg"]) for e in exc.errors()]
@@ -93,6 +100,7 @@ def _title(status: int) -> str:
 def install(app: FastAPI) -> None:
     """Answer every error of `app` as problem+json."""
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(ConversationNotFound, _conversation_not_found)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
 

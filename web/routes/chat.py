@@ -14,8 +14,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from agent.config import NO_MODEL_HELP
 from agent.events import TurnEvent
 from agent.loop import Approval
-from agent.store import ConversationNotFound
-from domain.errors import InvalidInput, NotFound
+from domain.errors import InvalidInput
 from domain.values import ID_MAX
 from web.deps import CurrentActor, StateDep
 from web.problems import responses
@@ -82,11 +81,8 @@ async def chat(state: StateDep, actor: CurrentActor, body: ChatRequest) -> Event
     agent = state.agent
     if agent is None:
         raise HTTPException(503, NO_MODEL_HELP)
-    if body.conversation_id is not None:
-        try:
-            await state.conversations.get(actor.id, body.conversation_id)
-        except ConversationNotFound:
-            raise NotFound(f"conversation {body.conversation_id} not found", field="conversation_id") from None
+    if body.conversation_id is not None:  # another user's conversation answers 404 before any stream starts
+        await state.conversations.get(actor.id, body.conversation_id)
     approval = None if body.approval is None else Approval(**body.approval.model_dump())
     turn = agent.run_turn(actor.id, body.conversation_id, message=body.message, approval=approval)
     return EventSourceResponse(_sse(turn), ping=state.ping_seconds, send_timeout=30)

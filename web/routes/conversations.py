@@ -9,8 +9,6 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from agent.calls import parse_arguments
-from agent.store import ConversationNotFound
-from domain.errors import NotFound
 from web.deps import CurrentActor, StateDep
 from web.problems import responses
 from web.schemas import ConversationId
@@ -60,10 +58,7 @@ async def list_messages(
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> MessagesPublic:
     """The messages of one of your conversations, in order (another user's conversation answers 404)."""
-    try:
-        rows = await state.conversations.messages(actor.id, conversation_id, after_seq=after_seq, limit=limit)
-    except ConversationNotFound:
-        raise NotFound(f"conversation {conversation_id} not found", field="conversation_id") from None
+    rows = await state.conversations.messages(actor.id, conversation_id, after_seq=after_seq, limit=limit)
     data = [MessagePublic.model_validate(r, from_attributes=True) for r in rows]
     for message in data:
         message.tool_calls = _with_object_arguments(message.tool_calls)
@@ -74,5 +69,8 @@ def _with_object_arguments(calls: list[dict[str, Any]] | None) -> list[dict[str,
     """Tool calls with their `arguments` as a JSON object (the store keeps the model's text)."""
     if calls is None:
         return None
-    return [{**call, "arguments": parse_arguments(a) or {} if isinstance(a := call.get("arguments"), str) else a}
-            for call in calls]
+    return [{**call, "arguments": _as_object(call.get("arguments"))} for call in calls]
+
+
+def _as_object(arguments: Any) -> Any:
+    return (parse_arguments(arguments) or {}) if isinstance(arguments, str) else arguments
