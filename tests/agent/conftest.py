@@ -4,7 +4,7 @@ real database through the shared fixtures, scripted models written to tmp_path, 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,10 +98,15 @@ def of_type(events: list[TurnEvent], kind: str) -> list[Any]:
 
 def kinds(events: list[TurnEvent]) -> list[str]:
     """The event types in order, text deltas folded into one."""
+    return fold_deltas(event.type for event in events)
+
+
+def fold_deltas(types: Iterable[str]) -> list[str]:
+    """The types in order, each run of text_delta folded into one."""
     out: list[str] = []
-    for event in events:
-        if not (event.type == "text_delta" and out and out[-1] == "text_delta"):
-            out.append(event.type)
+    for kind in types:
+        if not (kind == "text_delta" and out and out[-1] == "text_delta"):
+            out.append(kind)
     return out
 
 

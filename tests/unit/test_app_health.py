@@ -14,7 +14,6 @@ import pytest
 
 from domain.schemas import TaskCreate
 from domain.usecases import Actor, create_task, create_user
-from tests.conftest import migrate
 from tests.infra import sqlite_url
 from web.app import create_app
 from web.bootstrap import Runtime, background, build_runtime, close_runtime
@@ -38,16 +37,9 @@ def closed_port() -> int:
     return port
 
 
-@pytest.fixture(scope="module")
-def migrated_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "todo.db"
-    migrate(sqlite_url(path))
-    return path
-
-
 @pytest.fixture
 async def runtime(migrated_file: Path, tmp_path: Path) -> AsyncIterator[Runtime]:
-    """A runtime on a fresh copy of a migrated SQLite file."""
+    """A runtime of low priority (not tests/hosts.py's web host) on a fresh copy of the migrated SQLite file."""
     path = Path(shutil.copy(migrated_file, tmp_path / "todo.db"))
     rt = runtime_on(sqlite_url(path), tmp_path)
     yield rt

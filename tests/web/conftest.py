@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.agent.conftest import fold_deltas
 from tests.api.conftest import User
 from tests.services.streaming import Reader, Sse, StreamingASGITransport
 from web.app import create_app
@@ -77,8 +78,4 @@ def data(event: Sse) -> dict[str, Any]:
 
 def kinds(events: list[Sse]) -> list[str]:
     """The event types in order, text deltas folded into one."""
-    out: list[str] = []
-    for event in events:
-        if not (event.event == "text_delta" and out and out[-1] == "text_delta"):
-            out.append(event.event)
-    return out
+    return fold_deltas(event.event for event in events)
