@@ -50,6 +50,7 @@ from dateutil.rrule import rrule, rrulestr
 from domain.errors import InvalidInput, InvalidRecurrence, InvalidTimezone
 from domain.recurrence_cron import check_cron, cron_wall_clock
 from domain.recurrence_phrases import PHRASE_EXAMPLES, PRESETS, Builder, parse_phrase
+from domain.values import RULE_MAX
 
 _FORMS = ("use a preset (e.g. 'daily', 'weekdays', 'weekly', 'monthly', 'yearly'), "
           "a 5-field cron expression (e.g. '0 9 * * 1-5'), an RRULE (e.g. 'FREQ=MONTHLY;BYDAY=-1FR') "
@@ -191,6 +192,9 @@ def _parse_text(key: str) -> tuple[str, Builder]:
 
 def parse_rule(text: str, anchor: datetime) -> Rule:
     """Parse a rule; presets and phrases without a time take time, weekday, day and month from anchor."""
+    if len(text) > RULE_MAX:  # before parsing and before the caches, which are keyed by the text
+        raise InvalidRecurrence(f"a recurrence rule is at most {RULE_MAX} characters (got {len(text)}): {_FORMS}",
+                                field="rule")
     kind, build = _parse_text(" ".join(text.lower().split()))
     wall_clock = anchor.replace(tzinfo=None, second=0, microsecond=0)
     expression = build(wall_clock)

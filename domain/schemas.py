@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from domain.values import PAGE_DEFAULT, Priority, Status, StatusFilter
+from domain.values import (
+    PAGE_DEFAULT,
+    REMINDERS_MAX,
+    RULE_MAX,
+    TAGS_PER_TASK_MAX,
+    Priority,
+    Status,
+    StatusFilter,
+    Text,
+    at_most,
+)
 
-DueValue = str | datetime | date
+DueValue = Text | datetime | date
+# Lists are capped before their items are validated, so a huge list costs nothing; the normalizers then check
+# what is left (distinct tags, unique reminders). The `Field` caps are what the JSON schemas show.
+TagList = Annotated[list[Text], BeforeValidator(at_most(TAGS_PER_TASK_MAX, "tags", "tags")),
+                    Field(max_length=TAGS_PER_TASK_MAX)]
+ReminderList = Annotated[list[int], BeforeValidator(at_most(REMINDERS_MAX, "reminders", "reminders")),
+                         Field(max_length=REMINDERS_MAX)]
+TagFilter = Annotated[list[Text], BeforeValidator(at_most(TAGS_PER_TASK_MAX, "tags", "tag")),
+                      Field(max_length=TAGS_PER_TASK_MAX)]
 
 RecurrenceModeName = Literal["due", "completion"]
 
@@ -19,7 +37,8 @@ class RecurrenceSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rule: str = Field(
+    rule: Text = Field(
+        max_length=RULE_MAX,
         description="preset (daily, weekdays, weekly, monthly, yearly), 5-field cron, RRULE, "
         "or a phrase such as 'every monday at 09:00'",
         examples=["every monday at 09:00"],
@@ -67,15 +86,15 @@ class TaskCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str
-    description: str | None = None
-    priority: Priority | str = Priority.NONE
-    tags: list[str] | None = None
+    title: Text
+    description: Text | None = None
+    priority: Priority | Text = Priority.NONE
+    tags: TagList | None = None
     due_at: DueValue | None = Field(
         default=None,
         description="a datetime (with offset, or without = your timezone) or a plain date for all day",
     )
-    reminders: list[int] | None = None
+    reminders: ReminderList | None = None
     recurrence: RecurrenceSpec | None = None
 
 
@@ -84,12 +103,12 @@ class TaskUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = None
-    description: str | None = None
-    priority: Priority | str | None = None
-    tags: list[str] | None = None
+    title: Text | None = None
+    description: Text | None = None
+    priority: Priority | Text | None = None
+    tags: TagList | None = None
     due_at: DueValue | None = Field(default=None)
-    reminders: list[int] | None = None
+    reminders: ReminderList | None = None
     recurrence: RecurrenceSpec | None = None
 
 
@@ -103,19 +122,19 @@ class TaskQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: list[StatusFilter] = Field(default_factory=lambda: [StatusFilter.OPEN, StatusFilter.COMPLETED])
-    priority: list[Priority | str] = Field(default_factory=list)
-    tag: list[str] = Field(default_factory=list)
+    priority: list[Priority | Text] = Field(default_factory=list)
+    tag: TagFilter = Field(default_factory=list)
     tag_mode: Literal["any", "all"] = "any"
     due_before: DueValue | None = Field(default=None)
     due_after: DueValue | None = Field(default=None)
     overdue: bool | None = None
     due_today: bool | None = None
     has_due: bool | None = None
-    q: str | None = None
+    q: Text | None = None
     sort: SortKey = "due"
     order: SortOrder | None = None
     limit: int = PAGE_DEFAULT
-    cursor: str | None = None
+    cursor: Text | None = None
 
 
 class TaskPage(BaseModel):

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
+from datetime import date
 from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
 
 from domain.errors import InvalidInput
 
@@ -18,6 +23,31 @@ BULK_MAX = 50
 PAGE_DEFAULT = 20
 PAGE_MAX = 100
 ID_MAX = 2**31 - 1  # ids are 32-bit integers on both databases
+RULE_MAX = 200  # characters of a recurrence rule, the size of its column
+SEARCH_TERMS_MAX = 12  # words in one search: each is a prefix scan of the index
+DATE_MIN = date(1900, 1, 1)  # the dates a task, filter or rule may name; beyond them time zone arithmetic overflows
+DATE_MAX = date(2200, 12, 31)
+
+
+def no_nul(value: str) -> str:
+    """The string unchanged, unless it holds a NUL character (PostgreSQL text cannot store one)."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character (\\u0000)")
+    return value
+
+
+Text = Annotated[str, AfterValidator(no_nul)]  # every string that comes from outside: refuses NUL on both databases
+
+
+def at_most(limit: int, noun: str, field: str) -> Callable[[Any], Any]:
+    """A before-validator capping a list's length, raising InvalidInput before a single item is validated."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, list | tuple) and len(value) > limit:
+            raise InvalidInput(f"at most {limit} {noun} per call (got {len(value)})", field=field)
+        return value
+
+    return check
 
 
 class Status(StrEnum):
@@ -101,16 +131,14 @@ def normalize_tag(tag: str, field: str = "tags") -> str:
     return name
 
 
-def normalize_tags(tags: list[str] | None, *, limit: int = TAGS_PER_TASK_MAX) -> list[str]:
-    """Normalize and de-duplicate tags, keeping their order; at most 20."""
-    out: list[str] = []
+def normalize_tags(tags: Iterable[str] | None, *, limit: int = TAGS_PER_TASK_MAX) -> list[str]:
+    """Normalize and de-duplicate tags, keeping their order; fails at the first tag past `limit` distinct ones."""
+    out: dict[str, None] = {}  # an ordered set: linear in the input, unlike `name not in list`
     for tag in tags or []:
-        name = normalize_tag(tag)
-        if name not in out:
-            out.append(name)
-    if len(out) > limit:
-        raise InvalidInput(f"a task has at most {limit} tags (got {len(out)})", field="tags")
-    return out
+        out[normalize_tag(tag)] = None
+        if len(out) > limit:
+            raise InvalidInput(f"a task has at most {limit} tags (got more than {limit})", field="tags")
+    return list(out)
 
 
 def normalize_reminders(offsets: list[int] | None) -> list[int]:

@@ -1,10 +1,40 @@
 """Typed, described tool arguments shared by several tools (the model reads these descriptions)."""
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
-from domain.values import BULK_MAX, ID_MAX, PAGE_DEFAULT, PAGE_MAX, Priority
+from domain.values import (
+    BULK_MAX,
+    ID_MAX,
+    PAGE_DEFAULT,
+    PAGE_MAX,
+    REMINDERS_MAX,
+    RULE_MAX,
+    TAGS_PER_TASK_MAX,
+    Priority,
+    Text,
+)
+
+
+def per_call(limit: int, noun: str) -> Callable[[Any], Any]:
+    """A before-validator capping a list argument before its items are read, with a message the model can act on."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, list) and len(value) > limit:
+            raise ValueError(f"at most {limit} {noun} per call (got {len(value)}); split the change into several calls")
+        return value
+
+    return check
+
+
+TagList = Annotated[
+    list[Text], BeforeValidator(per_call(TAGS_PER_TASK_MAX, "tags")), Field(max_length=TAGS_PER_TASK_MAX)
+]
+ReminderList = Annotated[
+    list[int], BeforeValidator(per_call(REMINDERS_MAX, "reminders")), Field(max_length=REMINDERS_MAX)
+]
 
 TaskId = Annotated[int, Field(ge=1, le=ID_MAX, description="The task's id, e.g. 42 (from list_tasks or search_tasks)")]
 OptionalTaskId = Annotated[
@@ -19,7 +49,7 @@ ExpectedVersion = Annotated[
     Field(ge=1, le=ID_MAX, description="The task's version as you last saw it; the call fails if it changed since"),
 ]
 PriorityArg = Annotated[Priority, Field(description="One of none, low, medium, high, urgent")]
-TagsArg = Annotated[list[str], Field(description="Tag names, e.g. ['work', 'q4'] (lower-cased; at most 20 a task)")]
+TagsArg = Annotated[TagList, Field(description="Tag names, e.g. ['work', 'q4'] (lower-cased; at most 20 per call)")]
 DUE_HELP = "ISO 8601: '2026-12-01T09:00:00+01:00', '2026-12-01T09:00' (user's timezone) or '2026-12-01' (all day)"
 RULE_HELP = (
     "A preset (daily, weekdays, weekly, monthly, yearly), a 5-field cron ('0 9 * * 1-5'), an RRULE "
@@ -27,17 +57,19 @@ RULE_HELP = (
     "15th', 'every last friday')"
 )
 REMINDERS_HELP = "Minutes before the due time, e.g. [0, 60] = at due time and an hour before"
-DueArg = Annotated[str, Field(description=DUE_HELP)]
-RuleArg = Annotated[str, Field(description=RULE_HELP)]
-OptionalDue = Annotated[str | None, Field(description=DUE_HELP)]
-OptionalRule = Annotated[str | None, Field(description=RULE_HELP)]
-OptionalReminders = Annotated[list[int] | None, Field(description=REMINDERS_HELP)]
+DueArg = Annotated[Text, Field(description=DUE_HELP)]
+RuleArg = Annotated[Text, Field(max_length=RULE_MAX, description=f"{RULE_HELP}; at most {RULE_MAX} characters")]
+OptionalDue = Annotated[Text | None, Field(description=DUE_HELP)]
+OptionalRule = Annotated[
+    Text | None, Field(max_length=RULE_MAX, description=f"{RULE_HELP}; at most {RULE_MAX} characters")
+]
+OptionalReminders = Annotated[ReminderList | None, Field(description=f"{REMINDERS_HELP}; at most {REMINDERS_MAX}")]
 ModeArg = Annotated[
     Literal["due", "completion"],
     Field(description="due: the next one follows the previous due date; completion: it follows the completion"),
 ]
-RemindersArg = Annotated[list[int], Field(description=REMINDERS_HELP)]
+RemindersArg = Annotated[ReminderList, Field(description=f"{REMINDERS_HELP}; at most {REMINDERS_MAX}")]
 LimitArg = Annotated[
     int, Field(ge=1, le=PAGE_MAX, description=f"Page size, default {PAGE_DEFAULT}, at most {PAGE_MAX}")
 ]
-CursorArg = Annotated[str | None, Field(description="next_cursor from the previous page, unchanged")]
+CursorArg = Annotated[Text | None, Field(description="next_cursor from the previous page, unchanged")]

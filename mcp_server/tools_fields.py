@@ -8,6 +8,7 @@ from pydantic import Field
 
 from domain import usecases as uc
 from domain.schemas import RecurrencePreview, RecurrenceSpec, TaskView
+from domain.values import Text
 from mcp_server.args import (
     DueArg,
     ExpectedVersion,
@@ -108,7 +109,7 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
         task_id: TaskId,
         rule: RuleArg,
         mode: ModeArg = "due",
-        until: Annotated[str | None, Field(description="Last possible occurrence, a date or datetime")] = None,
+        until: Annotated[Text | None, Field(description="Last possible occurrence, a date or datetime")] = None,
         count: Annotated[int | None, Field(ge=1, le=1000, description="Total occurrences in the series")] = None,
         expected_version: ExpectedVersion = None,
     ) -> Annotated[CallToolResult, TaskView]:
@@ -140,7 +141,7 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
         rule: RuleArg,
         count: Annotated[int, Field(ge=1, le=100, description="How many occurrences to show")] = 5,
         start: Annotated[
-            str | None, Field(description="Show occurrences after this date/datetime; default now")
+            Text | None, Field(description="Show occurrences after this date/datetime; default now")
         ] = None,
     ) -> Annotated[CallToolResult, RecurrencePreview]:
         """Show the next occurrences of a rule in the user's timezone without saving anything.

@@ -7,12 +7,13 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from domain import usecases as uc
+from domain.values import Text
 from mcp_server.context import McpPorts, current_actor, reply, tool_errors
 from mcp_server.shapes import TagDeleted, TagList, TagRow, TaskRow, Undone, WhoAmI, describe_row
 from mcp_server.tools_tasks import CHANGE, READ
 
 UNDO = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
-TagName = Annotated[str, Field(description="A tag name, e.g. 'work'")]
+TagName = Annotated[Text, Field(max_length=200, description="A tag name, e.g. 'work'")]
 
 
 def register(mcp: MCPServer, ports: McpPorts) -> None:
@@ -29,7 +30,8 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:
     @mcp.tool(annotations=CHANGE)
     @tool_errors
     async def rename_tag(
-        name: TagName, new_name: Annotated[str, Field(description="The new name; an existing tag merges")]
+        name: TagName,
+        new_name: Annotated[Text, Field(max_length=200, description="The new name; an existing tag merges")],
     ) -> Annotated[CallToolResult, TagRow]:
         """Rename a tag on every task; renaming onto an existing tag merges the two.
 

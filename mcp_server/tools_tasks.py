@@ -8,7 +8,7 @@ from pydantic import Field
 
 from domain import usecases as uc
 from domain.schemas import RecurrenceSpec, TaskCreate, TaskPage, TaskQuery, TaskUpdate, TaskView
-from domain.values import Priority, StatusFilter
+from domain.values import Priority, StatusFilter, Text
 from mcp_server.args import (
     CursorArg,
     ExpectedVersion,
@@ -18,6 +18,7 @@ from mcp_server.args import (
     OptionalReminders,
     OptionalRule,
     OptionalTaskId,
+    TagList,
     TaskId,
     TaskIds,
 )
@@ -51,16 +52,17 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
     @mcp.tool(annotations=ADD)
     @tool_errors
     async def add_task(
-        title: Annotated[str, Field(description="What to do, 1-500 characters")],
-        description: Annotated[str | None, Field(description="Details, up to 10,000 characters")] = None,
+        title: Annotated[Text, Field(description="What to do, 1-500 characters")],
+        description: Annotated[Text | None, Field(description="Details, up to 10,000 characters")] = None,
         priority: Annotated[Priority, Field(description="none, low, medium, high or urgent")] = Priority.NONE,
-        tags: Annotated[list[str] | None, Field(description="Tags, e.g. ['home', 'errands']")] = None,
+        tags: Annotated[TagList | None, Field(description="Tags, e.g. ['home', 'errands'] (at most 20)")] = None,
         due_at: OptionalDue = None,
         reminders: OptionalReminders = None,
         recurrence: OptionalRule = None,
         recurrence_mode: ModeArg = "due",
         idempotency_key: Annotated[
-            str | None, Field(description="Retry-safe key: the same key returns the first task instead of a duplicate")
+            Text | None,
+            Field(max_length=255, description="Retry-safe key: the same key returns the first task, not a duplicate"),
         ] = None,
     ) -> Annotated[CallToolResult, TaskView]:
         """Create a task. Use it when the user asks to remember, add or schedule something.
@@ -100,14 +102,16 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
             Field(description="open, completed, deleted (the trash); default open and completed"),
         ] = None,
         priority: Annotated[list[Priority] | None, Field(description="Only these priorities")] = None,
-        tags: Annotated[list[str] | None, Field(description="Only tasks with these tags")] = None,
+        tags: Annotated[TagList | None, Field(description="Only tasks with these tags (at most 20)")] = None,
         tag_mode: Annotated[Literal["any", "all"], Field(description="any: one of the tags; all: every tag")] = "any",
-        due_before: Annotated[str | None, Field(description="Due before this datetime or date")] = None,
-        due_after: Annotated[str | None, Field(description="Due after this datetime or date")] = None,
+        due_before: Annotated[Text | None, Field(description="Due before this datetime or date")] = None,
+        due_after: Annotated[Text | None, Field(description="Due after this datetime or date")] = None,
         overdue: Annotated[bool | None, Field(description="true: only open tasks past due")] = None,
         due_today: Annotated[bool | None, Field(description="true: only tasks due today (user's day)")] = None,
         has_due: Annotated[bool | None, Field(description="true: only with a due date; false: only without")] = None,
-        query: Annotated[str | None, Field(description="Words that must start words of title or description")] = None,
+        query: Annotated[
+            Text | None, Field(max_length=500, description="Words that must start words of title or description")
+        ] = None,
         sort: Annotated[
             Literal["due", "priority", "created", "updated", "title"], Field(description="Sort key")
         ] = "due",
@@ -144,8 +148,9 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
     @tool_errors
     async def search_tasks(
         query: Annotated[
-            str,
+            Text,
             Field(
+                max_length=500,
                 description="Words to find; each must start a word of the title or "
                 "description, e.g. 'dent app' finds 'Dentist appointment'"
             ),
@@ -168,10 +173,12 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
     @tool_errors
     async def update_task(
         task_id: TaskId,
-        title: Annotated[str | None, Field(description="New title")] = None,
-        description: Annotated[str | None, Field(description="New description ('' empties it)")] = None,
+        title: Annotated[Text | None, Field(description="New title")] = None,
+        description: Annotated[Text | None, Field(description="New description ('' empties it)")] = None,
         priority: Annotated[Priority | None, Field(description="New priority")] = None,
-        tags: Annotated[list[str] | None, Field(description="Replaces ALL tags; prefer add_tags/remove_tags")] = None,
+        tags: Annotated[
+            TagList | None, Field(description="Replaces ALL tags (at most 20); prefer add_tags/remove_tags")
+        ] = None,
         due_at: OptionalDue = None,
         reminders: OptionalReminders = None,
         recurrence: OptionalRule = None,

@@ -54,7 +54,7 @@ async def remove_tags(
     uow: UnitOfWork, actor: Actor, task_id: int, tags: list[str], *, expected_version: int | None = None
 ) -> TaskView:
     """Remove tags from a task; tags it does not carry are ignored."""
-    names = set(normalize_tags(tags, limit=10_000))
+    names = set(normalize_tags(tags))
 
     def apply(draft: Draft) -> None:
         draft.tags = [t for t in draft.tags if t not in names]

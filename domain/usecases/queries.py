@@ -19,7 +19,7 @@ from domain.schemas import DueValue, TaskPage, TaskQuery
 from domain.timeutil import day_bounds, local_midnight, parse_due
 from domain.uow import Tx, UnitOfWork
 from domain.usecases.common import Actor, views
-from domain.values import PAGE_MAX, Priority, Status, StatusFilter, normalize_tag, words
+from domain.values import PAGE_MAX, SEARCH_TERMS_MAX, Priority, Status, StatusFilter, normalize_tag, words
 
 _FAR = NO_DUE_KEY  # due_key of tasks without a due: they sort last in both orders
 _DEFAULT_ORDER = {"due": "asc", "priority": "desc", "created": "desc", "updated": "desc", "title": "asc"}
@@ -85,8 +85,11 @@ def _filters(tx: Tx, actor: Actor, q: TaskQuery) -> list[ColumnElement[bool]]:
         if len(q.q) > 500:
             raise InvalidInput("search text is at most 500 characters", field="q")
         terms = words(q.q)
+        if len(terms) > SEARCH_TERMS_MAX:
+            raise InvalidInput(f"search takes at most {SEARCH_TERMS_MAX} words (got {len(terms)}); "
+                               "use the most distinctive ones", field="q")
         if terms:
-            out.append(_matches(tx, terms))
+            out.append(_matches(tx, actor.id, terms))
     return out
 
 
@@ -119,7 +122,7 @@ def _bound(value: DueValue, tz: ZoneInfo, field: str, *, after: bool) -> int:
     try:
         due = parse_due(value, tz)
     except InvalidInput as exc:
-        raise InvalidInput(exc.message.replace("due date", field), field=field) from None
+        raise type(exc)(exc.message.replace("due date", field), field=field) from None
     if due.day is not None:
         day = due.day + timedelta(days=1) if after else due.day
         return int(local_midnight(day, tz).timestamp())
@@ -153,16 +156,27 @@ def _due_on(day: date, tz: ZoneInfo) -> ColumnElement[bool]:
     )
 
 
-def _matches(tx: Tx, terms: list[str]) -> ColumnElement[bool]:
+def _matches(tx: Tx, owner_id: int, terms: list[str]) -> ColumnElement[bool]:
     """Every term as a prefix: FTS5 `"w"*` on SQLite, `w:*` with the simple configuration on PostgreSQL."""
     bind = tx.session.bind
     if bind is not None and bind.dialect.name == "postgresql":
         tsquery = " & ".join(f"{t}:*" for t in terms)
         vector = func.to_tsvector(sa.literal_column("'simple'::regconfig"), col(Task.search_text))
         return vector.op("@@")(func.to_tsquery(sa.literal_column("'simple'::regconfig"), tsquery))
-    match = " AND ".join(f'"{t}"*' for t in terms)
-    fts = sa.text("SELECT rowid FROM task_fts WHERE task_fts MATCH :match").bindparams(match=match)
+    fts = sa.text("SELECT rowid FROM task_fts WHERE task_fts MATCH :match").bindparams(
+        match=fts_match(owner_id, terms)
+    )
     return col(Task.id).in_(fts.columns(sa.column("rowid", sa.Integer)))
+
+
+def fts_match(owner_id: int, terms: list[str]) -> str:
+    """The SQLite FTS5 query: the owner's token AND every term as a prefix of a search_text word.
+
+    The owner column (migration 0006) holds the owner's id; AND seeks through the short doclist of one owner, so
+    the cost follows the caller's tasks, not every tenant's. Terms are `words()`, so they never hold a quote.
+    """
+    prefixes = " AND ".join(f'"{t}"*' for t in terms)
+    return f'owner_id : "{owner_id}" AND search_text : ({prefixes})'
 
 
 def _sort_key(sort: str, order: str) -> ColumnElement[Any]:

@@ -56,7 +56,7 @@ def _until(value: DueValue | None, tz: ZoneInfo) -> datetime | None:
     try:
         due = parse_due(value, tz)
     except InvalidInput as exc:
-        raise InvalidInput(exc.message.replace("due date", "until"), field="until") from None
+        raise type(exc)(exc.message.replace("due date", "until"), field="until") from None
     if due.at is not None:
         return due.at
     assert due.day is not None
@@ -82,7 +82,7 @@ async def preview_recurrence(
 ) -> RecurrencePreview:
     """The next `count` occurrences of a rule after `start` (default now) in the user's timezone; saves nothing."""
     tz = actor.tz
-    begin = parse_due(start, tz).local(tz) if start is not None else uow.clock.now().astimezone(tz)
+    begin = _start(start, tz) if start is not None else uow.clock.now().astimezone(tz)
     occurrences = next_occurrences(rule, begin, tz, count, anchor=begin)
     return RecurrencePreview(
         rule=rule.strip(),
@@ -90,6 +90,13 @@ async def preview_recurrence(
         occurrences=occurrences,
         occurrences_local=[render_local(Due(at=o), tz) for o in occurrences],
     )
+
+
+def _start(value: DueValue, tz: ZoneInfo) -> datetime:
+    try:
+        return parse_due(value, tz).local(tz)
+    except InvalidInput as exc:
+        raise type(exc)(exc.message.replace("due date", "start"), field="start") from None
 
 
 def next_due(task: Task, tz: ZoneInfo) -> Due | None:

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import AfterValidator
 
-from domain.values import ID_MAX, PAGE_DEFAULT, PAGE_MAX
+from domain.values import DATE_MAX, DATE_MIN, ID_MAX, PAGE_DEFAULT, PAGE_MAX, Text
 from services.audit_log import AuditPage, AuditQuery, list_audit
 from web.deps import CurrentActor, UowDep
 from web.problems import responses
@@ -15,16 +16,27 @@ from web.problems import responses
 router = APIRouter(prefix="/api/v1", tags=["audit"], responses=responses(401, 422))
 
 TaskFilter = Annotated[int | None, Query(ge=1, le=ID_MAX, description="only this task's entries")]
-TypeFilter = Annotated[str | None, Query(max_length=100, description="e.g. task.completed")]
-Since = Annotated[datetime | None, Query(description="from this time (inclusive; without offset: your timezone)")]
-Until = Annotated[datetime | None, Query(description="before this time (exclusive; without offset: your timezone)")]
+TypeFilter = Annotated[Text | None, Query(max_length=100, description="e.g. task.completed")]
+
+
+def _in_range(moment: datetime | None) -> datetime | None:
+    """A time of 1900..2200, as every date the API takes (beyond them time zone arithmetic overflows)."""
+    if moment is not None and not DATE_MIN <= moment.date() <= DATE_MAX:
+        raise ValueError(f"give a time from {DATE_MIN} to {DATE_MAX}")
+    return moment
+
+
+Moment = Annotated[datetime | None, AfterValidator(_in_range)]
+Since = Annotated[Moment, Query(description="from this time (inclusive; without offset: your timezone)")]
+Until = Annotated[Moment, Query(description="before this time (exclusive; without offset: your timezone)")]
+Cursor = Annotated[Text | None, Query()]
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 
 
 @router.get("/audit", response_model=AuditPage)
 async def get_audit(
     uow: UowDep, actor: CurrentActor, task_id: TaskFilter = None, type: TypeFilter = None, since: Since = None,
-    until: Until = None, limit: Limit = PAGE_DEFAULT, cursor: str | None = None,
+    until: Until = None, limit: Limit = PAGE_DEFAULT, cursor: Cursor = None,
 ) -> AuditPage:
     """What happened to your tasks, newest first: who, what, when, and the task before and after."""
     query = AuditQuery(task_id=task_id, type=type, since=since, until=until, limit=limit, cursor=cursor)
@@ -36,7 +48,7 @@ async def get_admin_audit(
     uow: UowDep, actor: CurrentActor,
     user_id: Annotated[int | None, Query(ge=1, le=ID_MAX, description="only this user's entries")] = None,
     task_id: TaskFilter = None, type: TypeFilter = None, since: Since = None, until: Until = None,
-    limit: Limit = PAGE_DEFAULT, cursor: str | None = None,
+    limit: Limit = PAGE_DEFAULT, cursor: Cursor = None,
 ) -> AuditPage:
     """Every user's audit entries (administrators only), newest first."""
     if not actor.is_admin:

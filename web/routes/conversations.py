@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from agent.calls import parse_arguments
+from domain.values import ID_MAX
 from web.deps import CurrentActor, StateDep
 from web.problems import responses
 from web.schemas import ConversationId
@@ -54,7 +55,7 @@ async def list_messages(
     state: StateDep,
     actor: CurrentActor,
     conversation_id: ConversationId,
-    after_seq: Annotated[int, Query(ge=0, description="only messages after this seq (paging)")] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=ID_MAX, description="only messages after this seq (paging)")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> MessagesPublic:
     """The messages of one of your conversations, in order (another user's conversation answers 404)."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from domain.values import ID_MAX, PAGE_DEFAULT, PAGE_MAX
+from domain.values import ID_MAX, PAGE_DEFAULT, PAGE_MAX, Text
 from services.notifications import NotificationPage, NotificationView, list_notifications, mark_read
 from web.deps import CurrentActor, UowDep
 from web.problems import responses
@@ -22,7 +22,7 @@ async def get_notifications(
     actor: CurrentActor,
     unread: Annotated[bool, Query(description="only those not read yet")] = False,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
-    cursor: str | None = None,
+    cursor: Annotated[Text | None, Query()] = None,
 ) -> NotificationPage:
     """Your notifications, newest first; `count` is the total matching."""
     return await list_notifications(uow, actor, unread=unread, limit=limit, cursor=cursor)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from domain import usecases as uc
 from domain.schemas import NowView, RecurrencePreview, UndoResult
+from domain.values import RULE_MAX, Text
 from web.deps import CurrentActor, UowDep
 from web.problems import responses
 
@@ -18,9 +19,9 @@ router = APIRouter(prefix="/api/v1", tags=["planning"], responses=responses(401)
 async def preview_recurrence(
     uow: UowDep,
     actor: CurrentActor,
-    rule: Annotated[str, Query(min_length=1, max_length=200, examples=["every monday at 09:00"])],
+    rule: Annotated[Text, Query(min_length=1, max_length=RULE_MAX, examples=["every monday at 09:00"])],
     count: Annotated[int, Query(ge=1, le=100)] = 5,
-    start: Annotated[str | None, Query(description="datetime or date; default now")] = None,
+    start: Annotated[Text | None, Query(description="datetime or date; default now")] = None,
 ) -> RecurrencePreview:
     """The next `count` occurrences of a rule in your timezone, without saving anything."""
     return await uc.preview_recurrence(uow, actor, rule, count=count, start=start)

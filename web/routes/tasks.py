@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Header, Query, status
 
 from domain import usecases as uc
 from domain.schemas import BulkResult, SortKey, SortOrder, TaskCreate, TaskQuery, TaskView
-from domain.values import PAGE_DEFAULT, PAGE_MAX, Priority, StatusFilter
+from domain.values import PAGE_DEFAULT, PAGE_MAX, TAGS_PER_TASK_MAX, Priority, StatusFilter, Text
 from web.deps import CurrentActor, UowDep
 from web.problems import responses
 from web.schemas import BulkRequest, TaskId, TaskPatch, TasksPublic, VersionBody
@@ -25,18 +25,18 @@ async def list_tasks(
     status_: Annotated[list[StatusFilter] | None, Query(alias="status", description="default open and completed; "
                                                         "deleted lists the trash")] = None,
     priority: Annotated[list[Priority] | None, Query()] = None,
-    tag: Annotated[list[str] | None, Query()] = None,
+    tag: Annotated[list[Text] | None, Query(max_length=TAGS_PER_TASK_MAX, description="at most 20")] = None,
     tag_mode: Annotated[Literal["any", "all"], Query()] = "any",
-    due_before: Annotated[str | None, Query(description="datetime or date (local to you without offset)")] = None,
-    due_after: Annotated[str | None, Query(description="datetime or date (local to you without offset)")] = None,
+    due_before: Annotated[Text | None, Query(description="datetime or date (local to you without offset)")] = None,
+    due_after: Annotated[Text | None, Query(description="datetime or date (local to you without offset)")] = None,
     overdue: bool | None = None,
     due_today: bool | None = None,
     has_due: bool | None = None,
-    q: Annotated[str | None, Query(max_length=500, description="each word a prefix in title or description")] = None,
+    q: Annotated[Text | None, Query(max_length=500, description="each word a prefix in title or description")] = None,
     sort: SortKey = "due",
     order: SortOrder | None = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
-    cursor: str | None = None,
+    cursor: Annotated[Text | None, Query()] = None,
 ) -> TasksPublic:
     """List your tasks with filters, sort and a cursor; `count` is the total matching."""
     query = TaskQuery(
@@ -53,7 +53,7 @@ async def create_task(
     uow: UowDep,
     actor: CurrentActor,
     body: TaskCreate,
-    idempotency_key: Annotated[str | None, Header(max_length=255, description="repeat-safe creation")] = None,
+    idempotency_key: Annotated[Text | None, Header(max_length=255, description="repeat-safe creation")] = None,
 ) -> TaskView:
     """Create a task; the same Idempotency-Key with the same body returns the first task."""
     return await uc.create_task(uow, actor, body, idempotency_key=idempotency_key)
