@@ -1,4 +1,5 @@
-"""SQLModel tables of the task domain: users, tokens, tasks and tags, and the outbox, idempotency and lease rows."""
+"""SQLModel tables of the task domain: users, tokens, login sessions, tasks and tags, and the outbox, idempotency
+and lease rows."""
 
 from __future__ import annotations
 
@@ -33,6 +34,21 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True, index=True)
     created_at: datetime
     last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class AuthSession(SQLModel, table=True):
+    """A login session: its access tokens name it (`sid`), and revoking it ends them and its refresh token."""
+
+    __tablename__ = "auth_session"
+
+    id: str = Field(primary_key=True, max_length=32)  # opaque: 128 random bits as hex
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    created_at: datetime
+    auth_time: datetime  # when the password was checked
+    refreshed_at: datetime
+    expires_at: datetime  # absolute end (auth_time + the session maximum): then log in again
+    refresh_hash: str = Field(max_length=64)  # sha256 of the current refresh token's jti: older ones are reuse
     revoked_at: datetime | None = None
 
 

@@ -11,10 +11,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
-from domain.access_tokens import AUDIENCE_MCP, looks_like_jwt, read_access_token
+from domain.access_tokens import AUDIENCE_MCP, decode_token, looks_like_jwt
 from domain.errors import AuthenticationFailed, DomainError, VersionConflict
 from domain.uow import UnitOfWork
-from domain.usecases import Actor, actor_for, authenticate_token
+from domain.usecases import Actor, actor_for, authenticate_session, authenticate_token
+from mcp_server.sessions import SessionLimits
 
 LOCAL_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 
@@ -29,10 +30,13 @@ class McpPorts:
     public_url: str = "http://127.0.0.1:8000"
     allowed_hosts: list[str] = field(default_factory=lambda: list(LOCAL_HOSTS))
     allowed_origins: list[str] = field(default_factory=list)
+    session_limits: SessionLimits = field(default_factory=SessionLimits)  # per-user cap, idle timeout, recheck
 
 
 class TodoTokenVerifier(TokenVerifier):
-    """Accepts personal API tokens and JWT access tokens with audience `mcp`."""
+    """Accepts unrevoked personal API tokens and JWT access tokens with audience `mcp`; a JWT naming a login
+    session (`sid`) only while that session is live. Every HTTP request of an MCP session is checked, so a
+    revocation refuses its next call. The agent's own short-lived tokens carry no session."""
 
     def __init__(self, ports: McpPorts) -> None:
         self.ports = ports
@@ -40,7 +44,10 @@ class TodoTokenVerifier(TokenVerifier):
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
             if looks_like_jwt(token):
-                user_id = read_access_token(token, self.ports.secret, audience=AUDIENCE_MCP)
+                claims = decode_token(token, self.ports.secret, audience=AUDIENCE_MCP)
+                user_id = claims.user_id
+                if claims.session_id is not None:
+                    await authenticate_session(self.ports.uow, user_id, claims.session_id)
             else:
                 user_id = (await authenticate_token(self.ports.uow, token)).id
         except AuthenticationFailed:

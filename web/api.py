@@ -6,10 +6,22 @@ from fastapi import FastAPI
 
 from web import problems
 from web.deps import ApiState
-from web.routes import account, audit, auth, chat, conversations, notifications, planning, stream, tags, tasks
+from web.routes import (
+    account,
+    audit,
+    auth,
+    chat,
+    conversations,
+    notifications,
+    planning,
+    sessions,
+    stream,
+    tags,
+    tasks,
+)
 
 ROUTERS = (
-    auth.router, account.router, tasks.router, tags.router, planning.router, conversations.router,
+    auth.router, sessions.router, account.router, tasks.router, tags.router, planning.router, conversations.router,
     notifications.router, audit.router, stream.router, chat.router,
 )
 

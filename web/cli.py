@@ -120,15 +120,34 @@ def user_create(
     """Create a user (asks for the password twice, unless --password-stdin)."""
     from domain.usecases import create_user
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise fail("--password-stdin: no password on standard input")
-    else:
-        password = str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    password = _read_password("Password", password_stdin)
     user = with_database(ctx, lambda uow: create_user(uow, email, password, timezone=timezone, is_admin=admin))
     role = ", admin" if user.is_admin else ""
     typer.echo(f"created user {user.email} (id {user.id}, timezone {user.timezone}{role})")
+
+
+@user_app.command("password")
+def user_password(
+    ctx: typer.Context,
+    email: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Set a user's password (asks twice, unless --password-stdin) and sign them out of every login session."""
+    from domain.usecases import reset_password
+
+    password = _read_password("New password", password_stdin)
+    user, ended = with_database(ctx, lambda uow: reset_password(uow, email, password))
+    typer.echo(f"changed the password of {user.email}; ended {ended} login session{'' if ended == 1 else 's'} "
+               "(personal API tokens keep working: see `todo-agent token list`)")
+
+
+def _read_password(prompt: str, from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise fail("--password-stdin: no password on standard input")
+        return password
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True))
 
 
 @token_app.command("create")

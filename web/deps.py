@@ -11,11 +11,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agent.loop import Agent
 from agent.store import ConversationStore
-from domain.access_tokens import looks_like_jwt, read_access_token
-from domain.errors import AuthenticationFailed, UserNotFound
+from domain.access_tokens import decode_token, looks_like_jwt
+from domain.errors import AuthenticationFailed
 from domain.uow import UnitOfWork
-from domain.usecases import Actor, actor_for, authenticate_token
-from web.security import RateLimiter
+from domain.usecases import Actor, authenticate_session, authenticate_token
+from web.security import LoginLimiter, WindowLimiter
 
 
 @dataclass
@@ -26,9 +26,11 @@ class ApiState:
     secret: str
     conversations: ConversationStore
     access_ttl: timedelta = timedelta(minutes=30)
+    session_max: timedelta = timedelta(hours=12)  # a login session's absolute lifetime
+    stream_recheck_seconds: float = 5.0  # how often an open /api/v1/stream re-checks its token
     allow_registration: bool = True
-    login_by_address: RateLimiter = field(default_factory=lambda: RateLimiter(limit=20, window=300))
-    login_by_account: RateLimiter = field(default_factory=lambda: RateLimiter(limit=5, window=300))
+    login_limits: LoginLimiter = field(default_factory=LoginLimiter)  # failures per account and per address
+    register_by_address: WindowLimiter = field(default_factory=lambda: WindowLimiter(limit=10, window=3600))
     agent: Agent | None = None  # the chat agent; None when no chat model is configured
     ping_seconds: float = 15.0  # heartbeat interval of the chat turn streams
 
@@ -50,20 +52,28 @@ UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 _bearer = HTTPBearer(auto_error=False, description="A JWT access token or a personal API token")
 
 
-async def current_actor(
-    state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Actor:
-    """The user of the bearer token; 401 for a missing, invalid, expired or revoked token."""
+def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    """The bearer credential of the request; 401 when there is none."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationFailed("send 'Authorization: Bearer <token>' (an access token or an API token)")
-    token = credentials.credentials
+    return credentials.credentials
+
+
+BearerToken = Annotated[str, Depends(bearer_token)]
+
+
+async def actor_for_bearer(state: ApiState, token: str) -> Actor:
+    """The user of a bearer credential: an unrevoked API token, or an access JWT whose login session is live
+    (one query); AuthenticationFailed otherwise. Requests and open streams (re-checking) both use this."""
     if not looks_like_jwt(token):
         return await authenticate_token(state.uow, token)
-    user_id = read_access_token(token, state.secret)
-    try:
-        return await actor_for(state.uow, user_id=user_id)
-    except UserNotFound:
-        raise AuthenticationFailed("the access token's user no longer exists") from None
+    claims = decode_token(token, state.secret)
+    return await authenticate_session(state.uow, claims.user_id, claims.session_id)
+
+
+async def current_actor(state: StateDep, token: BearerToken) -> Actor:
+    """The user of the bearer token; 401 for a missing, invalid, expired or revoked token or session."""
+    return await actor_for_bearer(state, token)
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.schemas import TaskCreate, TaskUpdate, TaskView
-from domain.values import BULK_MAX, ID_MAX, Priority
+from domain.schemas import TagList, TaskCreate, TaskUpdate, TaskView
+from domain.values import BULK_MAX, ID_MAX, Priority, Text
 
 
 class VersionBody(BaseModel):
@@ -46,13 +46,13 @@ class BulkRequest(BaseModel):
     action: Literal["complete", "delete", "set_priority", "add_tags"]
     ids: list[Annotated[int, Field(ge=1, le=ID_MAX)]] = Field(min_length=1, max_length=BULK_MAX)
     priority: Priority | None = Field(default=None, description="for set_priority")
-    tags: list[str] | None = Field(default=None, description="for add_tags")
+    tags: TagList | None = Field(default=None, description="for add_tags (at most 20)")
 
 
 class TagRename(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="the new name; renaming onto an existing tag merges them")
+    name: Text = Field(description="the new name; renaming onto an existing tag merges them")
 
 
 class TagDeleted(BaseModel):
@@ -63,34 +63,62 @@ class TagDeleted(BaseModel):
 class Register(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=320, examples=["ada@example.com"])
-    password: str = Field(min_length=8, max_length=1024)
-    timezone: str = Field(default="UTC", examples=["Europe/Berlin"])
+    email: Text = Field(max_length=320, examples=["ada@example.com"])
+    password: Text = Field(min_length=8, max_length=1024)
+    timezone: Text = Field(default="UTC", examples=["Europe/Berlin"])
 
 
 class Login(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=320)
-    password: str = Field(max_length=1024)
+    email: Text = Field(max_length=320)
+    password: Text = Field(max_length=1024)
 
 
 class AccessToken(BaseModel):
+    """A login answer: the access token for requests and the refresh token (one use) that renews it."""
+
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="seconds")
+    refresh_token: str = Field(description="send it to /api/v1/auth/refresh; each refresh returns a new one")
+    refresh_expires_in: int = Field(description="seconds until the session ends and you must log in again")
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(max_length=2048)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Text = Field(max_length=1024)
+    new_password: Text = Field(min_length=8, max_length=1024)
+
+
+class SignOutEverywhere(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    api_tokens: bool = Field(default=False, description="also revoke every personal API token")
+
+
+class SignedOut(BaseModel):
+    sessions: int = Field(description="login sessions ended")
+    api_tokens: int = Field(description="personal API tokens revoked")
 
 
 class MePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    timezone: str = Field(examples=["America/New_York"])
+    timezone: Text = Field(examples=["America/New_York"])
 
 
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(default="", max_length=100)
+    name: Text = Field(default="", max_length=100)
 
 
 class TokenCreated(BaseModel):

@@ -6,10 +6,12 @@ from domain.usecases.accounts import (
     actor_for,
     authenticate,
     authenticate_token,
+    change_password,
     create_api_token,
     create_user,
     get_user,
     list_tokens,
+    reset_password,
     revoke_token,
     set_timezone,
 )
@@ -28,6 +30,17 @@ from domain.usecases.fields import (
 from domain.usecases.now import whats_now
 from domain.usecases.queries import list_tasks, search_tasks
 from domain.usecases.recurring import create_successor, next_due, preview_recurrence
+from domain.usecases.sessions import (
+    Revoked,
+    SessionGrant,
+    SessionView,
+    authenticate_session,
+    list_sessions,
+    revoke_session,
+    rotate_refresh,
+    sign_out_everywhere,
+    start_session,
+)
 from domain.usecases.tags import delete_tag, list_tags, rename_tag
 from domain.usecases.tasks import (
     complete_task,
@@ -41,11 +54,12 @@ from domain.usecases.tasks import (
 from domain.usecases.undo import undo_last_change
 
 __all__ = [
-    "Actor", "TokenView", "UserView", "actor_for", "add_tags", "authenticate", "authenticate_token",
-    "bulk_add_tags", "bulk_complete", "bulk_delete", "bulk_set_priority", "clear_due_date", "clear_recurrence",
-    "complete_task", "create_api_token", "create_successor", "create_task", "create_user", "delete_tag",
-    "delete_task", "get_task", "get_user", "list_tags", "list_tasks", "list_tokens", "next_due",
-    "preview_recurrence", "remove_tags", "rename_tag", "reopen_task", "restore_task", "revoke_token",
-    "search_tasks", "set_due_date", "set_priority", "set_recurrence", "set_reminders", "set_timezone",
-    "undo_last_change", "update_task", "whats_now",
+    "Actor", "Revoked", "SessionGrant", "SessionView", "TokenView", "UserView", "actor_for", "add_tags",
+    "authenticate", "authenticate_session", "authenticate_token", "bulk_add_tags", "bulk_complete", "bulk_delete",
+    "bulk_set_priority", "change_password", "clear_due_date", "clear_recurrence", "complete_task",
+    "create_api_token", "create_successor", "create_task", "create_user", "delete_tag", "delete_task", "get_task",
+    "get_user", "list_sessions", "list_tags", "list_tasks", "list_tokens", "next_due", "preview_recurrence",
+    "remove_tags", "rename_tag", "reopen_task", "reset_password", "restore_task", "revoke_session", "revoke_token",
+    "rotate_refresh", "search_tasks", "set_due_date", "set_priority", "set_recurrence", "set_reminders",
+    "set_timezone", "sign_out_everywhere", "start_session", "undo_last_change", "update_task", "whats_now",
 ]

@@ -1,23 +1,24 @@
-"""Accounts: users (argon2 password hashes, IANA timezone, admin flag) and personal API tokens (hashed, revocable)."""
+"""Accounts: users (argon2 password hashes, IANA timezone, admin flag), password changes, and personal API tokens
+(hashed, revocable)."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
 
-from pwdlib import PasswordHash
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from domain.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound, UserNotFound
 from domain.models import ApiToken, Task, User
+from domain.passwords import hash_password, verify_nothing, verify_password
 from domain.timeutil import Due, check_timezone, zone
 from domain.uow import UnitOfWork
 from domain.usecases.common import Actor
+from domain.usecases.sessions import revoke_user_sessions
 from domain.values import valid_id
 
 TOKEN_PREFIX = "tat_"
@@ -43,11 +44,6 @@ class TokenView(BaseModel):
     revoked_at: datetime | None
 
 
-@functools.cache
-def _hasher() -> PasswordHash:
-    return PasswordHash.recommended()
-
-
 def _actor(user: User) -> Actor:
     assert user.id is not None
     return Actor(id=user.id, timezone=user.timezone, is_admin=user.is_admin)
@@ -68,7 +64,7 @@ async def create_user(
     check_timezone(timezone)
     if password is not None and len(password) < PASSWORD_MIN:
         raise InvalidInput(f"a password has at least {PASSWORD_MIN} characters", field="password")
-    digest = _hasher().hash(password) if password is not None else None
+    digest = await hash_password(password) if password is not None else None
     try:
         async with uow.write() as tx:
             user = User(email=email, password_hash=digest, timezone=timezone, is_admin=is_admin, created_at=tx.now)
@@ -84,20 +80,17 @@ async def authenticate(uow: UnitOfWork, email: str, password: str) -> Actor:
     async with uow.read() as tx:
         user = (await tx.session.exec(select(User).where(User.email == email.strip().lower()))).first()
     if user is None or user.password_hash is None:
-        _hasher().verify(password, _dummy_hash())  # spend the same time as a real check
+        await verify_nothing(password)  # spend the same time as a real check
         raise AuthenticationFailed("wrong email or password")
-    if not _hasher().verify(password, user.password_hash):
+    if not await verify_password(password, user.password_hash):
         raise AuthenticationFailed("wrong email or password")
     return _actor(user)
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    return _hasher().hash(secrets.token_urlsafe(16))
-
-
 async def get_user(uow: UnitOfWork, *, user_id: int | None = None, email: str | None = None) -> UserView:
     """A user by id or email."""
+    if user_id is not None and not valid_id(user_id):
+        raise UserNotFound(f"no user {user_id}", field="user_id")  # larger ids cannot exist (nor fit the column)
     async with uow.read() as tx:
         stmt = select(User).where(User.id == user_id) if user_id is not None else select(User).where(
             User.email == (email or "").strip().lower()
@@ -126,6 +119,40 @@ async def set_timezone(uow: UnitOfWork, actor: Actor, timezone: str) -> UserView
         for task in tasks.all():
             task.due_key = Due(day=task.due_date).key(tz)
         return UserView.model_validate(user, from_attributes=True)
+
+
+def _check_password(password: str, field: str = "password") -> None:
+    if len(password) < PASSWORD_MIN:
+        raise InvalidInput(f"a password has at least {PASSWORD_MIN} characters", field=field)
+
+
+async def change_password(uow: UnitOfWork, actor: Actor, current_password: str, new_password: str) -> int:
+    """Set a new password after checking the current one, and end every session of the user; how many ended."""
+    _check_password(new_password, "new_password")
+    async with uow.read() as tx:
+        user = await tx.session.get(User, actor.id)
+    if user is None:
+        raise UserNotFound(f"no user {actor.id}", field="user_id")
+    # 422, not 401: the caller's own token is fine, only this field is wrong (a 401 would sign the page out).
+    if user.password_hash is None or not await verify_password(current_password, user.password_hash):
+        raise InvalidInput("the current password is not right", field="current_password")
+    return await _store_password(uow, actor.id, await hash_password(new_password))
+
+
+async def reset_password(uow: UnitOfWork, email: str, new_password: str) -> tuple[UserView, int]:
+    """The operator's reset (CLI): set a user's password and end every session; the user and how many ended."""
+    _check_password(new_password)
+    user = await get_user(uow, email=email)
+    return user, await _store_password(uow, user.id, await hash_password(new_password))
+
+
+async def _store_password(uow: UnitOfWork, user_id: int, digest: str) -> int:
+    async with uow.write() as tx:
+        user = await tx.session.get(User, user_id)
+        if user is None:
+            raise UserNotFound(f"no user {user_id}", field="user_id")
+        user.password_hash = digest
+        return await revoke_user_sessions(tx, user_id)
 
 
 def _token_hash(token: str) -> str:

@@ -9,6 +9,8 @@ import pytest
 
 from domain.access_tokens import AUDIENCE_MCP, issue_access_token
 from tests.api.conftest import SECRET, assert_problem
+from web.routes.auth import REGISTERED
+from web.security import LoginLimiter
 
 A = "/api/v1/auth"
 
@@ -41,10 +43,12 @@ async def test_registration_refuses_bad_input_with_the_field(client, body, field
     assert_problem(await client.post(f"{A}/register", json=body), 422, field)
 
 
-async def test_registering_an_email_twice_is_a_409(client):
+async def test_registering_an_email_twice_answers_201_like_a_new_account(client):
+    """A taken email is not revealed: the same 201 answer as for a fresh one (tests/api/test_limits.py has more)."""
     email = _email()
     await _register(client, email)
-    assert_problem(await _register(client, email), 409, "email")
+    again = await _register(client, email)
+    assert again.status_code == 201 and again.json() == {"email": email, "detail": REGISTERED}
 
 
 async def test_registration_can_be_switched_off(client, api_state):
@@ -52,7 +56,8 @@ async def test_registration_can_be_switched_off(client, api_state):
     assert_problem(await _register(client, _email()), 403)
 
 
-async def test_a_wrong_password_is_401_and_too_many_attempts_are_429_per_account(client):
+async def test_a_wrong_password_is_401_and_too_many_attempts_are_429_per_account(client, api_state):
+    api_state.login_limits = LoginLimiter(clock=lambda: 1000.0)  # frozen: the one-second backoff never passes
     email = _email()
     await _register(client, email)
     for _ in range(5):
@@ -63,17 +68,21 @@ async def test_a_wrong_password_is_401_and_too_many_attempts_are_429_per_account
 
 
 async def test_too_many_attempts_from_one_address_are_429_whatever_the_account(client, api_state):
-    api_state.login_by_address.limit = 3
+    api_state.login_limits = LoginLimiter(address_limit=3)
     for _ in range(3):
         await client.post(f"{A}/login", json={"email": _email(), "password": "whatever1"})
     assert_problem(await client.post(f"{A}/login", json={"email": _email(), "password": "whatever1"}), 429)
 
 
-async def test_refresh_gives_a_fresh_token_for_a_valid_one(client, alice):
-    r = await client.post(f"{A}/refresh", headers=alice.headers)
-    assert r.status_code == 200
+async def test_refresh_takes_the_login_answers_refresh_token_never_the_access_token(client, alice):
+    """Only the refresh token renews a session; the access token (here alice's) is refused."""
+    assert_problem(await client.post(f"{A}/refresh", headers=alice.headers), 401)
+    email = _email()
+    await _register(client, email)
+    login = (await client.post(f"{A}/login", json={"email": email, "password": "correct horse"})).json()
+    r = await client.post(f"{A}/refresh", json={"refresh_token": login["refresh_token"]})
     me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
-    assert me.json()["id"] == alice.id
+    assert me.json()["email"] == email
 
 
 async def test_patching_me_changes_the_timezone_and_refuses_unknown_zones(client, alice):

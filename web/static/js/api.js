@@ -1,7 +1,10 @@
 // The one way to reach the server: JSON in and out, the bearer token, and problem+json errors.
-// The access token lives only in this module's memory (never in storage or cookies): a reload signs out.
+// The access and refresh tokens live only in this module's memory (never in storage or cookies): a reload signs
+// out. Forgetting a token whose session is still live ends that session on the server (POST /auth/logout).
 
 let token = null;
+let refresh = null;
+let sessionLive = false; // does the server still hold the session of `token`?
 let unauthorizedHandler = () => {};
 
 /** An error answer from the API (problem+json), or a network failure (status 0). */
@@ -17,8 +20,38 @@ export class ApiError extends Error {
   }
 }
 
-export function setToken(value) {
+/** Keep a new access token (and, when given, the session's new refresh token); null forgets both. */
+export function setToken(value, refreshToken) {
+  const previous = sessionLive ? token : null;
   token = value || null;
+  if (refreshToken !== undefined) refresh = refreshToken || null;
+  sessionLive = token !== null;
+  if (token === null) {
+    refresh = null;
+    if (previous) endSession(previous);
+  }
+}
+
+/** The current session's refresh token (null when signed out). */
+export function refreshToken() {
+  return refresh;
+}
+
+/** The server has already ended this session (e.g. "sign out everywhere"): forgetting it needs no logout. */
+export function sessionEnded() {
+  sessionLive = false;
+}
+
+/** Tell the page its session is over (a refused renewal): it signs out with `detail`. */
+export function endedByServer(detail) {
+  sessionLive = false;
+  unauthorizedHandler(detail);
+}
+
+function endSession(previous) {
+  // Fire and forget: the page is signed out either way; the server refuses the token from now on.
+  fetch("/api/v1/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${previous}` }, cache: "no-store" })
+    .catch(() => {});
 }
 
 export function hasToken() {
@@ -92,7 +125,7 @@ export async function send(path, { method = "GET", body, auth = true, signal, he
   }
   if (response.ok) return response;
   const error = await errorFrom(response);
-  if (response.status === 401 && auth) unauthorizedHandler(error.detail);
+  if (response.status === 401 && auth) endedByServer(error.detail);
   throw error;
 }
 

@@ -1,7 +1,9 @@
-// The sign-in view (log in, create an account) and the renewal of the access token before it expires.
+// The sign-in view (log in, create an account), the renewal of the access token with the session's refresh
+// token before it expires, "Sign out everywhere", and the change-password form.
 
-import { ApiError, post, setToken } from "./api.js";
+import { ApiError, endedByServer, post, refreshToken, sessionEnded, setToken } from "./api.js";
 import { byId, setMessage } from "./dom.js";
+import { notify } from "./status.js";
 
 const RENEW_AT = 0.8; // renew at 80 % of the token's lifetime
 const MIN_PASSWORD = 8;
@@ -17,6 +19,12 @@ export function initAuth({ onSignedIn }) {
     run(login);
   });
   byId("register-button").addEventListener("click", () => run(register));
+  byId("sign-out-everywhere").addEventListener("click", signOutEverywhere);
+  byId("password-toggle").addEventListener("click", () => showPasswordForm(byId("password-popover").hidden));
+  byId("password-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    changePassword();
+  });
 }
 
 /** Show the sign-in view (with an optional message, e.g. why the session ended). */
@@ -24,6 +32,7 @@ export function showSignIn(message = "") {
   byId("app").hidden = true;
   byId("auth").hidden = false;
   byId("password").value = "";
+  byId("password-popover").hidden = true;
   setMessage(byId("auth-error"), message);
   setBusy(false);
   byId("email").focus();
@@ -49,13 +58,64 @@ export function stopRenewal() {
 
 async function renew() {
   renewTimer = null;
+  const refresh = refreshToken();
+  if (!refresh) return;
   try {
-    const answer = await post("/api/v1/auth/refresh");
-    setToken(answer.access_token);
+    // The refresh token is the credential here (never the access token); each answer brings the next one.
+    const answer = await post("/api/v1/auth/refresh", undefined,
+      { auth: false, headers: { Authorization: `Bearer ${refresh}` } });
+    if (refreshToken() !== refresh) return; // signed out (or in again) meanwhile
+    setToken(answer.access_token, answer.refresh_token);
     scheduleRenewal(answer.expires_in);
   } catch (err) {
-    // A 401 has already signed the page out (api.js); a network blip gets another try soon.
-    if (err instanceof ApiError && err.status !== 401) renewTimer = setTimeout(renew, 30_000);
+    if (refreshToken() !== refresh) return;
+    // A refused renewal ends the session (signed out elsewhere, or too old); a network blip gets another try.
+    if (err instanceof ApiError && err.status === 401) endedByServer(`${err.detail}`);
+    else renewTimer = setTimeout(renew, 30_000);
+  }
+}
+
+/** End every session of the account (this page's too), then sign this page out. */
+async function signOutEverywhere() {
+  const button = byId("sign-out-everywhere");
+  button.disabled = true;
+  try {
+    await post("/api/v1/auth/sessions/revoke");
+    sessionEnded();
+    byId("sign-out").click(); // the page's usual sign-out, without a logout call for the ended session
+  } catch (err) {
+    if (err.status !== 401) notify(`Could not sign out everywhere: ${err.detail || err.message}`, { error: true });
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function showPasswordForm(open) {
+  byId("password-popover").hidden = !open;
+  byId("password-toggle").setAttribute("aria-expanded", String(open));
+  setMessage(byId("password-error"), "");
+  byId("password-form").reset();
+  if (open) byId("current-password").focus();
+}
+
+/** Change the password: every other session ends, and this page continues with the fresh session answered. */
+async function changePassword() {
+  const body = { current_password: byId("current-password").value, new_password: byId("new-password").value };
+  if (body.new_password.length < MIN_PASSWORD) {
+    setMessage(byId("password-error"), `Choose a password of at least ${MIN_PASSWORD} characters.`);
+    return;
+  }
+  byId("password-submit").disabled = true;
+  try {
+    const answer = await post("/api/v1/auth/password", body);
+    setToken(answer.access_token, answer.refresh_token);
+    scheduleRenewal(answer.expires_in);
+    showPasswordForm(false);
+    notify("Password changed. Every other session was signed out.");
+  } catch (err) {
+    setMessage(byId("password-error"), err.status === 422 ? err.detail : messageFor(err));
+  } finally {
+    byId("password-submit").disabled = false;
   }
 }
 
@@ -75,7 +135,7 @@ async function login() {
   const { email, password } = credentials();
   if (!email || !password) throw new ApiError(0, "Enter your email and password.");
   const answer = await post("/api/v1/auth/login", { email, password }, { auth: false });
-  setToken(answer.access_token);
+  setToken(answer.access_token, answer.refresh_token);
   scheduleRenewal(answer.expires_in);
   byId("password").value = "";
   await signedInHandler();
@@ -86,7 +146,15 @@ async function register() {
   if (!email) throw new ApiError(0, "Enter an email address for the new account.");
   if (password.length < MIN_PASSWORD) throw new ApiError(0, `Choose a password of at least ${MIN_PASSWORD} characters.`);
   await post("/api/v1/auth/register", { email, password, timezone: browserTimezone() }, { auth: false });
-  await login();
+  try {
+    await login();
+  } catch (err) {
+    // Registering a taken email answers like a new account (so it reveals nothing); only the login tells.
+    if (err instanceof ApiError && err.status === 401) {
+      throw new ApiError(401, "Could not sign in. If this email already has an account, log in with its password.");
+    }
+    throw err;
+  }
 }
 
 async function run(action) {

@@ -1,0 +1,167 @@
+"""Login sessions: one row per sign-in, named by its access tokens (`sid`), renewed by rotating refresh tokens and
+ended by logout, password change or "sign out everywhere" — after which its tokens are refused at once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlmodel import col, select
+
+from domain.errors import AuthenticationFailed, UserNotFound
+from domain.models import ApiToken, AuthSession, User
+from domain.uow import Tx, UnitOfWork
+from domain.usecases.common import Actor
+
+SESSION_ENDED = "the session has ended (signed out, password changed or signed out everywhere); log in again"
+SESSION_EXPIRED = "the session has reached its maximum age; log in again"
+
+
+@dataclass(frozen=True)
+class SessionGrant:
+    """What a new or renewed session hands out: its id, the jti of its current refresh token and its bounds."""
+
+    session_id: str
+    user_id: int
+    refresh_jti: str
+    auth_time: datetime
+    expires_at: datetime
+
+
+class SessionView(BaseModel):
+    id: str
+    created_at: datetime
+    auth_time: datetime
+    refreshed_at: datetime
+    expires_at: datetime
+    current: bool = False
+
+
+@dataclass(frozen=True)
+class Revoked:
+    sessions: int
+    api_tokens: int
+
+
+def _jti_hash(jti: str) -> str:
+    return hashlib.sha256(jti.encode()).hexdigest()
+
+
+async def start_session(uow: UnitOfWork, user_id: int, *, max_age: timedelta) -> SessionGrant:
+    """A new session for a user whose password was just checked; it ends `max_age` from now whatever happens."""
+    async with uow.write() as tx:
+        grant = SessionGrant(session_id=secrets.token_hex(16), user_id=user_id, refresh_jti=secrets.token_hex(16),
+                             auth_time=tx.now, expires_at=tx.now + max_age)
+        tx.session.add(AuthSession(id=grant.session_id, user_id=user_id, created_at=tx.now, auth_time=tx.now,
+                                   refreshed_at=tx.now, expires_at=grant.expires_at,
+                                   refresh_hash=_jti_hash(grant.refresh_jti)))
+    return grant
+
+
+async def rotate_refresh(uow: UnitOfWork, user_id: int, session_id: str, jti: str) -> SessionGrant:
+    """Renew a session for its current refresh token (which is then spent); presenting a spent one is taken as
+    theft and ends the session. AuthenticationFailed for an ended, expired or unknown session."""
+    fresh = secrets.token_hex(16)
+    async with uow.write() as tx:
+        # One conditional UPDATE: two concurrent renewals with the same token cannot both win.
+        renewed = await tx.session.exec(
+            sa.update(AuthSession)
+            .where(col(AuthSession.id) == session_id, col(AuthSession.user_id) == user_id,
+                   col(AuthSession.refresh_hash) == _jti_hash(jti), col(AuthSession.revoked_at).is_(None),
+                   col(AuthSession.expires_at) > tx.now)
+            .values(refresh_hash=_jti_hash(fresh), refreshed_at=tx.now)
+            .returning(col(AuthSession.auth_time), col(AuthSession.expires_at))
+        )
+        row = renewed.first()
+        if row is None:
+            failure = await _why_not(tx, user_id, session_id)
+    if row is None:
+        raise AuthenticationFailed(failure)
+    return SessionGrant(session_id=session_id, user_id=user_id, refresh_jti=fresh, auth_time=row[0],
+                        expires_at=row[1])
+
+
+async def _why_not(tx: Tx, user_id: int, session_id: str) -> str:
+    """Why a refresh failed; a live session whose refresh token did not match was replayed, so it ends."""
+    found = await tx.session.get(AuthSession, session_id)
+    if found is None or found.user_id != user_id or found.revoked_at is not None:
+        return SESSION_ENDED
+    if found.expires_at <= tx.now:
+        return SESSION_EXPIRED
+    found.revoked_at = tx.now
+    return "this refresh token was already used, so the session has been ended to protect it; log in again"
+
+
+async def authenticate_session(uow: UnitOfWork, user_id: int, session_id: str | None) -> Actor:
+    """The user of an access token whose session is live, in one query; AuthenticationFailed otherwise.
+    Server-minted tokens without a session (the agent's MCP tokens) only need their user to exist."""
+    async with uow.read() as tx:
+        stmt = select(User).where(col(User.id) == user_id)
+        if session_id is not None:
+            now = uow.clock.now()
+            stmt = stmt.join(AuthSession, sa.and_(col(AuthSession.user_id) == col(User.id),
+                                                  col(AuthSession.id) == session_id,
+                                                  col(AuthSession.revoked_at).is_(None),
+                                                  col(AuthSession.expires_at) > now))
+        user = (await tx.session.exec(stmt)).first()
+    if user is None:
+        if session_id is None:
+            raise AuthenticationFailed("the access token's user no longer exists")
+        raise AuthenticationFailed(SESSION_ENDED)
+    assert user.id is not None
+    return Actor(id=user.id, timezone=user.timezone, is_admin=user.is_admin)
+
+
+async def revoke_session(uow: UnitOfWork, actor: Actor, session_id: str) -> bool:
+    """End one of the actor's sessions (logout); whether it was still live."""
+    async with uow.write() as tx:
+        result = await tx.session.exec(
+            sa.update(AuthSession)
+            .where(col(AuthSession.id) == session_id, col(AuthSession.user_id) == actor.id,
+                   col(AuthSession.revoked_at).is_(None))
+            .values(revoked_at=tx.now)
+        )
+        return bool(result.rowcount)
+
+
+async def revoke_user_sessions(tx: Tx, user_id: int) -> int:
+    """End every live session of a user inside a write transaction; how many there were."""
+    result = await tx.session.exec(
+        sa.update(AuthSession)
+        .where(col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=tx.now)
+    )
+    return int(result.rowcount)
+
+
+async def sign_out_everywhere(uow: UnitOfWork, actor: Actor, *, api_tokens: bool = False) -> Revoked:
+    """End every session of the actor, and with `api_tokens` revoke every personal API token too."""
+    async with uow.write() as tx:
+        if await tx.session.get(User, actor.id) is None:
+            raise UserNotFound(f"no user {actor.id}", field="user_id")
+        sessions = await revoke_user_sessions(tx, actor.id)
+        tokens = 0
+        if api_tokens:
+            result = await tx.session.exec(
+                sa.update(ApiToken)
+                .where(col(ApiToken.user_id) == actor.id, col(ApiToken.revoked_at).is_(None))
+                .values(revoked_at=tx.now)
+            )
+            tokens = int(result.rowcount)
+    return Revoked(sessions=sessions, api_tokens=tokens)
+
+
+async def list_sessions(uow: UnitOfWork, actor: Actor, current: str | None = None) -> list[SessionView]:
+    """The actor's live sessions, newest first; `current` marks the caller's own."""
+    async with uow.read() as tx:
+        stmt = (select(AuthSession)
+                .where(col(AuthSession.user_id) == actor.id, col(AuthSession.revoked_at).is_(None),
+                       col(AuthSession.expires_at) > uow.clock.now())
+                .order_by(col(AuthSession.created_at).desc(), col(AuthSession.id)))
+        rows = (await tx.session.exec(stmt)).all()
+    return [SessionView.model_validate(row, from_attributes=True).model_copy(update={"current": row.id == current})
+            for row in rows]
