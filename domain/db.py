@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def create_private_sqlite_file(url: str) -> None:
+    """Create a SQLite database file that does not exist yet readable by its owner only (0600), in a 0700
+    directory if that is new too. SQLite gives the -wal, -shm and journal files the database file's mode; an
+    existing file keeps its mode (its owner chose it)."""
+    if not is_sqlite(url):
+        return
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # an empty file is an empty database
+    except FileExistsError:
+        pass
 
 
 class Database:
@@ -41,6 +60,10 @@ class Database:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _before_connect(_dialect: Any, _record: Any, _args: Any, _kwargs: Any) -> None:
+        create_private_sqlite_file(str(engine.url))  # before SQLite creates it with the umask's mode
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so writes can BEGIN IMMEDIATE (no upgrade deadlocks).

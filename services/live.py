@@ -4,6 +4,10 @@ Event ids grow monotonically, across restarts too (they start at the start time 
 resume with `Last-Event-ID`. Each user keeps a bounded replay buffer; a page that asks to resume from before what
 the hub still holds (evicted, or before this process started) gets one `resync` event and should reload.
 The hub lives in one process: it sees the events that process's transport hands it.
+
+Limits: a user has at most `per_user` open subscriptions; one more ends the oldest, which gets a last `closed`
+event saying why (the page reconnects later). The process holds at most `max_streams`: beyond that `admit` raises
+StreamsFull (the route answers 503 with Retry-After), so one account cannot exhaust the file descriptors.
 """
 
 from __future__ import annotations
@@ -15,9 +19,21 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from services.settings import ServiceSettings
+
 TASK_CHANGED = "task.changed"
 NOTIFICATION = "notification"
 RESYNC = "resync"
+CLOSED = "closed"
+FULL_RETRY_SECONDS = 30  # what a refused stream is told to wait
+
+
+class StreamsFull(Exception):
+    """The process holds as many open streams as it may."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"this server holds its maximum of {limit} live streams; try again in {FULL_RETRY_SECONDS} s")
+        self.retry_after = FULL_RETRY_SECONDS
 
 
 @dataclass(frozen=True)
@@ -33,8 +49,12 @@ class LiveHub:
     """Publishes events to the subscriptions of their user and keeps the last `buffer` per user for resuming."""
 
     def __init__(
-        self, *, buffer: int = 200, queue: int = 1000, ping_seconds: float = 15.0, max_users: int = 10_000
+        self, *, buffer: int = 200, queue: int = 1000, ping_seconds: float = 15.0, max_users: int = 10_000,
+        per_user: int = 10, max_streams: int = 2000,
     ) -> None:
+        self.per_user = per_user
+        self.max_streams = max_streams
+        self._open = 0
         self.buffer = buffer
         self.queue = queue
         self.ping_seconds = ping_seconds
@@ -44,7 +64,7 @@ class LiveHub:
         self._last = self._start - 1
         self._buffers: OrderedDict[int, deque[LiveEvent]] = OrderedDict()
         self._evicted: dict[int, int] = {}  # user -> id of the newest event dropped from their buffer
-        self._subscriptions: dict[int, set[LiveSubscription]] = {}
+        self._subscriptions: dict[int, dict[LiveSubscription, None]] = {}  # per user, oldest first
         self._seen: OrderedDict[str, None] = OrderedDict()  # keys published recently: redelivery is not news
 
     def publish(self, user_id: int, event: str, data: dict[str, Any], *, key: str | None = None) -> LiveEvent | None:
@@ -58,14 +78,37 @@ class LiveHub:
             subscription.push(live)
         return live
 
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> LiveHub:
+        """A hub with the buffer, heartbeat and stream limits of the services' settings."""
+        return cls(buffer=settings.live_buffer, ping_seconds=settings.stream_ping_seconds,
+                   per_user=settings.streams_per_user, max_streams=settings.streams_max)
+
+    def admit(self) -> None:
+        """Raise StreamsFull when the process may open no more streams (checked before a stream's response)."""
+        if self._open >= self.max_streams:
+            raise StreamsFull(self.max_streams)
+
     def subscribe(self, user_id: int, *, last_event_id: int | None = None) -> LiveSubscription:
-        """A subscription to the user's events after `last_event_id` (None: only new events)."""
+        """A subscription to the user's events after `last_event_id` (None: only new events); the user's oldest
+        subscription is closed when this one is over `per_user`."""
         subscription = LiveSubscription(self, user_id, self._backlog(user_id, last_event_id))
         if self.closed:
             subscription.end()
-        else:
-            self._subscriptions.setdefault(user_id, set()).add(subscription)
+            return subscription
+        if self._open >= self.max_streams:  # full after `admit`: opened concurrently
+            subscription.finish(self._closed_event("this server holds its maximum of live streams"))
+            return subscription
+        mine = self._subscriptions.setdefault(user_id, {})
+        while len(mine) >= self.per_user:
+            oldest = next(iter(mine))
+            oldest.finish(self._closed_event(f"more than {self.per_user} live streams are open; this was the oldest"))
+        self._subscriptions.setdefault(user_id, mine)[subscription] = None  # evicting may have dropped `mine`
+        self._open += 1
         return subscription
+
+    def _closed_event(self, reason: str) -> LiveEvent:
+        return LiveEvent(id=self._last, event=CLOSED, data={"reason": reason})
 
     def close(self) -> None:
         """End every subscription (server shutdown); later subscriptions end at once."""
@@ -77,6 +120,10 @@ class LiveHub:
     def subscribers(self, user_id: int) -> int:
         """How many pages of the user are listening."""
         return len(self._subscriptions.get(user_id, ()))
+
+    def streams(self) -> int:
+        """How many subscriptions are open in the process."""
+        return self._open
 
     def _backlog(self, user_id: int, last_event_id: int | None) -> list[LiveEvent]:
         if last_event_id is None or last_event_id >= self._last:
@@ -109,8 +156,9 @@ class LiveHub:
     def unsubscribe(self, subscription: LiveSubscription) -> None:
         """Stop sending to a subscription."""
         subscriptions = self._subscriptions.get(subscription.user_id)
-        if subscriptions is not None:
-            subscriptions.discard(subscription)
+        if subscriptions is not None and subscription in subscriptions:
+            del subscriptions[subscription]
+            self._open -= 1
             if not subscriptions:
                 del self._subscriptions[subscription.user_id]
 
@@ -136,6 +184,12 @@ class LiveSubscription:
             return
         self._items.append(live)
         self._ready.set()
+
+    def finish(self, last: LiveEvent) -> None:
+        """Stop after the queued events and `last` (which says why)."""
+        if not self._ended:
+            self._items.append(last)
+        self.end()
 
     def end(self) -> None:
         """Stop after the queued events."""

@@ -16,6 +16,8 @@ class ServiceSettings:
     scheduler_every: float = 0.5
     live_buffer: int = 200
     stream_ping_seconds: float = 15.0
+    streams_per_user: int = 10  # one more closes the user's oldest stream
+    streams_max: int = 2000  # open streams in the process; beyond it new ones get 503
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceSettings:
@@ -26,6 +28,8 @@ class ServiceSettings:
             scheduler_every=_number(env, "TODO_AGENT_SCHEDULER_SECONDS", cls.scheduler_every),
             live_buffer=int(_number(env, "TODO_AGENT_LIVE_BUFFER", cls.live_buffer)),
             stream_ping_seconds=_number(env, "TODO_AGENT_STREAM_PING_SECONDS", cls.stream_ping_seconds),
+            streams_per_user=_count(env, "TODO_AGENT_STREAMS_PER_USER", cls.streams_per_user),
+            streams_max=_count(env, "TODO_AGENT_STREAMS_MAX", cls.streams_max),
         )
 
 
@@ -47,3 +51,10 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise ValueError(f"{name}: must not be negative (got {text})")
     return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _number(env, name, default)
+    if value < 1 or value != int(value):
+        raise ValueError(f"{name}: must be a whole number of at least 1 (got {env.get(name)})")
+    return int(value)

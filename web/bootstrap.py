@@ -101,7 +101,7 @@ def build_runtime(settings: Settings, *, role: str, priority: int, web_consumers
         still_leader=lease.still_held,  # a fence: never publish after losing the lease
     )
     services = ServiceSettings.from_env(os.environ)
-    live = LiveHub(buffer=services.live_buffer, ping_seconds=services.stream_ping_seconds)
+    live = LiveHub.from_settings(services)
     host = role == "web" if web_consumers is None else web_consumers
     workers = wire_consumers(publisher, uow, live, relay, services, settings=settings, web_host=host)
     return Runtime(
@@ -141,13 +141,18 @@ def wire_consumers(
 def mcp_ports(rt: Runtime, *, fixed_user_id: int | None = None) -> McpPorts:
     """What the MCP server of this process is built from."""
     from mcp_server import McpPorts  # imported here: one-shot commands never load the MCP SDK
+    from mcp_server.sessions import SessionLimits
 
+    settings = rt.settings
     return McpPorts(
         uow=rt.uow,
         secret=rt.secret,
         fixed_user_id=fixed_user_id,
-        public_url=rt.settings.base_url,
-        allowed_hosts=list(rt.settings.allowed_hosts),
+        public_url=settings.base_url,
+        allowed_hosts=list(settings.allowed_hosts),
+        session_limits=SessionLimits(per_user=settings.mcp_sessions_per_user,
+                                     idle_seconds=settings.mcp_session_idle_seconds,
+                                     recheck_seconds=settings.mcp_recheck_seconds),
     )
 
 
@@ -211,5 +216,6 @@ def prepare_database(settings: Settings) -> None:
     if settings.uses_default_database:
         from web.migrate import upgrade
 
+        settings.ensure_data_dir()  # 0700: the database lives there
         logger.debug("migrating %s", settings.db_url)
         upgrade(settings.db_url)

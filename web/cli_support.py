@@ -16,6 +16,7 @@ from typer.exceptions import TyperException
 if TYPE_CHECKING:
     import socket
 
+    import uvicorn
     from pydantic_core import ErrorDetails
     from starlette.types import ASGIApp
 
@@ -138,14 +139,43 @@ def bound_settings(settings: Settings, sock: socket.socket) -> Settings:
     return settings.model_copy(update={"host": host, "port": port})
 
 
+class PathOnlyAccessLog(logging.Filter):
+    """Drops the query string from uvicorn's access log lines: it carries user content (search text, tags)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn logs '%s - "%s %s HTTP/%s" %d' with (client, method, path with query, version, status).
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def quiet_access_log() -> None:
+    """Install PathOnlyAccessLog on uvicorn's access logger (once)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, PathOnlyAccessLog) for f in access.filters):
+        access.addFilter(PathOnlyAccessLog())
+
+
+def uvicorn_server(app: ASGIApp, settings: Settings) -> uvicorn.Server:
+    """The uvicorn server for `app`: X-Forwarded-For honoured only from TODO_AGENT_TRUSTED_PROXIES (uvicorn would
+    trust loopback by default), at most TODO_AGENT_MAX_CONNECTIONS at once, and access logs without query strings."""
+    import uvicorn
+
+    quiet_access_log()
+    trusted = list(settings.trusted_proxies)
+    config = uvicorn.Config(
+        app, log_config=None, log_level=settings.log_level.lower(), timeout_graceful_shutdown=10,
+        proxy_headers=bool(trusted), forwarded_allow_ips=trusted or [], limit_concurrency=settings.max_connections,
+    )
+    return uvicorn.Server(config)
+
+
 async def serve_app(app: ASGIApp, sock: socket.socket, settings: Settings) -> None:
     """Serve `app` on `sock` with uvicorn until SIGINT/SIGTERM, then shut down gracefully (exit code 0)."""
     import signal
 
-    import uvicorn
-
-    config = uvicorn.Config(app, log_config=None, log_level=settings.log_level.lower(), timeout_graceful_shutdown=10)
-    server = uvicorn.Server(config)
+    server = uvicorn_server(app, settings)
 
     def stop(_signal: int, _frame: object) -> None:
         server.should_exit = True

@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from domain.db import create_private_sqlite_file
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -18,9 +20,8 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` to `revision` (creating a SQLite file's directory if needed)."""
-    if url.startswith("sqlite") and ":///" in url and ":memory:" not in url:
-        Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    """Bring the database at `url` to `revision` (a new SQLite file is created 0600 in a 0700 directory)."""
+    create_private_sqlite_file(url)
     command.upgrade(alembic_config(url), revision)
 
 

@@ -13,9 +13,11 @@ let lastEventId = "";
 let timer = null;
 let handlers = {};
 let running = false;
+let closedByServer = false; // the server ended this stream for a newer one (too many open): do not fight it
 
 /**
- * Start the stream. `on` = {taskChanged(data), notification(data), resync(), connected(first), dropped()}.
+ * Start the stream. `on` = {taskChanged(data), notification(data), resync(), connected(first), dropped(),
+ * closed() (the server closed it for a newer one: no reconnect)}.
  */
 export function startLive(on) {
   stopLive();
@@ -38,6 +40,7 @@ async function connect(backoff, first) {
   if (!running) return;
   const mine = new AbortController();
   controller = mine;
+  closedByServer = false;
   let openedAt = 0;
   try {
     const headers = { Accept: "text/event-stream" };
@@ -52,6 +55,11 @@ async function connect(backoff, first) {
     console.warn("live stream dropped", err.message || err);
   }
   if (!running || controller !== mine) return;
+  // Reconnecting would in turn close the oldest stream of another tab, and so on for ever: stay closed.
+  if (closedByServer) {
+    handlers.closed?.();
+    return;
+  }
   handlers.dropped?.();
   // A stream that was open a while starts over at the first delay; failing ones wait longer each time.
   const wait = openedAt && Date.now() - openedAt >= HEALTHY_MS ? FIRST_BACKOFF_MS : backoff;
@@ -70,6 +78,10 @@ function dispatch(event) {
       break;
     case "resync":
       handlers.resync?.(data);
+      break;
+    case "closed":
+      closedByServer = true;
+      console.info("live stream closed by the server:", data?.reason);
       break;
     default:
       break;

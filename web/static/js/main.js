@@ -42,6 +42,7 @@ async function signedIn() {
       }
     },
     dropped: () => notify("Live updates interrupted; reconnecting…"),
+    closed: () => notify("Live updates are off in this tab: too many tabs are open. Reload to turn them back on."),
   });
   await Promise.all([startTasks(), loadBell()]);
 }

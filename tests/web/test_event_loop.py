@@ -1,0 +1,65 @@
+"""Registrations through a real uvicorn server leave the event loop free: argon2 runs on worker threads."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from pwdlib import PasswordHash
+
+from agent.store import ConversationStore
+from web.api import include_api
+from web.bootstrap import Runtime
+from web.cli_support import listen
+from web.deps import ApiState
+from web.routes import health
+from web.security import WindowLimiter
+
+
+async def _largest_gap(stop: asyncio.Event, gaps: list[float]) -> None:
+    loop = asyncio.get_running_loop()
+    last = loop.time()
+    while not stop.is_set():
+        await asyncio.sleep(0.005)
+        now = loop.time()
+        gaps.append(now - last)
+        last = now
+
+
+def _one_hash_seconds() -> float:
+    start = time.perf_counter()
+    PasswordHash.recommended().hash("correct horse battery")
+    return time.perf_counter() - start
+
+
+async def test_twenty_concurrent_registrations_never_stall_the_loop_for_a_hash(runtime: Runtime) -> None:
+    """While 20 registrations hash, the loop's largest pause stays below one argon2 hash, and /healthz answers."""
+    app = FastAPI()
+    app.include_router(health.router)
+    include_api(app, ApiState(uow=runtime.uow, secret=runtime.secret,
+                              conversations=ConversationStore(runtime.db.writer, reader=runtime.db.reader),
+                              register_by_address=WindowLimiter(limit=100, window=3600)))
+    sock = listen("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    one_hash = _one_hash_seconds()
+    stop, gaps = asyncio.Event(), list[float]()
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        base = "http://{}:{}".format(*sock.getsockname()[:2])
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            pinger = asyncio.create_task(_largest_gap(stop, gaps))
+            answers = await asyncio.gather(client.get("/healthz"), *(client.post("/api/v1/auth/register", json={
+                "email": f"loop-{uuid.uuid4().hex[:8]}@example.com", "password": "p" * 64}) for _ in range(20)))
+            stop.set()
+            await pinger
+    finally:
+        server.should_exit = True
+        await serving
+    assert [a.status_code for a in answers] == [200] + [201] * 20
+    assert max(gaps) < one_hash, (max(gaps), one_hash)
