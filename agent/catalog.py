@@ -21,11 +21,13 @@ MAX_USERS = 10_000
 
 @dataclass(frozen=True)
 class Catalog:
-    """The tools in Cohere's format, what their schemas cost in the token budget, and the server's instructions."""
+    """The tools in Cohere's format, what their schemas cost in the token budget, the server's instructions, and
+    which tools its MCP annotations mark read-only."""
 
     tools: list[ToolSpec]
     instructions: str | None
     fetched: datetime
+    read_only: frozenset[str] = frozenset()  # what the server's annotations say changes nothing
     names: frozenset[str] = field(init=False)
     tool_tokens: int = field(init=False)
 
@@ -48,7 +50,7 @@ class ToolFacts:
         now = self.now()
         if self._catalog is None or now - self._catalog.fetched >= self.settings.tools_ttl:
             tools = await toolbox.tools()
-            self._catalog = Catalog(tools, toolbox.instructions, now)
+            self._catalog = Catalog(tools, toolbox.instructions, now, await toolbox.read_only())
         return self._catalog
 
     async def local_now(self, user_id: int, toolbox: Toolbox, catalog: Catalog) -> LocalNow:

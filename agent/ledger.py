@@ -34,16 +34,30 @@ class Ledger:
         self.rows.extend(rows)
         return rows
 
-    async def settle(self, row: Message, outcome: ToolOutcome, *, status: str | None = None) -> None:
-        """Give a placeholder tool message its result (what the model reads) and report it."""
+    async def settle(
+        self, row: Message, outcome: ToolOutcome, *, status: str | None = None, expect: str | None = None
+    ) -> bool:
+        """Give a placeholder tool message its result (what the model reads) and report it; with `expect`, only
+        while the stored row still has that status (another turn may have claimed or settled it). True if settled."""
+        previous = (row.content, row.status, row.token_count)
         row.content = json.dumps(outcome.document(), ensure_ascii=False)
         row.status = status or (ERROR if outcome.is_error else OK)
         row.token_count = message_tokens(row)
         summary = outcome.summary() or ("failed" if outcome.is_error else "done")
-        await self.store.settle(row.id or 0, content=row.content, status=row.status, token_count=row.token_count,
-                                summary=summary)
+        if not await self.store.settle(row.id or 0, content=row.content, status=row.status,
+                                       token_count=row.token_count, summary=summary, expect=expect):
+            row.content, row.status, row.token_count = previous  # someone else's answer stands
+            return False
         name = self.call_of(row).get("name", "")
         self.emit(ToolResult(id=row.tool_call_id or "", name=name, summary=summary, is_error=outcome.is_error))
+        return True
+
+    async def claim(self, row: Message) -> bool:
+        """Take a call that waits for approval for this turn (False when another answer took it first)."""
+        if not await self.store.claim(row.id or 0):
+            return False
+        row.status = RUNNING
+        return True
 
     def open_calls(self, *statuses: str) -> list[Message]:
         """Placeholders still waiting (by default: running or pending approval)."""
@@ -53,7 +67,8 @@ class Ledger:
     async def close(self, outcome: ToolOutcome, *statuses: str, status: str = DECLINED) -> None:
         """Settle every open placeholder (of `statuses`) with `outcome`."""
         for row in self.open_calls(*statuses):
-            await self.settle(row, outcome, status=status)
+            # Only while it is as this turn last saw it: a concurrent turn may have claimed or settled it since.
+            await self.settle(row, outcome, status=status, expect=row.status)
 
     def call_of(self, row: Message) -> dict[str, str]:
         """The call ({id, name, arguments}) a tool message answers, from the assistant message that made it."""

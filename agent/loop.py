@@ -18,7 +18,17 @@ from agent.ledger import Emit, Ledger, counted
 from agent.model import ChatModel
 from agent.prompt import system_prompt
 from agent.settings import AgentSettings
-from agent.store import DECLINED, ERROR, PENDING_APPROVAL, RUNNING, ConversationNotFound, ConversationStore, NewMessage
+from agent.slots import TurnSlots
+from agent.store import (
+    DECLINED,
+    ERROR,
+    PENDING_APPROVAL,
+    RUNNING,
+    ConversationNotFound,
+    ConversationStore,
+    Message,
+    NewMessage,
+)
 from agent.tokens import count_tokens
 from agent.toolbox import LazyToolbox, ToolboxFactory, ToolOutcome
 from agent.turn import Turn
@@ -31,6 +41,9 @@ INTERRUPTED = ToolOutcome(
 SUPERSEDED = ToolOutcome(None, "Not run: the user sent a new message instead of approving this call.", True)
 REFUSED = ToolOutcome(None, "Not run: the user declined this call. Do not try it again unless they ask.", True)
 EXPIRED = ToolOutcome(None, "Not run: the conversation ended before the user approved this call.", True)
+NOTHING_WAITING = "Nothing is waiting for approval under that id; it may have been answered already."
+LATE = ("That approval came too late: the conversation was idle for more than {minutes} minutes, so the call "
+        "expired and did not run. Ask again in a new message if you still want it.")
 
 
 class Clock(Protocol):
@@ -69,6 +82,7 @@ class Agent:
         self.clock = clock
         self.settings = settings or AgentSettings()
         self.facts = ToolFacts(self.settings, clock.now)
+        self.slots = TurnSlots(self.settings.turns_per_user)  # taken by the host around each turn it streams
 
     async def run_turn(
         self,
@@ -125,27 +139,37 @@ class Agent:
         await self._with_tools(user_id, ledger, Turn.converse)
 
     async def _on_approval(self, user_id: int, conversation_id: int, answer: Approval, emit: Emit) -> None:
-        await self.store.get(user_id, conversation_id)
+        conversation = await self.store.get(user_id, conversation_id)
         emit(TurnStarted(conversation_id=conversation_id, new_conversation=False))
         ledger = await self._ledger(conversation_id, emit)
-        waiting = [r for r in ledger.open_calls(PENDING_APPROVAL) if r.tool_call_id == answer.tool_call_id]
-        if not waiting:
-            text = "Nothing is waiting for approval under that id; it may have been answered already."
-            emit(TurnError(message=text, retryable=False))
+        waiting = next((r for r in ledger.open_calls(PENDING_APPROVAL) if r.tool_call_id == answer.tool_call_id), None)
+        if waiting is not None and self.clock.now() - conversation.last_activity_at > self.settings.session_timeout:
+            await ledger.close(EXPIRED, PENDING_APPROVAL, status=DECLINED)
+            minutes = f"{self.settings.session_timeout.total_seconds() / 60:g}"
+            emit(TurnError(message=LATE.format(minutes=minutes), retryable=False))
             return
-        if not answer.approved:
-            await ledger.settle(waiting[0], REFUSED, status=DECLINED)
+        if waiting is None or not await self._take(ledger, waiting, answer):
+            emit(TurnError(message=NOTHING_WAITING, retryable=False))
+            return
 
         async def resume(turn: Turn) -> None:
             if answer.approved:
-                call = ledger.call_of(waiting[0])
+                call = ledger.call_of(waiting)
                 arguments = parse_arguments(call.get("arguments", "")) or {}
                 turn.seen.add(call_key(call.get("name", ""), arguments))
-                await ledger.settle(waiting[0], await turn.toolbox.call(call.get("name", ""), arguments))
+                await ledger.settle(waiting, await turn.toolbox.call(call.get("name", ""), arguments))
             if not self._still_waiting(ledger):
                 await turn.converse()
 
         await self._with_tools(user_id, ledger, resume)
+
+    @staticmethod
+    async def _take(ledger: Ledger, waiting: Message, answer: Approval) -> bool:
+        """Claim an approved call for this turn, or settle a declined one; False when another answer came first
+        (two answers at once, a double click), so that one approval runs its call at most once."""
+        if answer.approved:
+            return await ledger.claim(waiting)
+        return await ledger.settle(waiting, REFUSED, status=DECLINED, expect=PENDING_APPROVAL)
 
     def _still_waiting(self, ledger: Ledger) -> bool:
         """Announce the calls that still wait for an answer (the turn then ends); False when none do."""
@@ -153,7 +177,8 @@ class Agent:
             call = ledger.call_of(row)
             arguments = parse_arguments(call.get("arguments", "")) or {}
             name = call.get("name", "")
-            reason = approval_reason(name, arguments, self.settings) or "it needs your approval"
+            # The reason given when the call was held (a step's count of tasks), else the call's own.
+            reason = row.summary or approval_reason(name, arguments, self.settings) or "it needs your approval"
             ledger.emit(ApprovalRequired(tool_call_id=row.tool_call_id or "", name=name, arguments=arguments,
                                          reason=reason))
         return bool(ledger.open_calls(PENDING_APPROVAL))
@@ -183,4 +208,5 @@ class Agent:
         now = await self.facts.local_now(user_id, toolbox, catalog)
         system = system_prompt(now, catalog.instructions)
         fixed_tokens = count_tokens(system) + catalog.tool_tokens
-        return Turn(self.model, self.settings, ledger, toolbox, catalog.tools, system, fixed_tokens)
+        return Turn(self.model, self.settings, ledger, toolbox, catalog.tools, system, fixed_tokens,
+                    read_only=catalog.read_only)

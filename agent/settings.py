@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-DEFAULT_APPROVAL_TOOLS = frozenset({"delete_task", "undo_last_change"})
+# rename_tag is here too: whether it merges into an existing tag, or how many tasks carry the tag, is known only
+# by asking list_tags first, and that answer could change before the rename runs; so it always asks.
+DEFAULT_APPROVAL_TOOLS = frozenset({"delete_task", "undo_last_change", "delete_tag", "rename_tag"})
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,10 @@ class AgentSettings:
     # The tool list is the server's, the same for every turn; the timezone is the user's, and rarely changes.
     tools_ttl: timedelta = timedelta(minutes=10)
     timezone_ttl: timedelta = timedelta(minutes=5)
+    # Turns that may run at once for one user in this process (one per conversation, always).
+    turns_per_user: int = 3
+    # A user's pooled MCP session is closed after this long without a turn using it.
+    tool_session_idle: timedelta = timedelta(minutes=4)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AgentSettings:
@@ -38,6 +44,8 @@ class AgentSettings:
             token_budget=int(env.get("TODO_AGENT_TOKEN_BUDGET", cls.token_budget)),
             tools_ttl=timedelta(seconds=float(env.get("TODO_AGENT_TOOLS_CACHE_SECONDS", 600))),
             timezone_ttl=timedelta(seconds=float(env.get("TODO_AGENT_TIMEZONE_CACHE_SECONDS", 300))),
+            turns_per_user=max(1, int(env.get("TODO_AGENT_CHAT_TURNS_PER_USER", cls.turns_per_user))),
+            tool_session_idle=timedelta(seconds=float(env.get("TODO_AGENT_TOOL_SESSION_IDLE_SECONDS", 240))),
         )
 
 

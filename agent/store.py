@@ -184,15 +184,29 @@ class ConversationStore:
                 current.title = _title(message.content)
             return TurnStart(current, is_new, rows + added, True)
 
-    async def settle(self, message_id: int, *, content: str, status: str, token_count: int, summary: str = "") -> None:
-        """Give a placeholder tool message its result (and its one-line summary)."""
+    async def settle(
+        self, message_id: int, *, content: str, status: str, token_count: int, summary: str = "",
+        expect: str | None = None,
+    ) -> bool:
+        """Give a placeholder tool message its result (and its one-line summary); with `expect`, only while its
+        status is still that one. True when the row changed."""
         change = (
             sa.update(Message)
-            .where(col(Message.id) == message_id)
+            .where(col(Message.id) == message_id, *([col(Message.status) == expect] if expect else []))
             .values(content=content, status=status, token_count=token_count, summary=summary[:SUMMARY_MAX])
         )
         async with self._write() as session:
-            await session.exec(change)
+            return bool((await session.exec(change)).rowcount == 1)
+
+    async def claim(self, message_id: int) -> bool:
+        """Move a call that waits for approval to running, atomically: True for exactly one of concurrent claims."""
+        change = (
+            sa.update(Message)
+            .where(col(Message.id) == message_id, col(Message.status) == PENDING_APPROVAL)
+            .values(status=RUNNING)
+        )
+        async with self._write() as session:
+            return bool((await session.exec(change)).rowcount == 1)
 
     async def conversations(self, user_id: int, *, limit: int = 50) -> list[Conversation]:
         """The user's conversations, most recently active first."""

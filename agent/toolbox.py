@@ -42,6 +42,10 @@ class Toolbox(Protocol):
         """Every tool, in Cohere's format."""
         ...
 
+    async def read_only(self) -> frozenset[str]:
+        """The names of the tools the server marks read-only (MCP `readOnlyHint`): their calls change nothing."""
+        ...
+
     async def call(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
         """Run one tool; failures (including timeouts) come back as error outcomes, never as exceptions."""
         ...
@@ -79,6 +83,10 @@ class LazyToolbox:
     async def tools(self) -> list[dict[str, Any]]:
         """Every tool, in Cohere's format (connects)."""
         return await (await self.open()).tools()
+
+    async def read_only(self) -> frozenset[str]:
+        """The read-only tools' names (connects)."""
+        return await (await self.open()).read_only()
 
     async def call(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
         """Run one tool (connects)."""

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from agent.calls import Verdict, judge, parse_arguments
+from agent.calls import Verdict, hold_together, judge, parse_arguments
 from agent.events import ApprovalRequired, MessageDone, TextDelta, ToolCall, TurnError
 from agent.ledger import Ledger
 from agent.model import ChatModel, ModelText, ModelToolCall, ModelUnavailable, ToolSpec
@@ -29,7 +29,9 @@ class Turn:
     tools: list[ToolSpec]
     system: str
     fixed_tokens: int | None = None  # the system prompt's and the tool schemas' share of the budget, if known
+    read_only: frozenset[str] = frozenset()  # tools the server marks read-only (their calls change no task)
     seen: set[str] = field(default_factory=set)
+    touched: set[str] = field(default_factory=set)  # task ids changed in this turn without the person's approval
     model_calls: int = 0
 
     async def converse(self) -> None:
@@ -84,7 +86,9 @@ class Turn:
 
     async def run_calls(self, text: str, calls: list[ModelToolCall]) -> bool:
         """Keep the assistant message and run its calls in order; True when one now waits for approval."""
-        verdicts = [judge(call, self.seen, self.settings) for call in calls]
+        verdicts, changed = hold_together([judge(call, self.seen, self.settings) for call in calls], self.read_only,
+                                          self.touched, self.settings.bulk_approval_over)
+        self.touched |= changed
         for verdict, row in zip(verdicts, await self.keep_calls(text, verdicts), strict=True):
             call = verdict.call
             self.ledger.emit(ToolCall(id=call.id, name=call.name, arguments=verdict.arguments))

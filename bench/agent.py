@@ -163,7 +163,7 @@ async def hosted_agent(backend: Backend) -> AsyncIterator[Agent]:
     """The agent as `web.chat.build_agent` builds it, on this backend, with the MCP session manager running."""
     from mcp_server import build_server, http_app
     from web.bootstrap import build_runtime, mcp_ports
-    from web.chat import build_agent
+    from web.chat import build_agent, close_agent
     from web.settings import Settings
 
     # As a host configures logging (before MCPServer would install its rich handler at INFO), but at WARNING:
@@ -177,7 +177,10 @@ async def hosted_agent(backend: Backend) -> AsyncIterator[Agent]:
         server = build_server(mcp_ports(rt))
         agent = build_agent_with_a_model(build_agent, rt, http_app(server, mcp_ports(rt)), folder)
         async with server.session_manager.run():
-            yield agent
+            try:
+                yield agent
+            finally:
+                await close_agent(agent)
 
 
 def build_agent_with_a_model(build: Callable[..., Agent | None], rt: Any, app: Any, folder: str) -> Agent:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 
 from starlette.types import ASGIApp
 
 from agent.config import build_model
 from agent.loop import Agent
+from agent.pool import SessionPool
 from agent.settings import AgentSettings
 from agent.store import ConversationStore
 from agent.tools import McpToolbox, connect_in_process, connect_remote
@@ -33,20 +34,33 @@ def in_process_url(settings: Settings) -> str:
 
 
 def build_agent(rt: Runtime, mcp_app: ASGIApp) -> Agent | None:
-    """The agent over this process's MCP app, or None when no chat model is configured."""
+    """The agent over this process's MCP app, or None when no chat model is configured.
+
+    Each user's MCP session is pooled across turns (agent.pool); close them with `close_agent` at shutdown.
+    """
     model = build_model(os.environ)
     if model is None:
         return None
     base_url = in_process_url(rt.settings)
 
-    @asynccontextmanager
-    async def tools_for(user_id: int) -> AsyncIterator[McpToolbox]:
-        # The agent reaches MCP like any client: with a short-lived token of the user (audience "mcp").
-        token = issue_access_token(user_id, rt.secret, now=rt.uow.clock.now(), ttl=MCP_TOKEN_TTL, audience=AUDIENCE_MCP)
-        async with connect_in_process(mcp_app, token, base_url=base_url) as toolbox:
-            yield toolbox
+    def tools_for(user_id: int) -> AbstractAsyncContextManager[McpToolbox]:
+        # The agent reaches MCP like any client: with a short-lived token of the user (audience "mcp"), minted
+        # for every request, so that a session kept open across turns never sends an expired one.
+        def mint() -> str:
+            return issue_access_token(user_id, rt.secret, now=rt.uow.clock.now(), ttl=MCP_TOKEN_TTL,
+                                      audience=AUDIENCE_MCP)
 
-    return Agent(model, tools_for, conversation_store(rt), rt.uow.clock, AgentSettings.from_env(os.environ))
+        return connect_in_process(mcp_app, mint, base_url=base_url)
+
+    settings = AgentSettings.from_env(os.environ)
+    pool = SessionPool(tools_for, idle_seconds=settings.tool_session_idle.total_seconds())
+    return Agent(model, pool, conversation_store(rt), rt.uow.clock, settings)
+
+
+async def close_agent(agent: Agent | None) -> None:
+    """Close the MCP sessions the agent keeps between turns (while the MCP app still serves)."""
+    if agent is not None and isinstance(agent.toolbox_factory, SessionPool):
+        await agent.toolbox_factory.aclose()
 
 
 def build_remote_agent(rt: Runtime, url: str, token: str) -> Agent | None:

@@ -48,7 +48,7 @@ async def _chat(settings: Settings, email: str | None, token: str | None, approv
     from domain.lease import PRIORITY_CLIENT
     from mcp_server import build_server, http_app
     from web.bootstrap import background, build_runtime, mcp_ports
-    from web.chat import build_agent
+    from web.chat import build_agent, close_agent
     from web.cli_mcp import resolve_user
 
     rt = build_runtime(settings, role="chat", priority=PRIORITY_CLIENT)
@@ -61,7 +61,10 @@ async def _chat(settings: Settings, email: str | None, token: str | None, approv
     agent = build_agent(rt, http_app(server, mcp_ports(rt)))
     assert agent is not None  # the command checked the model before starting
     async with background(rt), server.session_manager.run():
-        await _conversation(agent, user_id, interactive=sys.stdin.isatty(), approve_all=approve_all)
+        try:
+            await _conversation(agent, user_id, interactive=sys.stdin.isatty(), approve_all=approve_all)
+        finally:
+            await close_agent(agent)  # its pooled MCP sessions end while the MCP app still serves
 
 
 async def _chat_remote(settings: Settings, url: str, token: str, approve_all: bool) -> None:

@@ -184,6 +184,8 @@ async def test_without_a_model_chat_says_how_to_set_one_and_the_rest_works(host:
         ({"message": "hi", "approval": {"tool_call_id": "c1", "approved": True}}, "message"),
         ({"message": "   "}, "message"),
         ({"message": "x" * 8001}, "message"),
+        ({"message": "hi\u0000there"}, "message"),
+        ({"conversation_id": 1, "approval": {"tool_call_id": "c\u00001", "approved": True}}, "approval.tool_call_id"),
         ({"approval": {"tool_call_id": "c1", "approved": True}}, "conversation_id"),
         ({"conversation_id": 1, "approval": {"tool_call_id": "", "approved": True}}, "approval.tool_call_id"),
         ({"conversation_id": 1, "approval": {"tool_call_id": "c1"}}, "approval.approved"),

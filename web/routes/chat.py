@@ -10,12 +10,14 @@ import anyio
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.types import Receive, Scope, Send
 
 from agent.config import NO_MODEL_HELP
 from agent.events import TurnEvent
 from agent.loop import Approval
+from agent.slots import TurnsBusy, TurnSlot
 from domain.errors import InvalidInput
-from domain.values import ID_MAX
+from domain.values import ID_MAX, Text
 from web.deps import CurrentActor, StateDep
 from web.problems import responses
 from web.routes.stream import EVENT_STREAM
@@ -26,6 +28,7 @@ router = APIRouter(prefix="/api/v1/chat", tags=["chat"], responses=responses(401
 
 MESSAGE_MAX = 8000
 TURN_END = "turn_end"
+RETRY_AFTER_SECONDS = 5  # a typical reply takes a few seconds
 
 
 class ChatAvailability(BaseModel):
@@ -38,7 +41,7 @@ class ChatAvailability(BaseModel):
 class ChatApproval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tool_call_id: str = Field(min_length=1, max_length=200)
+    tool_call_id: Text = Field(min_length=1, max_length=200)
     approved: bool
 
 
@@ -50,7 +53,7 @@ class ChatRequest(BaseModel):
     conversation_id: Annotated[int, Field(ge=1, le=ID_MAX)] | None = Field(
         default=None, description="continue this conversation (a new one starts without it, or after a timeout)"
     )
-    message: str | None = Field(default=None, max_length=MESSAGE_MAX)
+    message: Text | None = Field(default=None, max_length=MESSAGE_MAX)
     approval: ChatApproval | None = None
 
     def check(self) -> None:
@@ -72,20 +75,41 @@ async def availability(state: StateDep, _actor: CurrentActor) -> ChatAvailabilit
     return ChatAvailability(available=True, message=None)
 
 
-@router.post("", response_class=EventSourceResponse, responses={200: EVENT_STREAM, **responses(404, 422, 503)})
+class TurnResponse(EventSourceResponse):
+    """A turn's event stream that gives its turn slot back when the response is over, however it ends."""
+
+    def __init__(self, events: AsyncIterator[ServerSentEvent], slot: TurnSlot, *, ping: float) -> None:
+        super().__init__(events, ping=ping, send_timeout=30)
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
+
+
+@router.post("", response_class=EventSourceResponse,
+             responses={200: EVENT_STREAM, **responses(404, 422, 429, 503)})
 async def chat(state: StateDep, actor: CurrentActor, body: ChatRequest) -> EventSourceResponse:
     """Run one turn and stream its events: `turn_started`, `text_delta`, `tool_call`, `tool_result`,
     `approval_required`, `message_done`, `error`, then `turn_end`. Each `data` is JSON with its `type`.
-    Closing the stream (a stop button) cancels the turn; calls it left running are recorded as interrupted."""
+    Closing the stream (a stop button) cancels the turn; calls it left running are recorded as interrupted.
+    One turn runs at a time per conversation and a few per user (TODO_AGENT_CHAT_TURNS_PER_USER): another answers
+    429 with Retry-After."""
     body.check()
     agent = state.agent
     if agent is None:
         raise HTTPException(503, NO_MODEL_HELP)
     if body.conversation_id is not None:  # another user's conversation answers 404 before any stream starts
         await state.conversations.get(actor.id, body.conversation_id)
+    try:
+        slot = await agent.slots.wait_for(actor.id, body.conversation_id)
+    except TurnsBusy as busy:
+        raise HTTPException(429, busy.message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
     approval = None if body.approval is None else Approval(**body.approval.model_dump())
     turn = agent.run_turn(actor.id, body.conversation_id, message=body.message, approval=approval)
-    return EventSourceResponse(_sse(turn), ping=state.ping_seconds, send_timeout=30)
+    return TurnResponse(_sse(turn), slot, ping=state.ping_seconds)
 
 
 async def _sse(turn: AsyncGenerator[TurnEvent, None]) -> AsyncIterator[ServerSentEvent]:
