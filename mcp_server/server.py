@@ -1,13 +1,16 @@
-"""build_server(ports) -> MCPServer: every task operation as a tool, plus resources and prompts."""
+"""build_server(ports) -> MCPServer: every task operation as a tool, plus resources and prompts; http_app(server,
+ports): its streamable HTTP endpoint behind strict Host/Origin checks and fair per-user sessions."""
 
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from mcp_server import resources, tools_fields, tools_misc, tools_tasks
 from mcp_server.context import McpPorts, TodoTokenVerifier
 from mcp_server.guard import RejectUnknownArguments
+from mcp_server.hosts import StrictHostAndOrigin
+from mcp_server.sessions import OpenSessions, SessionGuard, attach, sessions_of
 
 INSTRUCTIONS = """\
 todo-agent manages the user's tasks. Guidance:
@@ -30,31 +33,46 @@ todo-agent manages the user's tasks. Guidance:
 def build_server(ports: McpPorts) -> MCPServer:
     """The MCP server over the domain use cases; HTTP callers authenticate with a bearer token."""
     guard = RejectUnknownArguments()
+    verifier = TodoTokenVerifier(ports)
+    sessions = OpenSessions(verifier, ports.session_limits)
     server: MCPServer = MCPServer(
         "todo-agent",
         title="todo-agent",
         instructions=INSTRUCTIONS,
         version="0.1.0",
-        token_verifier=TodoTokenVerifier(ports),
+        token_verifier=verifier,
+        # Bearer tokens only (personal API tokens, access tokens): there is no OAuth authorization server, so no
+        # protected-resource metadata either (it would have to name one; a client would try OAuth and fail).
         auth=AuthSettings(
             issuer_url=ports.public_url,
-            resource_server_url=f"{ports.public_url.rstrip('/')}/mcp",
+            resource_server_url=None,
             required_scopes=[],
             validate_token_resource=False,
         ),
         middleware=[guard],
+        lifespan=sessions.lifespan,  # rechecks the open sessions' tokens while the server runs
     )
     guard.server = server
+    attach(server, sessions)
     for module in (tools_tasks, tools_fields, tools_misc, resources):
         module.register(server, ports)
     return server
 
 
-def http_app(server: MCPServer, ports: McpPorts) -> Starlette:
-    """The streamable HTTP app serving `/mcp`, with Host/Origin checks on (allowed hosts from settings)."""
+def http_app(server: MCPServer, ports: McpPorts) -> ASGIApp:
+    """The streamable HTTP app serving `/mcp`: Host/Origin checks on (allowed hosts from settings), each user's
+    sessions capped and rechecked (mcp_server.sessions), idle sessions closed after a few minutes."""
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=ports.allowed_hosts,
         allowed_origins=ports.allowed_origins or [f"{s}://{h}" for h in ports.allowed_hosts for s in ("http", "https")],
     )
-    return server.streamable_http_app(streamable_http_path="/mcp", transport_security=security)
+    app: ASGIApp = server.streamable_http_app(
+        streamable_http_path="/mcp", transport_security=security,
+        session_idle_timeout=ports.session_limits.idle_seconds,
+    )
+    sessions = sessions_of(server)
+    if sessions is not None:
+        sessions.manager = server.session_manager
+        app = SessionGuard(app, sessions)
+    return StrictHostAndOrigin(app)  # the SDK's own check matches wildcards by prefix

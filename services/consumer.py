@@ -2,7 +2,8 @@
 
 `deliver(uow, group, handler, event)` answers SUCCESS (done, or done before: the inbox row exists), RETRY
 (a transient failure: nothing was written; deliver it again later, with backoff) or DROP (poison: it is in the
-dead letters; do not deliver it again).
+dead letters; do not deliver it again). A value the database refuses outright (out of range, a broken constraint)
+and an event for a user that does not exist are poison too: retrying them could never succeed.
 """
 
 from __future__ import annotations
@@ -14,16 +15,22 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import col, select
 
 from domain.events import TOPIC_OF
+from domain.models import User
 from domain.uow import Tx, UnitOfWork
+from domain.values import valid_id
 from services.sql import dialect
 from services.tables import EVENT_ID_LENGTH, DeadLetter, InboxRecord
 
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 2000
+# What the database raises for a value it can never store (PostgreSQL: DataError / IntegrityError; SQLite's
+# driver: OverflowError for an integer beyond 64 bits); redelivering the same event would fail the same way.
+NEVER_STORABLE = (DataError, IntegrityError, OverflowError)
 
 Event = dict[str, Any]
 Handler = Callable[[Tx, Event], Awaitable[None]]
@@ -56,6 +63,8 @@ async def deliver(uow: UnitOfWork, group: str, handler: Handler, event: Event) -
             await handler(tx, event)
     except Poison as exc:
         return await _drop(uow, group, event, exc)
+    except NEVER_STORABLE as exc:
+        return await _drop(uow, group, event, Poison(f"the database refused it: {_first_line(exc)}"))
     except Exception:
         logger.warning("%s: event %s failed; it will be retried", group, event_id, exc_info=True)
         return Outcome.RETRY
@@ -68,6 +77,18 @@ def event_id_of(event: Event) -> str:
     if not isinstance(event_id, str) or not 0 < len(event_id) <= EVENT_ID_LENGTH:
         raise Poison("the message has no CloudEvent id")
     return event_id
+
+
+async def require_user(tx: Tx, user_id: int) -> None:
+    """Poison unless the user exists: an event for an account that is gone (or never was) can never be handled."""
+    if not valid_id(user_id) or await tx.session.get(User, user_id) is None:
+        raise Poison(f"user {user_id} does not exist")
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)  # a DBAPIError's driver error says it best
+    text = str(orig if orig is not None else exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def decode(event: Event, model: type[M]) -> M:

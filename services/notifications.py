@@ -13,7 +13,7 @@ from domain.events import REMINDER_DUE, ReminderDueV1
 from domain.uow import Tx, UnitOfWork
 from domain.usecases import Actor
 from domain.values import PAGE_DEFAULT, valid_id
-from services.consumer import Event, decode, event_id_of
+from services.consumer import Event, decode, event_id_of, require_user
 from services.paging import decode_cursor, encode_cursor
 from services.tables import Notification
 
@@ -38,10 +38,11 @@ class NotificationPage(BaseModel):
 
 
 async def on_reminder_due(tx: Tx, event: Event) -> None:
-    """Store the reminder as a notification of its user."""
+    """Store the reminder as a notification of its user (Poison if there is no such user)."""
     if event.get("type") != REMINDER_DUE:
         return
     due = decode(event, ReminderDueV1)
+    await require_user(tx, due.user_id)  # no notification for an account that does not exist
     tx.session.add(Notification(
         user_id=due.user_id, task_id=due.task_id, event_id=event_id_of(event), title=due.title[:500],
         due_at=due.due_at, due_date=due.due_date, offset_minutes=due.offset_minutes, fire_at=due.scheduled_for,

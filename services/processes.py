@@ -232,6 +232,15 @@ def web_host_kafka_workers(
     return workers
 
 
+def dapr_app_token(settings: Settings) -> str | None:
+    """The app API token every Dapr delivery route of this process demands (APP_API_TOKEN); raises
+    UnprotectedDelivery in production when there is none, and warns in development."""
+    from services.transport.dapr import delivery_token
+
+    token = settings.dapr_app_token.get_secret_value() if settings.dapr_app_token is not None else None
+    return delivery_token(token, production=settings.env == "production")
+
+
 def dapr_routes(subs: Sequence[Subscription]) -> list[DaprRoute]:
     """The Dapr subscription routes of `subs`: `/events/<group>` per subscription."""
     return [(sub.topic, f"/events/{sub.group}", delivering(sub)) for sub in subs]

@@ -8,7 +8,7 @@ from domain.errors import TaskNotFound, UserNotFound
 from domain.events import NEXT_OCCURRENCE_REQUESTED, NextOccurrenceRequestedV1
 from domain.uow import Tx, UnitOfWork
 from domain.usecases import actor_for, create_successor
-from services.consumer import Event, decode
+from services.consumer import Event, decode, require_user
 from services.sql import TxUnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -19,11 +19,12 @@ async def on_task_command(tx: Tx, event: Event, *, uow: UnitOfWork) -> None:
     if event.get("type") != NEXT_OCCURRENCE_REQUESTED:
         return
     command = decode(event, NextOccurrenceRequestedV1)
+    await require_user(tx, command.user_id)  # a missing user is poison (dead letter), not a retry loop
     joined = TxUnitOfWork(uow, tx)  # the successor, its event and the inbox row commit together
     try:
         actor = await actor_for(joined, user_id=command.user_id)
         successor = await create_successor(joined, actor, command.predecessor_id)
-    except (UserNotFound, TaskNotFound):
+    except (UserNotFound, TaskNotFound):  # deleted meanwhile
         logger.info("task service: task %s of user %s is gone; no successor", command.predecessor_id, command.user_id)
         return
     if successor is not None:

@@ -92,7 +92,7 @@ def service_app(name: ServiceName, rt: Runtime, subs: list[Subscription]) -> Fas
     """The service's HTTP app: /healthz, /readyz, and on Dapr the subscription routes."""
     from fastapi import FastAPI
 
-    from services.processes import dapr_routes
+    from services.processes import dapr_app_token, dapr_routes
     from web.bootstrap import background
 
     @asynccontextmanager
@@ -113,10 +113,10 @@ def service_app(name: ServiceName, rt: Runtime, subs: list[Subscription]) -> Fas
         """Ready when the database answers and every consumer has joined its group."""
         return await _readiness(name, rt)
 
-    if rt.settings.bus == "dapr":
+    if rt.settings.bus == "dapr":  # only then: on Kafka nothing but health is served
         from services.transport.dapr import subscription_app
 
-        subscription_app(dapr_routes(subs), rt.settings.dapr_pubsub, app=app)
+        subscription_app(dapr_routes(subs), rt.settings.dapr_pubsub, app=app, app_token=dapr_app_token(rt.settings))
     return app
 
 

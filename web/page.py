@@ -1,4 +1,5 @@
-"""The web page: static HTML, CSS and JavaScript modules at `/` and `/static/`, and the security headers."""
+"""The web page: static HTML, CSS and JavaScript modules at `/` and `/static/`, the API docs at `/docs` (Swagger
+UI's own files, from the fastapi-offline package, at `/static/swagger/`), and the security headers."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ STATIC_DIR = Path(__file__).parent / "static"
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+# /docs: Swagger UI sets inline style attributes, so styles may be inline there; scripts stay our own files only.
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
@@ -54,5 +60,19 @@ def install_page(app: FastAPI) -> None:
         # Revalidated on every load, so a new version of the page is never mixed with old modules.
         return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> FileResponse:
+        """The REST API's Swagger UI (a static page; its script is /static/docs/init.js)."""
+        headers = {"cache-control": "no-cache", "content-security-policy": DOCS_CONTENT_SECURITY_POLICY}
+        return FileResponse(STATIC_DIR / "docs" / "index.html", headers=headers)
+
+    app.mount("/static/swagger", StaticFiles(directory=swagger_assets()), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
+
+
+def swagger_assets() -> Path:
+    """The directory of Swagger UI's bundle and CSS shipped by fastapi-offline (no CDN at run time)."""
+    import fastapi_offline
+
+    return Path(fastapi_offline.__file__).parent / "static"

@@ -5,25 +5,28 @@ keeps our envelope (id, type, source, subject, time, data) and only adds its rou
 partition key goes in as `metadata.partitionKey` (the user id). No `DaprClient` is involved: its constructor
 blocks until a sidecar answers, which is wrong at start-up and impossible in tests.
 
-Receiving: `subscription_app` declares each subscription on `GET /dapr/subscribe` (through the SDK's DaprApp,
-with the dead-letter topic `<topic>-dlq`) and turns each delivery, however the sidecar wrapped it, back into
+Receiving: `subscription_app` declares each subscription on `GET /dapr/subscribe` (the shape the SDK's DaprApp
+gives, with the dead-letter topic `<topic>-dlq`) and turns each delivery, however the sidecar wrapped it, back into
 our CloudEvent before calling the handler; the answer is Dapr's `{"status": "SUCCESS"|"RETRY"|"DROP"}`. The
-sidecar moves a DROPped message (and one whose retries ran out) to the dead-letter topic itself.
+sidecar moves a DROPped message (and one whose retries ran out) to the dead-letter topic itself. These routes
+are the sidecar's door: given the app API token (APP_API_TOKEN, which daprd sends as `dapr-api-token`), each
+refuses any other caller with 401.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeGuard
 from urllib.parse import quote
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -187,30 +190,69 @@ def _without_dapr_fields(event: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if k not in DAPR_ADDED_FIELDS}
 
 
+class UnprotectedDelivery(ValueError):
+    """Production with the Dapr bus but no app API token: anyone reaching the app could inject events."""
+
+
+def delivery_token(token: str | None, *, production: bool) -> str | None:
+    """The app API token the delivery routes demand (APP_API_TOKEN); refused in production when missing."""
+    if token:
+        return token
+    if production:
+        raise UnprotectedDelivery(
+            "TODO_AGENT_BUS=dapr in production needs APP_API_TOKEN (the sidecar's app token, set by the "
+            "dapr.io/app-token-secret annotation): without it anyone who reaches this app can inject events"
+        )
+    logger.warning("APP_API_TOKEN is not set: the Dapr delivery routes accept events from anyone who reaches them")
+    return None
+
+
 def subscription_app(
-    subscriptions: Sequence[Subscription], pubsub: str = "pubsub", *, app: FastAPI | None = None
+    subscriptions: Sequence[Subscription], pubsub: str = "pubsub", *, app: FastAPI | None = None,
+    app_token: str | None = None,
 ) -> FastAPI:
     """A FastAPI app (or `app`, extended) that the Dapr sidecar delivers `subscriptions` to.
 
     `GET /dapr/subscribe` lists `{"pubsubname", "topic", "route", "metadata": {}, "deadLetterTopic":
     "<topic>-dlq"}` per subscription; each route answers a delivery with the handler's Outcome, RETRY if the
-    handler raised, and DROP if the body holds no CloudEvent of ours.
+    handler raised, and DROP if the body holds no CloudEvent of ours. With `app_token` every one of these routes
+    answers 401 to a request whose `dapr-api-token` header is not that token (the sidecar sends it).
     """
-    from dapr.ext.fastapi import DaprApp  # imported here: it pulls in grpc, which only subscribers need
-
     topics = [topic for topic, _, _ in subscriptions]
     if len(set(topics)) != len(topics):
         raise ValueError(f"one subscription per topic, got {topics}")
-    app = app if app is not None else FastAPI(title="todo-agent subscriber")
-    dapr_app = DaprApp(app)
+    declared: list[dict[str, Any]] = []
+    guard = [Depends(_sidecar_only(app_token))] if app_token else []
+    router = APIRouter(dependencies=guard, include_in_schema=False)  # the sidecar's door, not the public API
     for topic, route, handler in subscriptions:
         if not route.startswith("/"):
             raise ValueError(f"route {route!r} must start with '/'")
-        register = dapr_app.subscribe(
-            pubsub=pubsub, topic=topic, metadata={}, route=route, dead_letter_topic=dead_letter_topic(topic)
-        )
-        register(_delivery_endpoint(topic, handler))
+        router.add_api_route(route, _delivery_endpoint(topic, handler), methods=["POST"])
+        declared.append({"pubsubname": pubsub, "topic": topic, "route": route, "metadata": {},
+                         "deadLetterTopic": dead_letter_topic(topic)})
+
+    async def dapr_subscribe() -> list[dict[str, Any]]:
+        """The subscriptions the sidecar reads at start-up."""
+        return declared
+
+    router.add_api_route("/dapr/subscribe", dapr_subscribe, methods=["GET"])
+    app = app if app is not None else FastAPI(title="todo-agent subscriber")
+    app.include_router(router)
     return app
+
+
+def _sidecar_only(expected: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency refusing (401) any request without the sidecar's app API token (compared in constant time)."""
+    want = expected.encode()
+
+    async def check(request: Request) -> None:
+        given = request.headers.get(API_TOKEN_HEADER, "").encode()
+        if not hmac.compare_digest(given, want):
+            logger.warning("refused a Dapr delivery route request without the app API token from %s",
+                           request.client.host if request.client else "?")
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this route takes deliveries from the Dapr sidecar only")
+
+    return check
 
 
 def _delivery_endpoint(topic: str, handler: EventHandler) -> Any:

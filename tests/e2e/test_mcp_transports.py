@@ -285,12 +285,13 @@ def test_allowed_hosts_accept_the_https_origin_of_the_deployment(servers: Server
 
 
 @pytest.mark.parametrize("which", ["web", "standalone"])
-def test_the_401_points_at_this_servers_own_metadata(servers: Servers, which: str) -> None:
+def test_the_401_asks_for_a_bearer_token_and_names_no_authorization_server(servers: Servers, which: str) -> None:
+    """Only static bearer tokens work: no OAuth metadata naming an authorization server that does not exist."""
     server = getattr(servers, which)
     challenge = post_initialize(server.base).headers["www-authenticate"]
-    assert f'resource_metadata="{server.base}/.well-known/oauth-protected-resource/mcp"' in challenge, challenge
-    metadata = httpx.get(f"{server.base}/.well-known/oauth-protected-resource/mcp", timeout=10).json()
-    assert metadata["resource"] == f"{server.base}/mcp", metadata
+    assert challenge.startswith("Bearer ") and "resource_metadata" not in challenge, challenge
+    metadata = httpx.get(f"{server.base}/.well-known/oauth-protected-resource/mcp", timeout=10)
+    assert metadata.status_code == 404, metadata.text
 
 
 def test_standalone_http_server_stops_cleanly_on_sigterm(servers: Servers) -> None:

@@ -23,6 +23,7 @@ from domain.usecases import create_user
 from services.live import LiveHub
 from services.settings import ServiceSettings
 from services.subscriptions import Subscription, by_group, subscriptions
+from services.tables import DeadLetter
 from tests.api.conftest import SECRET, User
 from tests.infra import (
     throwaway_database,
@@ -58,6 +59,13 @@ class Outbox:
         events = await self.new(user_id, *types)
         assert len(events) == 1, [e["type"] for e in events]
         return events[0]
+
+
+async def dead_letter(uow: UnitOfWork, group: str, event_id: str) -> DeadLetter | None:
+    """The dead letter of one event in one consumer group, if there is one."""
+    async with uow.read() as tx:
+        stmt = select(DeadLetter).where(DeadLetter.consumer_group == group, DeadLetter.event_id == event_id)
+        return (await tx.session.exec(stmt)).first()
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from domain.uow import Tx, UnitOfWork
 from services.consumer import Outcome, Poison, decode, deliver
 from services.deadletters import list_dead_letters, replay
 from services.subscriptions import Subscription
-from services.tables import DeadLetter, InboxRecord
+from services.tables import InboxRecord
 from tests.conftest import Clock
-from tests.services.conftest import T0
+from tests.services.conftest import T0, dead_letter
 
 
 def an_event(**data: Any) -> dict[str, Any]:
@@ -53,12 +53,6 @@ async def sent_for(uow: UnitOfWork, event_id: str) -> int:
     async with uow.read() as tx:
         rows = (await tx.session.exec(select(OutboxEvent).where(OutboxEvent.key == event_id))).all()
     return len(rows)
-
-
-async def dead_letter(uow: UnitOfWork, group: str, event_id: str) -> DeadLetter | None:
-    async with uow.read() as tx:
-        stmt = select(DeadLetter).where(DeadLetter.consumer_group == group, DeadLetter.event_id == event_id)
-        return (await tx.session.exec(stmt)).first()
 
 
 async def test_a_handled_event_leaves_its_inbox_row_and_its_outgoing_message(uow: UnitOfWork) -> None:
@@ -175,3 +169,19 @@ async def test_concurrent_duplicates_have_one_effect(uow: UnitOfWork) -> None:
     event = an_event()
     outcomes = await asyncio.gather(*(deliver(uow, "g-concurrent", slow, event) for _ in range(3)))
     assert set(outcomes) == {Outcome.SUCCESS} and calls == 1
+
+
+async def test_a_database_refusal_that_can_never_succeed_is_dead_lettered_not_retried(uow: UnitOfWork) -> None:
+    """A value the database cannot store (here an integer out of range) is poison: DROP, once, to the dead letters."""
+    from services.tables import Notification
+
+    event = an_event()
+
+    async def out_of_range(tx: Tx, _event: dict[str, Any]) -> None:
+        tx.session.add(Notification(user_id=10**30, task_id=1, event_id=event["id"], title="x", due_at=None,
+                                    due_date=None, offset_minutes=0, fire_at=T0, late=False, created_at=T0))
+        await tx.session.flush()
+
+    assert await deliver(uow, "g-data", out_of_range, event) is Outcome.DROP
+    letter = await dead_letter(uow, "g-data", event["id"])
+    assert letter is not None and not await inbox_has(uow, "g-data", event["id"])

@@ -12,9 +12,10 @@ import pytest
 from domain.events import REMINDER_DUE, ReminderDueV1, make_event
 from domain.uow import UnitOfWork
 from services.consumer import Outcome
+from services.notifications import notification_of_event
 from services.subscriptions import Subscription
 from tests.api.conftest import assert_problem
-from tests.services.conftest import T0, signed_in
+from tests.services.conftest import T0, dead_letter, signed_in
 
 
 def reminder_due(user_id: int, task_id: int = 7, *, late: bool = False, title: str = "Call mum") -> dict[str, Any]:
@@ -98,3 +99,15 @@ async def test_other_users_notifications_are_invisible_and_not_found(
 async def test_a_malformed_reminder_is_dead_lettered(uow: UnitOfWork, notifications: Subscription) -> None:
     event = {"id": f"bad-{uuid.uuid4()}", "type": REMINDER_DUE, "data": {"schema_version": 1, "user_id": 1}}
     assert await notifications.deliver(event) is Outcome.DROP
+
+
+@pytest.mark.parametrize("user_id", [2**31 - 1, 10**30], ids=["missing", "out-of-range"])
+async def test_a_reminder_for_a_user_that_does_not_exist_is_dead_lettered_and_stores_nothing(
+    uow: UnitOfWork, notifications: Subscription, user_id: int
+) -> None:
+    """No notification is stored for an account that does not exist, and the event is not retried forever."""
+    event = reminder_due(user_id)
+    assert await notifications.deliver(event) is Outcome.DROP
+    letter = await dead_letter(uow, "notifications", event["id"])
+    assert letter is not None and "does not exist" in letter.error
+    assert await notification_of_event(uow, event["id"]) is None

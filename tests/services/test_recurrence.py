@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from domain.usecases import Actor, complete_task, create_task, delete_task, get_
 from services.consumer import Outcome
 from services.subscriptions import Subscription
 from tests.conftest import Clock, new_actor
-from tests.services.conftest import T0, Outbox
+from tests.services.conftest import T0, Outbox, dead_letter
 
 DUE = T0 + timedelta(hours=1)
 
@@ -169,12 +170,27 @@ async def test_a_command_arriving_after_a_reopen_or_delete_creates_nothing(
     assert await successors(uow, reopened) == [] and await successors(uow, deleted) == []
 
 
-async def test_a_command_for_an_unknown_user_or_version_is_handled_without_effect(
-    uow: UnitOfWork, task_service: Subscription
-) -> None:
-    base = {"specversion": "1.0", "source": "test", "type": NEXT_OCCURRENCE_REQUESTED, "time": T0.isoformat()}
-    data = {"schema_version": 1, "user_id": 2**31 - 1, "predecessor_id": 1, "due_at": None,
+COMMAND_BASE = {"specversion": "1.0", "source": "test", "type": NEXT_OCCURRENCE_REQUESTED, "time": T0.isoformat()}
+
+
+def command_of(user_id: int, schema_version: int = 1) -> dict[str, Any]:
+    """A next-occurrence command with a fresh event id."""
+    data = {"schema_version": schema_version, "user_id": user_id, "predecessor_id": 1, "due_at": None,
             "due_date": date(2026, 1, 1).isoformat()}
-    assert await task_service.deliver({**base, "id": "cmd-unknown-user", "data": data}) is Outcome.SUCCESS
-    newer = {**data, "schema_version": 2}
-    assert await task_service.deliver({**base, "id": "cmd-v2", "data": newer}) is Outcome.DROP
+    return {**COMMAND_BASE, "id": f"cmd-{uuid.uuid4().hex}", "data": data}
+
+
+async def test_a_command_of_an_unknown_version_is_dead_lettered(task_service: Subscription) -> None:
+    """A schema version this consumer does not read can never be handled: DROP."""
+    assert await task_service.deliver(command_of(1, schema_version=2)) is Outcome.DROP
+
+
+@pytest.mark.parametrize("user_id", [2**31 - 1, 10**30, 0], ids=["missing", "out-of-range", "zero"])
+async def test_a_command_for_a_user_that_does_not_exist_is_dead_lettered_not_retried(
+    uow: UnitOfWork, task_service: Subscription, user_id: int
+) -> None:
+    """An event whose user does not (or cannot) exist goes to the dead letters instead of being retried forever."""
+    command = command_of(user_id)
+    assert await task_service.deliver(command) is Outcome.DROP
+    letter = await dead_letter(uow, "task-service", command["id"])
+    assert letter is not None and "does not exist" in letter.error

@@ -135,11 +135,15 @@ async def test_dapr_subscribe_declares_each_topic_route_and_dead_letter_topic(si
     ]
 
 
-def test_the_subscription_app_can_extend_an_app_and_use_another_component() -> None:
+async def test_the_subscription_app_can_extend_an_app_and_use_another_component() -> None:
     app = FastAPI()
-    assert subscription_app([("tasks", "/in/tasks", Handler())], pubsub="kafka-pubsub", app=app) is app
-    paths = {getattr(route, "path", None) for route in app.routes}
-    assert {"/dapr/subscribe", "/in/tasks"} <= paths
+    handler = Handler()
+    assert subscription_app([("tasks", "/in/tasks", handler)], pubsub="kafka-pubsub", app=app) is app
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
+        [declared] = (await client.get("/dapr/subscribe")).json()
+        await deliver(client, "/in/tasks", from_cloud_event(reminder_event(1, 1), "tasks"))
+    assert (declared["pubsubname"], declared["route"]) == ("kafka-pubsub", "/in/tasks")
+    assert len(handler.calls) == 1
     with pytest.raises(ValueError, match="one subscription per topic"):
         subscription_app([("tasks", "/a", Handler()), ("tasks", "/b", Handler())])
 
