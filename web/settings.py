@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Annotated, Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
 
 _SECRET_FILE = "secret_key"
 _SECRET_MIN = 32
@@ -33,8 +38,20 @@ class Settings(BaseSettings):
     relay_batch: int = 100
     retention_days: int = 7
     allow_registration: bool = True
+    # Registrations one client address may attempt per hour (429 with Retry-After beyond it).
+    register_per_hour: int = Field(default=10, ge=1)
+    # Peers whose X-Forwarded-For names the client (comma-separated IPs or CIDRs, e.g. the ingress); empty: none.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Open connections and requests uvicorn serves at once; beyond it new ones get 503 (limit_concurrency).
+    max_connections: int = Field(default=1000, ge=1)
     access_token_minutes: float = Field(default=30.0, gt=0, le=24 * 60)  # the page renews its token before
+    # A login session ends this long after the password was checked, however often it is refreshed.
+    session_max_hours: float = Field(default=12.0, gt=0, le=24 * 90)
+    # How often an open /api/v1/stream re-checks its token: a revoked one ends the stream within this time.
+    stream_recheck_seconds: float = Field(default=5.0, gt=0, le=3600)
     log_level: str = "INFO"
+    # Request bodies larger than this get 413 before they are read (REST, chat and MCP alike).
+    max_body_bytes: int = Field(default=1 << 20, ge=1)
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1:*", "localhost:*", "[::1]:*"],
         description="Host headers the MCP endpoint accepts (comma-separated; 'name:*' allows any port)",
@@ -53,6 +70,27 @@ class Settings(BaseSettings):
     dapr_api_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DAPR_API_TOKEN", "dapr_api_token")
     )
+    # The sidecar's app API token (Dapr's APP_API_TOKEN, sent as `dapr-api-token`): the delivery routes refuse
+    # requests without it; required in production with TODO_AGENT_BUS=dapr.
+    dapr_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("APP_API_TOKEN", "dapr_app_token")
+    )
+    # Streamable-HTTP MCP sessions: how many one user may hold open (the least recently used is closed first), how
+    # long an idle one lives, and how often each open session's token is verified again (revocation ends it).
+    mcp_sessions_per_user: int = Field(default=20, ge=1)
+    mcp_session_idle_seconds: float = Field(default=300.0, gt=0)
+    mcp_recheck_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> object:
+        entries = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+        for entry in entries if isinstance(entries, list) else []:
+            try:
+                ipaddress.ip_network(str(entry), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network, e.g. 10.0.0.0/8") from None
+        return entries
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
@@ -85,7 +123,7 @@ class Settings(BaseSettings):
         if self.env == "production":
             raise ValueError("set TODO_AGENT_SECRET_KEY in production")
         path = self.data_dir / _SECRET_FILE
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.ensure_data_dir()
         try:
             # Write to a private temporary file, then link it into place: a crash never leaves an empty secret,
             # and of two processes starting at once, the second reads the first one's secret.
@@ -100,9 +138,31 @@ class Settings(BaseSettings):
             tmp.unlink(missing_ok=True)
         return _read_secret(path)
 
+    def ensure_data_dir(self) -> Path:
+        """The data directory, created private to its owner (0700). It holds the database and the secret, so the
+        default directory is tightened if an older version left it open; one chosen with TODO_AGENT_DATA_DIR is the
+        user's to set, so an open one is only warned about."""
+        path = self.data_dir
+        try:
+            path.mkdir(mode=0o700, parents=True)
+            return path
+        except FileExistsError:
+            pass
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077 and "data_dir" not in self.model_fields_set:
+            path.chmod(mode & 0o700)
+        elif mode & 0o077 and path not in _warned:
+            _warned.add(path)
+            logger.warning("%s (TODO_AGENT_DATA_DIR) is open to other users (mode %03o) and holds the database and "
+                           "the signing secret: chmod 700 %s", path, mode, path)
+        return path
+
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+
+_warned: set[Path] = set()  # open directories already warned about
 
 
 def _read_secret(path: Path) -> str:

@@ -270,9 +270,15 @@ async def test_the_page_fits_a_phone(serve: Serve, open_page: OpenPage) -> None:
 async def test_the_page_renews_its_token_before_it_expires(serve: Serve, open_page: OpenPage) -> None:
     site: Site = serve([], access_token_minutes="0.15")  # tokens live 9 s
     page = await open_page(site)
-    async with page.expect_request("**/api/v1/auth/refresh", timeout=15_000) as renewal:
+    async with (
+        page.expect_request("**/api/v1/auth/refresh", timeout=15_000) as renewal,
+        page.expect_response("**/api/v1/auth/login") as login,
+    ):
         await sign_up(page, "ada@example.com")
-    renewed = await (await renewal.value).response()
+    request = await renewal.value
+    # The renewal presents the session's refresh token (never the access token).
+    assert request.headers["authorization"] == f"Bearer {(await (await login.value).json())['refresh_token']}"
+    renewed = await request.response()
     assert renewed is not None and renewed.status == 200
     await page.wait_for_timeout(4_000)  # now past the first token's expiry
     await page.fill("#new-task-title", "Added with the renewed token")
@@ -342,3 +348,70 @@ async def test_the_task_list_pages_with_load_more(serve: Serve, open_page: OpenP
     await expect(page.locator("#tasks-more")).to_be_hidden()
     titles = await page.locator("#task-list .task-title").all_text_contents()
     assert sorted(titles) == [f"Task {n:02d}" for n in range(1, 26)]
+
+
+async def log_in(page: Page, email: str) -> None:
+    """Sign in on the page with the account's password and wait for the app."""
+    await page.fill("#email", email)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-button")
+    await expect(page.locator("#user-email")).to_have_text(email)
+
+
+async def test_sign_out_everywhere_ends_another_pages_session(serve: Serve, open_page: OpenPage) -> None:
+    """"Sign out everywhere" on one page signs out another page of the same account (its live stream ends)."""
+    site: Site = serve([], stream_recheck_seconds="0.5")
+    here, there = await open_page(site), await open_page(site)
+    await sign_up(here, "ada@example.com")
+    await log_in(there, "ada@example.com")
+    await here.click("#sign-out-everywhere")
+    await expect(here.locator("#auth")).to_be_visible()
+    await expect(there.locator("#auth")).to_be_visible(timeout=15_000)
+    await expect(there.locator("#auth-error")).to_contain_text("session has ended")
+
+
+async def test_the_password_can_be_changed_and_the_page_stays_signed_in(serve: Serve, open_page: OpenPage) -> None:
+    """The change-password form sets a new password; the page carries on with its new session."""
+    site: Site = serve([])
+    page = await open_page(site)
+    await sign_up(page, "ada@example.com")
+    await page.click("#password-toggle")
+    await page.fill("#current-password", "not the password")
+    await page.fill("#new-password", "another long passphrase")
+    await page.click("#password-submit")
+    await expect(page.locator("#password-error")).to_contain_text("current password")
+    await page.fill("#current-password", PASSWORD)
+    await page.fill("#new-password", "another long passphrase")
+    await page.click("#password-submit")
+    await expect(page.locator("#password-popover")).to_be_hidden()
+    await page.fill("#new-task-title", "Added after the change")
+    await page.press("#new-task-title", "Enter")
+    await expect(task_row(page, "Added after the change")).to_have_count(1)
+    with site.api() as http:
+        old = http.post("/api/v1/auth/login", json={"email": "ada@example.com", "password": PASSWORD})
+    assert old.status_code == 401
+
+
+async def test_a_tab_whose_live_stream_was_closed_for_a_newer_one_stays_closed(
+    serve: Serve, open_page: OpenPage
+) -> None:
+    """Over the per-user stream cap the oldest tab's stream is closed: it says so and does not reconnect (which
+    would close the other tab's stream in turn, for ever)."""
+    site: Site = serve([], streams_per_user="1")
+    first, second = await open_page(site), await open_page(site)
+    await sign_up(first, "ada@example.com")
+    await log_in(second, "ada@example.com")
+    await expect(first.locator("#app-status")).to_contain_text("too many tabs", timeout=10_000)
+    await first.wait_for_timeout(3_000)  # longer than the first reconnect delay
+    await expect(second.locator("#app-status")).to_be_hidden()
+    with site.api(site.login("ada@example.com")) as http:
+        http.post("/api/v1/tasks", json={"title": "Seen live in the newer tab"}).raise_for_status()
+    await expect(task_row(second, "Seen live in the newer tab")).to_have_count(1)
+
+
+async def test_the_api_docs_render_under_their_strict_policy(serve: Serve, open_page: OpenPage) -> None:
+    """/docs shows Swagger UI's operations from the app's own assets: no CDN request, no CSP violation."""
+    site: Site = serve([])
+    page = await open_page(site)
+    await page.goto(site.url + "/docs")
+    await expect(page.locator(".opblock-summary-path", has_text="/api/v1/tasks").first).to_be_visible(timeout=15_000)
