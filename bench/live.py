@@ -145,19 +145,22 @@ async def live_data(ctx: RunContext, backend_name: str, spec: DatasetSpec) -> As
 
 
 @asynccontextmanager
-async def live_server(live: LiveData, *, nodelay: bool = True, idle_s: float = 3.0) -> AsyncIterator[LiveServer]:
+async def live_server(
+    live: LiveData, *, nodelay: bool = True, idle_s: float = 3.0, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[LiveServer]:
     """Serve `live`'s database with `python -m bench.server` until the block ends.
 
     `nodelay` sets TCP_NODELAY on the listening socket (accepted sockets inherit it on Linux). Before e4acce7
     `todo-agent serve` bound its socket with socket.create_server, whose protocol number is 0, so asyncio did not
     set TCP_NODELAY on connections and every keep-alive response written in two parts (headers, then body) waited
     ~40 ms for the client's delayed ACK. nodelay=False measures the product's own socket setup, as a regression
-    check of that fix.
+    check of that fix. `extra_env` adds settings for this server only.
     """
     folder = Path(tempfile.mkdtemp(prefix="todo-agent-bench-server-"))
     log = folder / "server.log"
     port = free_port()
     env = server_env(live.backend.url, folder, port) | ({"BENCH_TCP_NODELAY": "1"} if nodelay else {})
+    env |= extra_env or {}
     t0 = time.perf_counter()
     with log.open("wb") as out:
         proc = subprocess.Popen(
