@@ -70,11 +70,12 @@ async def _http(settings: Settings, sock: socket.socket) -> None:
 
     from domain.lease import PRIORITY_CLIENT
     from mcp_server import build_server, http_app
+    from web.body_limit import BodyLimit
     from web.bootstrap import background, build_runtime, mcp_ports
 
     rt = build_runtime(settings, role="mcp", priority=PRIORITY_CLIENT)
     server = build_server(mcp_ports(rt))
-    app = Starlette(routes=[Mount("/", http_app(server, mcp_ports(rt)))])
+    app = BodyLimit(Starlette(routes=[Mount("/", http_app(server, mcp_ports(rt)))]), limit=settings.max_body_bytes)
     typer.echo(f"todo-agent MCP on {settings.base_url}/mcp", err=True)
     async with background(rt), server.session_manager.run():
         await serve_app(app, sock, settings)

@@ -229,6 +229,15 @@ async def test_http_standalone_server_with_a_token(servers: Servers, world: Worl
     assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer ")
 
 
+def test_http_standalone_server_refuses_a_body_over_the_limit_before_reading_it(servers: Servers) -> None:
+    """The standalone MCP server has the web host's 1 MiB body limit too (the SDK alone allows 4 MiB)."""
+    body = b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"pad": "' + b"x" * (2 << 20) + b'"}}'
+    answer = httpx.post(f"{servers.standalone.base}/mcp", content=body, timeout=30, headers={
+        "content-type": "application/json", "accept": "application/json, text/event-stream"})
+    assert answer.status_code == 413
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
 def mcp_jwt(world: World, user: User, *, audience: str = "mcp", ttl: timedelta = timedelta(minutes=5),
             secret: str | None = None) -> str:
     return issue_access_token(user.id, secret or world.secret(), now=datetime.now(UTC), ttl=ttl, audience=audience)
