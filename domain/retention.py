@@ -1,5 +1,5 @@
-"""Retention: sent outbox rows, idempotency records and what other packages register (inbox rows, read
-notifications, ...) are pruned once older than the retention period."""
+"""Retention: sent outbox rows, idempotency records, ended login sessions and what other packages register (inbox
+rows, read notifications, ...) are pruned once older than the retention period."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import col
 
-from domain.models import IdempotencyRecord
+from domain.models import AuthSession, IdempotencyRecord
 from domain.outbox import prune_outbox
 from domain.uow import Tx, UnitOfWork
 
@@ -24,10 +24,12 @@ async def prune(uow: UnitOfWork, older_than: timedelta, extra: Mapping[str, Prun
     """Delete what has outlived the retention period; returns how many rows of each kind went."""
     outbox = await prune_outbox(uow, older_than)
     async with uow.write() as tx:
-        result = await tx.session.exec(
-            sa.delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < tx.now - older_than)
-        )
-    pruned = {"outbox": outbox, "idempotency": int(result.rowcount or 0)}
+        cutoff = tx.now - older_than
+        result = await tx.session.exec(sa.delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < cutoff))
+        # A session ended (revoked or past its maximum age) before the cutoff can never be used again.
+        ended = await tx.session.exec(sa.delete(AuthSession).where(
+            sa.or_(col(AuthSession.revoked_at) < cutoff, col(AuthSession.expires_at) < cutoff)))
+    pruned = {"outbox": outbox, "idempotency": int(result.rowcount or 0), "sessions": int(ended.rowcount or 0)}
     for name, pruner in (extra or {}).items():
         async with uow.write() as tx:  # one short transaction per kind
             pruned[name] = await pruner(tx, tx.now - older_than)

@@ -7,8 +7,11 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlmodel import select
 
 from domain.errors import AuthenticationFailed, UserNotFound
+from domain.models import AuthSession
+from domain.retention import prune
 from domain.uow import UnitOfWork
 from domain.usecases import (
     Actor,
@@ -17,6 +20,7 @@ from domain.usecases import (
     create_user,
     get_user,
     reset_password,
+    revoke_session,
     rotate_refresh,
     start_session,
 )
@@ -74,3 +78,23 @@ async def test_resetting_a_password_ends_every_session_and_sets_the_new_password
     with pytest.raises(AuthenticationFailed):
         await authenticate_session(uow, user.id, grant.session_id)
     assert (await authenticate(uow, user.email, "new password")).id == user.id
+
+
+async def test_retention_prunes_sessions_that_ended_before_the_cutoff_and_keeps_live_ones(
+    uow: UnitOfWork, actor: Actor, clock: Clock
+) -> None:
+    """Ended login sessions (logged out, or past their maximum age) older than the retention period are deleted;
+    a live one stays."""
+    clock.set(clock.now() + timedelta(days=3650))  # later than other tests' sessions: this test owns what is that old
+    logged_out = await start_session(uow, actor.id, max_age=timedelta(hours=12))
+    await revoke_session(uow, actor, logged_out.session_id)
+    aged_out = await start_session(uow, actor.id, max_age=timedelta(hours=12))
+    clock.advance(days=8)
+    live = await start_session(uow, actor.id, max_age=timedelta(hours=12))
+    pruned = await prune(uow, timedelta(days=7))
+    assert pruned["sessions"] >= 2
+    async with uow.read() as tx:
+        stmt = select(AuthSession.id).where(AuthSession.user_id == actor.id)
+        left = set((await tx.session.exec(stmt)).all())
+    assert logged_out.session_id not in left and aged_out.session_id not in left
+    assert live.session_id in left
