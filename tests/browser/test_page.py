@@ -415,3 +415,18 @@ async def test_the_api_docs_render_under_their_strict_policy(serve: Serve, open_
     page = await open_page(site)
     await page.goto(site.url + "/docs")
     await expect(page.locator(".opblock-summary-path", has_text="/api/v1/tasks").first).to_be_visible(timeout=15_000)
+
+
+async def test_a_message_sent_while_an_answer_is_still_streaming_goes_out_when_it_ends(
+    serve: Serve, open_page: OpenPage
+) -> None:
+    """Enter pressed before the running answer has finished is not lost: the message goes out once the turn ends."""
+    slow = "This answer takes a while to write. " * 4
+    site: Site = serve([{"text": slow, "delay_ms": 150}, {"text": "Second answer."}])
+    page = await open_page(site)
+    await sign_up(page, "ada@example.com")
+    await send(page, "first")
+    await expect(page.locator("#messages .message.assistant").first).to_contain_text("This answer")
+    await send(page, "second")  # the first answer is still being written
+    await expect(page.locator("#messages")).to_contain_text("Second answer.", timeout=15_000)
+    await expect(page.locator("#chat-input")).to_have_value("")

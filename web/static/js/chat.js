@@ -11,6 +11,7 @@ const RELOAD_AFTER_STOP_MS = 300; // give the server a moment to record the canc
 let available = false;
 let conversationId = null; // the conversation shown (null: the next message opens a new one)
 let turn = null; // {controller, stopped, ended, userBubble} while a turn streams
+let sendWhenDone = false; // Enter was pressed while a turn was still streaming: send the text once it ends
 let generation = 0; // bumps on sign out and on switching conversations: late answers are dropped
 
 export function initChat() {
@@ -43,6 +44,7 @@ export function stopChat() {
   generation++;
   if (turn) turn.controller.abort();
   turn = null;
+  sendWhenDone = false;
   conversationId = null;
   available = false;
   chatlog.resetLog();
@@ -77,7 +79,11 @@ function setRunning(running) {
 function submitMessage() {
   const input = byId("chat-input");
   const text = input.value.trim();
-  if (!text || turn || !available) return;
+  if (!text || !available) return;
+  if (turn) {
+    sendWhenDone = true; // typed ahead (e.g. right as the answer finished): sent as soon as this turn ends
+    return;
+  }
   input.value = "";
   const userBubble = chatlog.addUserMessage(text);
   const body = { message: text };
@@ -130,6 +136,10 @@ async function runTurn(body, userBubble) {
       if (mine === generation) {
         setRunning(false);
         loadConversations();
+        if (sendWhenDone) {
+          sendWhenDone = false;
+          submitMessage();
+        }
       }
     }
   }
@@ -205,6 +215,7 @@ function abortQuietly() {
   generation++;
   if (turn) turn.controller.abort();
   turn = null;
+  sendWhenDone = false;
   setRunning(false);
 }
 
