@@ -36,6 +36,7 @@ for _group, _name in ((db_app, "db"), (user_app, "user"), (token_app, "token"), 
 
 def _register_extra_commands() -> None:
     from web.cli_chat import chat
+    from web.cli_config import config_app
     from web.cli_deadletters import deadletters_app
     from web.cli_mcp import mcp
     from web.cli_service import service
@@ -44,6 +45,7 @@ def _register_extra_commands() -> None:
     app.command()(service)
     app.command()(chat)
     app.add_typer(deadletters_app, name="deadletters")
+    app.add_typer(config_app, name="config")
 
 
 _register_extra_commands()

@@ -49,11 +49,11 @@ async def _chat(settings: Settings, email: str | None, token: str | None, approv
     from mcp_server import build_server, http_app
     from web.bootstrap import background, build_runtime, mcp_ports
     from web.chat import build_agent, close_agent
-    from web.cli_mcp import resolve_user
+    from web.cli_mcp import database_in_use, resolve_user
 
     rt = build_runtime(settings, role="chat", priority=PRIORITY_CLIENT)
     try:
-        user_id = await resolve_user(rt.uow, email, token)
+        user_id = await resolve_user(rt.uow, email, token, where=database_in_use(settings))
     except BaseException:
         await rt.db.dispose()
         raise

@@ -37,16 +37,29 @@ def mcp(
             asyncio.run(_http(bound_settings(settings, sock), sock))
 
 
-async def resolve_user(uow: UnitOfWork, email: str | None, token: str | None) -> int:
-    """The user a client command acts for: --user EMAIL, else the personal API token in TODO_AGENT_TOKEN."""
+async def resolve_user(uow: UnitOfWork, email: str | None, token: str | None, *, where: str = "") -> int:
+    """The user a client command acts for: --user EMAIL, else the personal API token in TODO_AGENT_TOKEN.
+    `where` names the database looked in, for the error (Claude Desktop passes almost no environment)."""
+    from domain.errors import UserNotFound
     from domain.usecases import actor_for, authenticate_token
 
     if email:
-        return (await actor_for(uow, email=email)).id
+        try:
+            return (await actor_for(uow, email=email)).id
+        except UserNotFound:
+            raise fail(f"no user {email} in {where or 'the database'}: create it with `todo-agent user create "
+                       f"{email}`, or set TODO_AGENT_DATA_DIR to the data directory `make run` uses") from None
     if token:
         return (await authenticate_token(uow, token)).id
     raise fail("say which user to act for: --user EMAIL, or a personal API token in TODO_AGENT_TOKEN "
-               "(create one with `todo-agent token create EMAIL`)")
+               "(create one with `todo-agent token create EMAIL`; `todo-agent config claude` prints a config)")
+
+
+def database_in_use(settings: Settings) -> str:
+    """Where a command's database is, in words: the data directory for the default SQLite file."""
+    if settings.uses_default_database:
+        return f"the database in {settings.data_dir} (TODO_AGENT_DATA_DIR)"
+    return "the database at TODO_AGENT_DATABASE_URL"
 
 
 async def _stdio(settings: Settings, email: str | None, token: str | None) -> None:
@@ -56,7 +69,7 @@ async def _stdio(settings: Settings, email: str | None, token: str | None) -> No
 
     rt = build_runtime(settings, role="mcp", priority=PRIORITY_CLIENT)
     try:
-        user_id = await resolve_user(rt.uow, email, token)
+        user_id = await resolve_user(rt.uow, email, token, where=database_in_use(settings))
     except BaseException:
         await rt.db.dispose()
         raise

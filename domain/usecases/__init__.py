@@ -14,6 +14,7 @@ from domain.usecases.accounts import (
     reset_password,
     revoke_token,
     set_timezone,
+    user_emails,
 )
 from domain.usecases.bulk import bulk_add_tags, bulk_complete, bulk_delete, bulk_set_priority
 from domain.usecases.common import Actor
@@ -61,5 +62,6 @@ __all__ = [
     "get_user", "list_sessions", "list_tags", "list_tasks", "list_tokens", "next_due", "preview_recurrence",
     "remove_tags", "rename_tag", "reopen_task", "reset_password", "restore_task", "revoke_session", "revoke_token",
     "rotate_refresh", "search_tasks", "set_due_date", "set_priority", "set_recurrence", "set_reminders",
-    "set_timezone", "sign_out_everywhere", "start_session", "undo_last_change", "update_task", "whats_now",
+    "set_timezone", "sign_out_everywhere", "start_session", "undo_last_change", "update_task", "user_emails",
+    "whats_now",
 ]

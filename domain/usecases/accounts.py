@@ -206,3 +206,10 @@ async def revoke_token(uow: UnitOfWork, token_id: int, actor: Actor | None = Non
         if row.revoked_at is None:
             row.revoked_at = tx.now
         return TokenView.model_validate(row, from_attributes=True)
+
+
+async def user_emails(uow: UnitOfWork, *, limit: int = 10) -> list[str]:
+    """The emails of the first `limit` users, oldest first (for commands that pick "the one user")."""
+    async with uow.read() as tx:
+        stmt = select(User.email).order_by(col(User.id)).limit(limit)
+        return list((await tx.session.exec(stmt)).all())

@@ -1,0 +1,122 @@
+"""`todo-agent config claude`: the Claude Desktop entry that starts this install's MCP server on the same database.
+
+Claude Desktop starts MCP servers with almost no environment (no shell profile, no virtualenv, another working
+directory), so the entry names the command by its absolute path and passes the data directory (and a database URL,
+when one is set) explicitly: the server then opens exactly the database `make run` uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from web.cli_support import errors, fail, load_settings
+
+if TYPE_CHECKING:
+    from web.settings import Settings
+
+config_app = typer.Typer(help="Configuration for other programs.", no_args_is_help=True)
+SERVER_NAME = "todo-agent"
+
+
+def claude_desktop_config_path() -> Path:
+    """Where Claude Desktop reads its MCP servers on this system."""
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json"
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming")) / "Claude" / \
+            "claude_desktop_config.json"
+    return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "Claude" / "claude_desktop_config.json"
+
+
+def this_command() -> str:
+    """The absolute path of the `todo-agent` executable running now (Claude Desktop has no PATH of ours)."""
+    found = Path(sys.argv[0])
+    if not found.is_absolute() or not found.exists():
+        found = Path(shutil.which(sys.argv[0]) or shutil.which("todo-agent") or sys.argv[0])
+    return str(found.resolve())
+
+
+def server_entry(command: str, email: str, settings: Settings) -> dict[str, Any]:
+    """The `mcpServers` entry: the stdio server acting as `email` on this install's database."""
+    env = {"TODO_AGENT_DATA_DIR": str(Path(settings.data_dir).expanduser().resolve())}
+    if settings.database_url:
+        env["TODO_AGENT_DATABASE_URL"] = settings.database_url
+    return {"command": command, "args": ["mcp", "--user", email], "env": env}
+
+
+def install(path: Path, entry: dict[str, Any]) -> None:
+    """Add or replace our entry in the config file, keeping every other setting; written whole or not at all."""
+    config: dict[str, Any] = {}
+    if path.exists():
+        try:
+            config = json.loads(path.read_text(encoding="utf-8") or "{}")
+        except ValueError as exc:
+            raise ValueError(f"{path} is not valid JSON ({exc}); fix or move it, then run this again") from None
+        if not isinstance(config, dict) or not isinstance(config.get("mcpServers", {}), dict):
+            raise ValueError(f"{path} does not hold a JSON object with an \"mcpServers\" object")
+    config.setdefault("mcpServers", {})[SERVER_NAME] = entry
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+async def _only_user(settings: Settings) -> str:
+    from domain.usecases import user_emails
+    from web.bootstrap import build_unit_of_work
+
+    uow = build_unit_of_work(settings, role="cli")
+    try:
+        emails = await user_emails(uow, limit=2)
+    finally:
+        await uow.db.dispose()
+    if len(emails) == 1:
+        return emails[0]
+    where = f"the database in {settings.data_dir}" if settings.uses_default_database else "the database"
+    if not emails:
+        raise fail(f"{where} has no user yet: create one with `todo-agent user create EMAIL`, then run this again")
+    raise fail(f"{where} has several users: say which one Claude acts for with --user EMAIL")
+
+
+@config_app.command("claude")
+def claude(
+    ctx: typer.Context,
+    user: Annotated[str | None, typer.Option(help="The user Claude acts for (default: the only user).")] = None,
+    install_it: Annotated[bool, typer.Option("--install", help="Write it into Claude Desktop's config file.")] = False,
+    config_file: Annotated[Path | None, typer.Option(help="The config file for --install (default: Claude's).")] = None,
+) -> None:
+    """Print the Claude Desktop config block for this install (absolute paths, the env it needs), or --install it."""
+    from web.bootstrap import prepare_database
+
+    with errors(ctx):
+        settings = load_settings(ctx)
+        prepare_database(settings)
+        if user is not None:
+            from domain.usecases import get_user
+            from web.bootstrap import build_unit_of_work
+
+            async def check() -> str:
+                uow = build_unit_of_work(settings, role="cli")
+                try:
+                    return (await get_user(uow, email=user)).email
+                finally:
+                    await uow.db.dispose()
+
+            email = asyncio.run(check())
+        else:
+            email = asyncio.run(_only_user(settings))
+        entry = server_entry(this_command(), email, settings)
+        if not install_it:
+            typer.echo(json.dumps({"mcpServers": {SERVER_NAME: entry}}, indent=2))
+            return
+        path = config_file or claude_desktop_config_path()
+        install(path, entry)
+        typer.echo(f"wrote the {SERVER_NAME!r} MCP server (acting as {email}) into {path}; restart Claude Desktop")
