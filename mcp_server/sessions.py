@@ -87,12 +87,15 @@ class OpenSessions:
     async def recheck(self) -> None:
         """Close every session whose token no longer verifies (and forget those the SDK has closed)."""
         live = _sdk_sessions(self.manager)
+        subjects: dict[str, str | None] = {}  # each token is verified once a pass, however many sessions share it
         for session_id, held in list(self._open.items()):
             if session_id not in live:
                 self.forget(session_id)
                 continue
-            verified = await self.verifier.verify_token(held.token)
-            if verified is None or (verified.subject or verified.client_id) != held.subject:
+            if held.token not in subjects:
+                verified = await self.verifier.verify_token(held.token)
+                subjects[held.token] = None if verified is None else (verified.subject or verified.client_id)
+            if subjects[held.token] != held.subject:
                 logger.info("closing MCP session %s of %s: its token no longer verifies", session_id[:12], held.subject)
                 await self.close(session_id)
 
