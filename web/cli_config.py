@@ -1,4 +1,5 @@
-"""`todo-agent config claude`: the Claude Desktop entry that starts this install's MCP server on the same database.
+"""`todo-agent config claude` and `config mcpb`: the Claude Desktop entry, or bundle, that starts this install's
+MCP server on the same database.
 
 Claude Desktop starts MCP servers with almost no environment (no shell profile, no virtualenv, another working
 directory), so the entry names the command by its absolute path and passes the data directory (and a database URL,
@@ -86,6 +87,23 @@ async def _only_user(settings: Settings) -> str:
     raise fail(f"{where} has several users: say which one Claude acts for with --user EMAIL")
 
 
+def _user_email(settings: Settings, user: str | None) -> str:
+    """--user EMAIL checked against the database, else the only user."""
+    if user is None:
+        return asyncio.run(_only_user(settings))
+    from domain.usecases import get_user
+    from web.bootstrap import build_unit_of_work
+
+    async def check() -> str:
+        uow = build_unit_of_work(settings, role="cli")
+        try:
+            return (await get_user(uow, email=user)).email
+        finally:
+            await uow.db.dispose()
+
+    return asyncio.run(check())
+
+
 @config_app.command("claude")
 def claude(
     ctx: typer.Context,
@@ -99,20 +117,7 @@ def claude(
     with errors(ctx):
         settings = load_settings(ctx)
         prepare_database(settings)
-        if user is not None:
-            from domain.usecases import get_user
-            from web.bootstrap import build_unit_of_work
-
-            async def check() -> str:
-                uow = build_unit_of_work(settings, role="cli")
-                try:
-                    return (await get_user(uow, email=user)).email
-                finally:
-                    await uow.db.dispose()
-
-            email = asyncio.run(check())
-        else:
-            email = asyncio.run(_only_user(settings))
+        email = _user_email(settings, user)
         entry = server_entry(this_command(), email, settings)
         if not install_it:
             typer.echo(json.dumps({"mcpServers": {SERVER_NAME: entry}}, indent=2))
@@ -120,3 +125,47 @@ def claude(
         path = config_file or claude_desktop_config_path()
         install(path, entry)
         typer.echo(f"wrote the {SERVER_NAME!r} MCP server (acting as {email}) into {path}; restart Claude Desktop")
+
+
+@config_app.command("mcpb")
+def mcpb(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option(help="Where to write the bundle.")] = Path("todo-agent.mcpb"),
+    user: Annotated[str | None, typer.Option(help="The account to pre-fill (default: the only user).")] = None,
+) -> None:
+    """Write an MCP Bundle (.mcpb) for Claude Desktop: open it (double-click, or Settings → Extensions) to install
+    the server; it asks for the account and the data directory, pre-filled with this install's."""
+    from importlib.metadata import version
+
+    from web.bootstrap import prepare_database
+    from web.mcpb import BundleDefaults, NotASourceTree, write_bundle
+
+    with errors(ctx):
+        settings = load_settings(ctx)
+        if settings.database_url:
+            raise fail("the bundle opens the SQLite database in a data directory; with TODO_AGENT_DATABASE_URL set, "
+                       "use `todo-agent config claude` instead")
+        prepare_database(settings)
+        email = _user_email(settings, user) if user is not None else asyncio.run(_some_user(settings))
+        defaults = BundleDefaults(version=version("todo-agent"), user=email,
+                                  data_dir=Path(settings.data_dir).expanduser().resolve())
+        target = output.expanduser().resolve()
+        try:
+            count = write_bundle(target, defaults)
+        except NotASourceTree as exc:
+            raise fail(str(exc)) from None
+        typer.echo(f"wrote {target} ({count} files); open it with Claude Desktop to install todo-agent"
+                   + (f" (acting as {email})" if email else ""))
+
+
+async def _some_user(settings: Settings) -> str | None:
+    """The only user, to pre-fill; None when there are none or several (the install dialog then asks)."""
+    from domain.usecases import user_emails
+    from web.bootstrap import build_unit_of_work
+
+    uow = build_unit_of_work(settings, role="cli")
+    try:
+        emails = await user_emails(uow, limit=2)
+    finally:
+        await uow.db.dispose()
+    return emails[0] if len(emails) == 1 else None
