@@ -2,7 +2,8 @@
 
 A rule is one string, evaluated in the user's timezone, in one of four forms (case does not matter):
 
-1. Preset: daily, weekdays (Monday to Friday), weekly, monthly, yearly. A preset takes its time of day,
+1. Preset: daily, weekdays (Monday to Friday), weekly, biweekly or fortnightly (every two weeks), monthly,
+   yearly. A preset takes its time of day,
    weekday, day and month from the task's due time ('daily' on a task due 09:00 is '0 9 * * *').
    'monthly' from the 29th-31st falls on the last day of shorter months; 'yearly' from February 29 falls on
    February 28 in other years.
@@ -15,10 +16,11 @@ A rule is one string, evaluated in the user's timezone, in one of four forms (ca
 4. Phrase: 'every' followed by one of
      day | N days                        every day, every 3 days, every other day
      weekday                             every weekday (Monday to Friday)
-     week | N weeks [on DAYS]            every week, every 2 weeks, every 2 weeks on mon and thu
+     week | N weeks [on DAYS] | fortnight every week, every 2 weeks, every 2 weeks on mon and thu
      DAYS                                every monday, every mon, wed and fri, every tuesday and thursday
+     N DAYS                              every other tuesday (every two weeks on Tuesday)
      month | N months [on POSITION]      every month, every month on the 15th, every 3 months on the last day
-     POSITION [of the month]             every 15th, every last day of the month, every first monday
+     POSITION [of the month]             every 15th, every 3rd of the month, every 2nd tuesday, every last day
      year | N years [on DATE]            every year, every year on march 5
      DATE                                every march 5, every 5th of march
      hour | N hours                      every hour, every 4 hours (at the due time's minute; no 'at')
@@ -29,6 +31,7 @@ A rule is one string, evaluated in the user's timezone, in one of four forms (ca
    POSITION is 'the 15th' (1st to 31st; a day past the end of a short month falls on its last day),
    'the last day', or first|second|third|fourth|fifth|last WEEKDAY ('fifth' skips months without one).
    DATE is 'march 5', 'mar 5th', '5 march' or 'the 5th of march'.
+   'twice a month' and the like say how often but not when: the error says what to write instead.
 
 Without a time, the time of day comes from the due time. Times are local wall-clock time: a daily 09:00 rule
 stays at 09:00 across daylight-saving changes. A time that does not exist on a spring-forward day moves
@@ -49,10 +52,10 @@ from dateutil.rrule import rrule, rrulestr
 
 from domain.errors import InvalidInput, InvalidRecurrence, InvalidTimezone
 from domain.recurrence_cron import check_cron, cron_wall_clock
-from domain.recurrence_phrases import PHRASE_EXAMPLES, PRESETS, Builder, parse_phrase
+from domain.recurrence_phrases import PHRASE_EXAMPLES, PRESETS, Builder, frequency_hint, parse_phrase
 from domain.values import RULE_MAX
 
-_FORMS = ("use a preset (e.g. 'daily', 'weekdays', 'weekly', 'monthly', 'yearly'), "
+_FORMS = ("use a preset (e.g. 'daily', 'weekdays', 'weekly', 'biweekly', 'monthly', 'yearly'), "
           "a 5-field cron expression (e.g. '0 9 * * 1-5'), an RRULE (e.g. 'FREQ=MONTHLY;BYDAY=-1FR') "
           f"or a phrase ({PHRASE_EXAMPLES})")
 _RRULE_EXAMPLE = "'FREQ=MONTHLY;BYDAY=-1FR'"
@@ -180,6 +183,8 @@ def _parse_text(key: str) -> tuple[str, Builder]:
     """Text-level parsing (lower-cased, single-spaced): the rule's kind and a builder taking the anchor."""
     if key in PRESETS:
         return "preset", PRESETS[key]
+    if hint := frequency_hint(key):
+        raise InvalidRecurrence(f"recurrence rule {hint}", field="rule")
     if key.startswith("@") or re.match(r"[\d*?/,\-]+( |$)", key):
         return "cron", _constant(check_cron(key))
     if key == "every" or key.startswith("every "):

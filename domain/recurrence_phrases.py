@@ -32,6 +32,7 @@ _WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine"
 _NUMBERS = {w: i + 1 for i, w in enumerate(_WORDS)} | {"other": 2}
 _N = r"(?:(?P<n>\d+|other|" + "|".join(_WORDS) + r")\s+)?"
 _UNIT = re.compile(_N + r"(?P<unit>hour|day|week|month|year)s?(?:\s+on\s+(?P<on>.+))?")
+_EVERY_N_DAYS = re.compile(r"(?P<n>\d+|other|" + "|".join(_WORDS) + r")\s+(?P<days>[a-z].*)")  # other tuesday
 _TIME = re.compile(r"(?P<h>\d{1,2})(?:[:.](?P<m>\d{2}))?\s*(?P<ap>am|pm|a\.m\.|p\.m\.)?")
 _MONTH_DAY = re.compile(r"(?P<d>\d+)(?P<sfx>st|nd|rd|th)?")
 _OF_MONTH = re.compile(r"\s+of\s+(?:the\s+|each\s+|every\s+)?month$")
@@ -129,7 +130,25 @@ PRESETS: dict[str, Builder] = {
     "weekly": weekly(1, None, None),
     "monthly": monthly(1, None, None),
     "yearly": yearly(1, None, None),
+    "biweekly": weekly(2, None, None),  # every two weeks, as task apps mean it (not twice a week)
+    "fortnightly": weekly(2, None, None),
 }
+_TIMES_PER = re.compile(
+    r"(?:every\s+)?(?:twice|thrice|\w+\s+times)\s+(?:a|an|per|each|every)\s+(?P<unit>day|week|month|year)"
+)
+_HOW_OFTEN = {
+    "day": "name the times as a cron expression, e.g. '0 9,17 * * *' (09:00 and 17:00)",
+    "week": "name the days, e.g. 'every mon and thu'",
+    "month": "say 'every 2 weeks', or name the days as an RRULE, e.g. 'FREQ=MONTHLY;BYMONTHDAY=1,15'",
+    "year": "name the months as an RRULE, e.g. 'FREQ=YEARLY;BYMONTH=1,7;BYMONTHDAY=1'",
+}
+
+
+def frequency_hint(key: str) -> str | None:
+    """What to write instead of 'twice a month' and the like, which do not say when; else None."""
+    if match := _TIMES_PER.fullmatch(key):
+        return f"'{key}' does not say when: {_HOW_OFTEN[match['unit']]}"
+    return None
 
 
 def parse_time(text: str) -> tuple[int, int]:
@@ -219,6 +238,10 @@ def _unit_rule(n: int, unit: str, on: str | None, clock: Clock) -> Builder | Non
 def _body_rule(body: str, clock: Clock) -> Builder | None:
     if unit := _UNIT.fullmatch(body):
         return _unit_rule(_interval(unit["n"]), unit["unit"], unit["on"], clock)
+    if body == "fortnight":
+        return weekly(2, None, clock)
+    if (every_n := _EVERY_N_DAYS.fullmatch(body)) and (days := _day_list(every_n["days"])):
+        return weekly(_interval(every_n["n"]), days, clock)
     if body in ("weekday", "weekdays"):
         return weekdays(clock)
     if days := _day_list(body):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from domain.values import (
     PAGE_DEFAULT,
@@ -19,7 +19,11 @@ from domain.values import (
     at_most,
 )
 
-DueValue = Text | datetime | date
+# Strict: a number is not a due date (pydantic would read 5 as 1970-01-01T00:00:05Z); strings and real datetimes are.
+DueValue = Text | Annotated[datetime, Strict()] | Annotated[date, Strict()]
+DUE_HELP = ("a datetime (with offset, or without = your timezone), a plain date for all day, or words in your "
+            "timezone: 'tomorrow 9am', 'next friday', 'friday 17:00', 'in 3 days', 'in 2 hours', 'dec 5', "
+            "'end of month' (a day without a time is all day)")
 # Lists are capped before their items are validated, so a huge list costs nothing; the normalizers then check
 # what is left (distinct tags, unique reminders). The `Field` caps are what the JSON schemas show.
 TagList = Annotated[list[Text], BeforeValidator(at_most(TAGS_PER_TASK_MAX, "tags", "tags")),
@@ -39,14 +43,16 @@ class RecurrenceSpec(BaseModel):
 
     rule: Text = Field(
         max_length=RULE_MAX,
-        description="preset (daily, weekdays, weekly, monthly, yearly), 5-field cron, RRULE, "
-        "or a phrase such as 'every monday at 09:00'",
+        description="preset (daily, weekdays, weekly, biweekly, monthly, yearly), 5-field cron, RRULE, "
+        "or a phrase such as 'every monday at 09:00', 'every other tuesday', 'every weekday at 8', "
+        "'every 3rd of the month', 'every 2nd tuesday'",
         examples=["every monday at 09:00"],
     )
     mode: RecurrenceModeName = Field(
         default="due", description="due: next after the previous due; completion: next after completing"
     )
-    until: DueValue | None = Field(default=None, description="last possible occurrence (inclusive)")
+    until: DueValue | None = Field(default=None, description="last possible occurrence (inclusive): a date, "
+                                   "datetime or words such as 'end of month' or 'dec 31'")
     count: int | None = Field(default=None, ge=1, le=1000, description="total occurrences in the series")
 
 
@@ -90,10 +96,7 @@ class TaskCreate(BaseModel):
     description: Text | None = None
     priority: Priority | Text = Priority.NONE
     tags: TagList | None = None
-    due_at: DueValue | None = Field(
-        default=None,
-        description="a datetime (with offset, or without = your timezone) or a plain date for all day",
-    )
+    due_at: DueValue | None = Field(default=None, description=DUE_HELP, examples=["tomorrow 9am", "2026-12-01"])
     reminders: ReminderList | None = None
     recurrence: RecurrenceSpec | None = None
 
@@ -107,7 +110,7 @@ class TaskUpdate(BaseModel):
     description: Text | None = None
     priority: Priority | Text | None = None
     tags: TagList | None = None
-    due_at: DueValue | None = Field(default=None)
+    due_at: DueValue | None = Field(default=None, description=DUE_HELP)
     reminders: ReminderList | None = None
     recurrence: RecurrenceSpec | None = None
 
@@ -125,8 +128,8 @@ class TaskQuery(BaseModel):
     priority: list[Priority | Text] = Field(default_factory=list)
     tag: TagFilter = Field(default_factory=list)
     tag_mode: Literal["any", "all"] = "any"
-    due_before: DueValue | None = Field(default=None)
-    due_after: DueValue | None = Field(default=None)
+    due_before: DueValue | None = Field(default=None, description="a datetime, date or words ('friday')")
+    due_after: DueValue | None = Field(default=None, description="a datetime, date or words ('today')")
     overdue: bool | None = None
     due_today: bool | None = None
     has_due: bool | None = None
@@ -158,6 +161,34 @@ class RecurrencePreview(BaseModel):
     timezone: str
     occurrences: list[datetime]
     occurrences_local: list[str]
+
+
+class QuickChip(BaseModel):
+    """One thing quick add read from the text."""
+
+    kind: Literal["due", "priority", "tag", "recurrence"]
+    text: str = Field(description="the words it was read from, as typed")
+    value: str = Field(description="what they became, readable: '2026-12-04 09:00 Fri', 'urgent', 'errands'")
+
+
+class QuickRecurrence(BaseModel):
+    rule: str
+    next: list[str] = Field(description="the series' first three dues, local ISO 8601: dates for all-day tasks, "
+                                        "datetimes with offset otherwise; the first is the task's own due")
+
+
+class QuickAddPreview(BaseModel):
+    """What quick add would create from a text; nothing is saved."""
+
+    title: str
+    due_at: datetime | None = Field(description="ISO 8601 with offset; null for all-day tasks")
+    due_date: date | None = Field(description="the local date of the due")
+    all_day: bool
+    due_local: str | None = Field(description="the due in the user's timezone, readable")
+    priority: Priority
+    tags: list[str]
+    recurrence: QuickRecurrence | None
+    chips: list[QuickChip] = Field(description="what was read, in the order of the text")
 
 
 class NowView(BaseModel):

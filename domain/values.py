@@ -82,7 +82,7 @@ class Priority(StrEnum):
             return cls(str(value).strip().lower())
         except ValueError:
             raise InvalidInput(
-                f"priority must be one of {', '.join(p.value for p in cls)}; got {value!r}", field="priority"
+                f"priority must be one of {', '.join(p.value for p in cls)} (got {value!r})", field="priority"
             ) from None
 
 

@@ -50,10 +50,14 @@ ExpectedVersion = Annotated[
 ]
 PriorityArg = Annotated[Priority, Field(description="One of none, low, medium, high, urgent")]
 TagsArg = Annotated[TagList, Field(description="Tag names, e.g. ['work', 'q4'] (lower-cased; at most 20 per call)")]
-DUE_HELP = "ISO 8601: '2026-12-01T09:00:00+01:00', '2026-12-01T09:00' (user's timezone) or '2026-12-01' (all day)"
+DUE_HELP = (
+    "ISO 8601 ('2026-12-01T09:00:00+01:00', '2026-12-01T09:00' in the user's timezone, '2026-12-01' all day) or "
+    "words in the user's timezone: 'tomorrow 9am', 'next friday', 'friday 17:00', 'in 3 days', 'in 2 hours', "
+    "'dec 5' (a day without a time is all day)"
+)
 RULE_HELP = (
-    "A preset (daily, weekdays, weekly, monthly, yearly), a 5-field cron ('0 9 * * 1-5'), an RRULE "
-    "('FREQ=MONTHLY;BYDAY=-1FR') or a phrase ('every monday at 09:00', 'every 2 weeks', 'every month on the "
+    "A preset (daily, weekdays, weekly, biweekly, monthly, yearly), a 5-field cron ('0 9 * * 1-5'), an RRULE "
+    "('FREQ=MONTHLY;BYDAY=-1FR') or a phrase ('every monday at 09:00', 'every other tuesday', 'every month on the "
     "15th', 'every last friday')"
 )
 REMINDERS_HELP = "Minutes before the due time, e.g. [0, 60] = at due time and an hour before"

@@ -85,7 +85,8 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
     ) -> Annotated[CallToolResult, TaskView]:
         """Set when a task is due: a moment, or a plain date for a whole (all-day) day.
 
-        Call whoami first if you need today's date. Example: set_due_date(task_id=42, due_at="2026-12-04T17:00").
+        Words are read in the user's timezone ("friday 17:00", "in 3 days").
+        Example: set_due_date(task_id=42, due_at="2026-12-04T17:00") or set_due_date(task_id=42, due_at="tomorrow").
         """
         task = await uc.set_due_date(
             ports.uow, await current_actor(ports), task_id, due_at, expected_version=expected_version
@@ -109,7 +110,9 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
         task_id: TaskId,
         rule: RuleArg,
         mode: ModeArg = "due",
-        until: Annotated[Text | None, Field(description="Last possible occurrence, a date or datetime")] = None,
+        until: Annotated[
+            Text | None, Field(description="Last possible occurrence: a date, datetime or words ('dec 31')")
+        ] = None,
         count: Annotated[int | None, Field(ge=1, le=1000, description="Total occurrences in the series")] = None,
         expected_version: ExpectedVersion = None,
     ) -> Annotated[CallToolResult, TaskView]:

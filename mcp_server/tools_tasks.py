@@ -7,6 +7,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from domain import usecases as uc
+from domain.quick_add import TEXT_MAX as QUICK_TEXT_MAX
 from domain.schemas import RecurrenceSpec, TaskCreate, TaskPage, TaskQuery, TaskUpdate, TaskView
 from domain.values import Priority, StatusFilter, Text
 from mcp_server.args import (
@@ -67,8 +68,9 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
     ) -> Annotated[CallToolResult, TaskView]:
         """Create a task. Use it when the user asks to remember, add or schedule something.
 
-        Dates without an offset are in the user's timezone; a plain date makes an all-day task.
-        Example: add_task(title="Pay rent", due_at="2026-12-01", priority="high", tags=["home"],
+        due_at takes ISO dates or words read in the user's timezone ("tomorrow 9am", "next friday", "in 3 days");
+        a day without a time (or a plain date) makes an all-day task.
+        Example: add_task(title="Pay rent", due_at="next friday", priority="high", tags=["home"],
         recurrence="monthly", reminders=[1440]).
         """
         spec = RecurrenceSpec(rule=recurrence, mode=recurrence_mode) if recurrence else None
@@ -82,6 +84,26 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
             recurrence=spec,
         )
         task = await uc.create_task(ports.uow, await current_actor(ports), data, idempotency_key=idempotency_key)
+        return reply(f"Added {describe(task)}", task)
+
+    @mcp.tool(annotations=ADD)
+    @tool_errors
+    async def quick_add(
+        text: Annotated[
+            Text, Field(max_length=QUICK_TEXT_MAX, description="The task in one line, as the user said it")
+        ],
+        idempotency_key: Annotated[
+            Text | None,
+            Field(max_length=255, description="Retry-safe key: the same key returns the first task, not a duplicate"),
+        ] = None,
+    ) -> Annotated[CallToolResult, TaskView]:
+        """Create a task from one line the user typed, reading its due, priority, tags and recurrence.
+
+        Grammar: title words, a due at the end or start ("tomorrow 9am", "next friday"), p1-p4 or !urgent/!high/
+        !medium/!low, #tags, "every ..." or daily/weekly/..., and "quoted words" kept as title text.
+        Example: quick_add(text="buy stamps tomorrow at 9am p1 #errands every week").
+        """
+        task = await uc.quick_add(ports.uow, await current_actor(ports), text, idempotency_key=idempotency_key)
         return reply(f"Added {describe(task)}", task)
 
     @mcp.tool(annotations=READ)
@@ -104,8 +126,12 @@ def register(mcp: MCPServer, ports: McpPorts) -> None:  # noqa: C901 - one closu
         priority: Annotated[list[Priority] | None, Field(description="Only these priorities")] = None,
         tags: Annotated[TagList | None, Field(description="Only tasks with these tags (at most 20)")] = None,
         tag_mode: Annotated[Literal["any", "all"], Field(description="any: one of the tags; all: every tag")] = "any",
-        due_before: Annotated[Text | None, Field(description="Due before this datetime or date")] = None,
-        due_after: Annotated[Text | None, Field(description="Due after this datetime or date")] = None,
+        due_before: Annotated[
+            Text | None, Field(description="Due before this datetime, date or day in words ('friday')")
+        ] = None,
+        due_after: Annotated[
+            Text | None, Field(description="Due after this datetime, date or day in words ('today')")
+        ] = None,
         overdue: Annotated[bool | None, Field(description="true: only open tasks past due")] = None,
         due_today: Annotated[bool | None, Field(description="true: only tasks due today (user's day)")] = None,
         has_due: Annotated[bool | None, Field(description="true: only with a due date; false: only without")] = None,

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.quick_add import TEXT_MAX as QUICK_TEXT_MAX
 from domain.schemas import TagList, TaskCreate, TaskUpdate, TaskView
 from domain.values import BULK_MAX, ID_MAX, Priority, Text
 
@@ -49,6 +50,14 @@ class BulkRequest(BaseModel):
     tags: TagList | None = Field(default=None, description="for add_tags (at most 20)")
 
 
+class QuickAddText(BaseModel):
+    """One line describing a task: title, due, priority, tags and recurrence (grammar in the README)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Text = Field(max_length=QUICK_TEXT_MAX, examples=["buy stamps tomorrow at 9am p1 #errands every week"])
+
+
 class TagRename(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -68,11 +77,18 @@ class Register(BaseModel):
     timezone: Text = Field(default="UTC", examples=["Europe/Berlin"])
 
 
+SessionMode = Annotated[Literal["token", "cookie"], Field(
+    description='"token" (the default): the answer carries the refresh token. "cookie" (the web page): the refresh '
+                "token goes into an HttpOnly cookie for /api/v1/auth and never into the answer; such requests, and "
+                "refresh and logout with the cookie, must send the header X-Requested-With: todo-agent")]
+
+
 class Login(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Text = Field(max_length=320)
     password: Text = Field(max_length=1024)
+    session: SessionMode = "token"
 
 
 class AccessToken(BaseModel):
@@ -82,6 +98,15 @@ class AccessToken(BaseModel):
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="seconds")
     refresh_token: str = Field(description="send it to /api/v1/auth/refresh; each refresh returns a new one")
+    refresh_expires_in: int = Field(description="seconds until the session ends and you must log in again")
+
+
+class CookieAccessToken(BaseModel):
+    """A login answer in cookie mode: the access token; the refresh token went into an HttpOnly cookie."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds")
     refresh_expires_in: int = Field(description="seconds until the session ends and you must log in again")
 
 
@@ -96,6 +121,7 @@ class PasswordChange(BaseModel):
 
     current_password: Text = Field(max_length=1024)
     new_password: Text = Field(min_length=8, max_length=1024)
+    session: SessionMode = "token"
 
 
 class SignOutEverywhere(BaseModel):

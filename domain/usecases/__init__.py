@@ -30,6 +30,7 @@ from domain.usecases.fields import (
 )
 from domain.usecases.now import whats_now
 from domain.usecases.queries import list_tasks, search_tasks
+from domain.usecases.quick import preview_quick_add, quick_add
 from domain.usecases.recurring import create_successor, next_due, preview_recurrence
 from domain.usecases.sessions import (
     Revoked,
@@ -59,7 +60,8 @@ __all__ = [
     "authenticate", "authenticate_session", "authenticate_token", "bulk_add_tags", "bulk_complete", "bulk_delete",
     "bulk_set_priority", "change_password", "clear_due_date", "clear_recurrence", "complete_task",
     "create_api_token", "create_successor", "create_task", "create_user", "delete_tag", "delete_task", "get_task",
-    "get_user", "list_sessions", "list_tags", "list_tasks", "list_tokens", "next_due", "preview_recurrence",
+    "get_user", "list_sessions", "list_tags", "list_tasks", "list_tokens", "next_due", "preview_quick_add",
+    "preview_recurrence", "quick_add",
     "remove_tags", "rename_tag", "reopen_task", "reset_password", "restore_task", "revoke_session", "revoke_token",
     "rotate_refresh", "search_tasks", "set_due_date", "set_priority", "set_recurrence", "set_reminders",
     "set_timezone", "sign_out_everywhere", "start_session", "undo_last_change", "update_task", "user_emails",

@@ -61,7 +61,7 @@ async def create_user(
 ) -> UserView:
     """Create a user; the password (at least 8 characters) is stored as an argon2 hash."""
     email = normalize_email(email)
-    check_timezone(timezone)
+    timezone = check_timezone(timezone)  # stored as the canonical IANA spelling
     if password is not None and len(password) < PASSWORD_MIN:
         raise InvalidInput(f"a password has at least {PASSWORD_MIN} characters", field="password")
     digest = await hash_password(password) if password is not None else None
@@ -109,7 +109,8 @@ async def actor_for(uow: UnitOfWork, *, user_id: int | None = None, email: str |
 
 async def set_timezone(uow: UnitOfWork, actor: Actor, timezone: str) -> UserView:
     """Change the user's timezone; all-day due dates keep their local day."""
-    tz = zone(check_timezone(timezone))
+    timezone = check_timezone(timezone)  # stored as the canonical IANA spelling
+    tz = zone(timezone)
     async with uow.write() as tx:
         user = await tx.session.get(User, actor.id)
         if user is None:

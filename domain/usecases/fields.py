@@ -66,7 +66,7 @@ async def set_due_date(
     uow: UnitOfWork, actor: Actor, task_id: int, due: DueValue | None, *, expected_version: int | None = None
 ) -> TaskView:
     """Set a task's due: a moment (offset, or local to the user) or a plain date for all day; None clears it."""
-    parsed = parse_due(due, actor.tz) if due is not None else None
+    parsed = parse_due(due, actor.tz, uow.clock.now()) if due is not None else None
 
     def apply(draft: Draft) -> None:
         set_due(draft.task, parsed, actor.tz)

@@ -70,9 +70,9 @@ def _filters(tx: Tx, actor: Actor, q: TaskQuery) -> list[ColumnElement[bool]]:
     if q.tag:
         out.append(_tagged(actor, [normalize_tag(t, "tag") for t in q.tag], q.tag_mode))
     if q.due_before is not None:
-        out.append(col(Task.due_key) < _bound(q.due_before, tz, "due_before", after=False))
+        out.append(col(Task.due_key) < _bound(q.due_before, tz, "due_before", after=False, now=tx.now))
     if q.due_after is not None:
-        out.append(col(Task.due_key) >= _bound(q.due_after, tz, "due_after", after=True))
+        out.append(col(Task.due_key) >= _bound(q.due_after, tz, "due_after", after=True, now=tx.now))
     now = tx.now
     today = now.astimezone(tz).date()
     if q.overdue is not None:
@@ -117,10 +117,10 @@ def _tagged(actor: Actor, names: list[str], mode: str) -> ColumnElement[bool]:
     return sa.exists(carrying.with_only_columns(sa.literal(1)))
 
 
-def _bound(value: DueValue, tz: ZoneInfo, field: str, *, after: bool) -> int:
+def _bound(value: DueValue, tz: ZoneInfo, field: str, *, after: bool, now: datetime) -> int:
     """A due filter bound as a due_key: a date means the whole local day (after it / before it)."""
     try:
-        due = parse_due(value, tz)
+        due = parse_due(value, tz, now)
     except InvalidInput as exc:
         raise type(exc)(exc.message.replace("due date", field), field=field) from None
     if due.day is not None:

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.errors import InvalidInput, InvalidRecurrence
 from domain.events import TASK_CREATED
 from domain.models import Task
-from domain.recurrence import RecurrenceMode, next_occurrence, next_occurrences, parse_rule
+from domain.recurrence import RecurrenceMode, Rule, next_occurrence, next_occurrences, parse_rule
 from domain.schemas import DueValue, RecurrencePreview, RecurrenceSpec, TaskView
 from domain.timeutil import Due, local_midnight, parse_due, render_local, zone
 from domain.uow import UnitOfWork
@@ -38,23 +38,37 @@ def apply_recurrence(task: Task, spec: RecurrenceSpec | None, tz: ZoneInfo, now:
         task.recurrence_count = None
         return
     due = due_of(task)
-    anchor = due.local(tz) if due else local_midnight(now.astimezone(tz).date(), tz)
-    rule = parse_rule(spec.rule, anchor)
+    rule, first = series_start(spec.rule, due, tz, now)
     task.recurrence_rule = rule.text
     task.recurrence_mode = RecurrenceMode(spec.mode).value
-    task.recurrence_until = _until(spec.until, tz)
+    task.recurrence_until = _until(spec.until, tz, now)
     task.recurrence_count = spec.count
     if due is None:
-        set_due(task, _first_due(spec.rule, anchor, now, tz), tz)
+        set_due(task, first, tz)
     if task.id is not None and task.series_id is None:
         task.series_id = task.id
 
 
-def _until(value: DueValue | None, tz: ZoneInfo) -> datetime | None:
+def series_start(rule: str, due: Due | None, tz: ZoneInfo, now: datetime) -> tuple[Rule, Due]:
+    """The parsed rule and the series' first due: the task's own, else the rule's first occurrence from today."""
+    anchor = due.local(tz) if due else local_midnight(now.astimezone(tz).date(), tz)
+    return parse_rule(rule, anchor), due or _first_due(rule, anchor, now, tz)
+
+
+def series_dates(rule: Rule, first: Due, tz: ZoneInfo, count: int) -> list[str]:
+    """The first `count` dues of a series starting at `first`, as local ISO dates (all day) or datetimes."""
+    start = first.local(tz)
+    later = next_occurrences(rule, start, tz, count - 1) if count > 1 else []
+    if first.all_day:
+        return [d.isoformat() for d in [start.date(), *(o.date() for o in later)]]
+    return [m.isoformat() for m in [start, *later]]
+
+
+def _until(value: DueValue | None, tz: ZoneInfo, now: datetime) -> datetime | None:
     if value is None:
         return None
     try:
-        due = parse_due(value, tz)
+        due = parse_due(value, tz, now)
     except InvalidInput as exc:
         raise type(exc)(exc.message.replace("due date", "until"), field="until") from None
     if due.at is not None:
@@ -82,7 +96,8 @@ async def preview_recurrence(
 ) -> RecurrencePreview:
     """The next `count` occurrences of a rule after `start` (default now) in the user's timezone; saves nothing."""
     tz = actor.tz
-    begin = _start(start, tz) if start is not None else uow.clock.now().astimezone(tz)
+    now = uow.clock.now()
+    begin = _start(start, tz, now) if start is not None else now.astimezone(tz)
     occurrences = next_occurrences(rule, begin, tz, count, anchor=begin)
     return RecurrencePreview(
         rule=rule.strip(),
@@ -92,9 +107,9 @@ async def preview_recurrence(
     )
 
 
-def _start(value: DueValue, tz: ZoneInfo) -> datetime:
+def _start(value: DueValue, tz: ZoneInfo, now: datetime) -> datetime:
     try:
-        return parse_due(value, tz).local(tz)
+        return parse_due(value, tz, now).local(tz)
     except InvalidInput as exc:
         raise type(exc)(exc.message.replace("due date", "start"), field="start") from None
 

@@ -65,7 +65,7 @@ async def _insert(tx: Tx, actor: Actor, data: TaskCreate) -> TaskView:
     tags = normalize_tags(data.tags)
     task.reminders = normalize_reminders(data.reminders)
     if data.due_at is not None:
-        set_due(task, parse_due(data.due_at, tz), tz)
+        set_due(task, parse_due(data.due_at, tz, tx.now), tz)
     if data.recurrence is not None:
         apply_recurrence(task, data.recurrence, tz, tx.now)
     tx.session.add(task)
@@ -115,7 +115,7 @@ def _update_applier(data: TaskUpdate, tz: ZoneInfo, now: datetime) -> Apply:
     priority = Priority.parse(data.priority or "none").rank if "priority" in given else None
     tags = normalize_tags(data.tags) if "tags" in given else None
     reminders = normalize_reminders(data.reminders) if "reminders" in given else None
-    due = parse_due(data.due_at, tz) if data.due_at is not None else None
+    due = parse_due(data.due_at, tz, now) if data.due_at is not None else None
 
     def apply(draft: Draft) -> None:
         task = draft.task

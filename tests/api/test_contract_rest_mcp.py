@@ -12,6 +12,7 @@ from mcp_server import McpPorts, build_server
 from tests.api.conftest import SECRET
 
 T = "/api/v1/tasks"
+QUICK = "Buy stamps dec 5 at 9am p2 #errands every week"  # a date that moves once a year, not at midnight
 _VOLATILE = {"id", "owner_id", "created_at", "updated_at", "completed_at", "deleted_at", "series_id",
              "predecessor_id"}
 
@@ -20,6 +21,7 @@ async def _via_rest(client, headers) -> None:
     a = (await client.post(T, json={"title": "Water plants", "priority": "low", "tags": ["Home"],
                                      "due_at": "2026-12-01T08:00", "reminders": [15]}, headers=headers)).json()
     b = (await client.post(T, json={"title": "File taxes", "description": "before the 31st"}, headers=headers)).json()
+    await client.post(f"{T}/quick", json={"text": QUICK}, headers=headers)
     await client.patch(f"{T}/{a['id']}", json={"title": "Water the plants", "recurrence": {"rule": "every 3 days"}},
                        headers=headers)
     await client.post(f"{T}/bulk", json={"action": "set_priority", "ids": [a["id"], b["id"]], "priority": "high"},
@@ -43,6 +45,7 @@ async def _via_mcp(mcp: Client) -> None:
     a = await call("add_task", title="Water plants", priority="low", tags=["Home"], due_at="2026-12-01T08:00",
                    reminders=[15])
     b = await call("add_task", title="File taxes", description="before the 31st")
+    await call("quick_add", text=QUICK)
     await call("update_task", task_id=a["id"], title="Water the plants", recurrence="every 3 days")
     await call("set_priority", task_ids=[a["id"], b["id"]], priority="high")
     await call("add_tags", task_ids=[b["id"]], tags=["money", "q4"])

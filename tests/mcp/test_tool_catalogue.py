@@ -18,7 +18,7 @@ from tests.conftest import Clock
 from tests.mcp.conftest import COMPACT_ROW, SECRET, Session
 
 TOOLS = {
-    "add_task", "get_task", "list_tasks", "search_tasks", "update_task", "complete_task", "reopen_task",
+    "add_task", "quick_add", "get_task", "list_tasks", "search_tasks", "update_task", "complete_task", "reopen_task",
     "delete_task", "restore_task", "set_priority", "add_tags", "remove_tags", "list_tags", "rename_tag",
     "delete_tag", "set_due_date", "clear_due_date", "set_recurrence", "clear_recurrence", "preview_recurrence",
     "set_reminders", "undo_last_change", "whoami",
@@ -26,9 +26,9 @@ TOOLS = {
 READS = {"get_task", "list_tasks", "search_tasks", "list_tags", "preview_recurrence", "whoami"}
 # destructiveHint is false only where nothing can be overwritten or removed: creating a task, adding tags,
 # taking a task out of the trash.
-ADDITIVE = {"add_task", "add_tags", "restore_task"}
+ADDITIVE = {"add_task", "quick_add", "add_tags", "restore_task"}
 # Calling these twice does more than calling them once: a second task, a second step back.
-NOT_IDEMPOTENT = {"add_task", "undo_last_change"}
+NOT_IDEMPOTENT = {"add_task", "quick_add", "undo_last_change"}
 BULK = {"complete_task", "delete_task", "set_priority", "add_tags"}
 ENUMS = {
     "priority": {"none", "low", "medium", "high", "urgent"},

@@ -67,8 +67,8 @@ async def test_add_task_with_the_same_idempotency_key_returns_the_first_task(me:
     [
         ({"priority": "bogus"}, PRIORITIES),
         ({"priority": 3}, PRIORITIES),
-        ({"due_at": "tomorrow"}, ["e.g.", "2026-12-01"]),
-        ({"due_at": "2026-02-30"}, ["e.g.", "(all day)"]),
+        ({"due_at": "someday"}, ["e.g.", "'tomorrow 9am'", "2026-12-05"]),
+        ({"due_at": "2026-02-30"}, ["e.g.", "all day"]),
         ({"recurrence": "every blursday"}, ["e.g."]),
         ({"recurrence": "0 9 * *"}, ["5 fields", "e.g."]),
         ({"title": "   "}, ["title must not be empty"]),
@@ -256,7 +256,7 @@ async def test_update_task_changes_the_fields_given_and_keeps_the_rest(me: Sessi
     [
         ({"title": "Changed", "expected_version": 7}, ["version 1", "get_task"]),
         ({"priority": "bogus"}, PRIORITIES),
-        ({"title": "Changed", "due_at": "next week"}, ["e.g."]),
+        ({"title": "Changed", "due_at": "next blursday"}, ["e.g."]),
         ({"title": "Changed", "recurrence": "every blursday"}, ["e.g."]),
         ({"title": ""}, ["title must not be empty"]),
         ({"title": "x" * 501}, ["at most 500"]),

@@ -1,4 +1,4 @@
-"""/api/v1/tasks: list, create, read, change, complete, reopen, delete, restore, bulk."""
+"""/api/v1/tasks: list, create, quick add, read, change, complete, reopen, delete, restore, bulk."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Header, Query, status
 
 from domain import usecases as uc
-from domain.schemas import BulkResult, SortKey, SortOrder, TaskCreate, TaskQuery, TaskView
+from domain.schemas import BulkResult, QuickAddPreview, SortKey, SortOrder, TaskCreate, TaskQuery, TaskView
 from domain.values import PAGE_DEFAULT, PAGE_MAX, TAGS_PER_TASK_MAX, Priority, StatusFilter, Text
 from web.deps import CurrentActor, UowDep
 from web.problems import responses
-from web.schemas import BulkRequest, TaskId, TaskPatch, TasksPublic, VersionBody
+from web.schemas import BulkRequest, QuickAddText, TaskId, TaskPatch, TasksPublic, VersionBody
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=responses(401))
 
 OptionalVersion = Annotated[VersionBody | None, Body(description="optional: the version you last saw")]
+IdempotencyKey = Annotated[Text | None, Header(max_length=255, description="repeat-safe creation")]
 
 
 @router.get("", response_model=TasksPublic, responses=responses(422))
@@ -53,10 +54,23 @@ async def create_task(
     uow: UowDep,
     actor: CurrentActor,
     body: TaskCreate,
-    idempotency_key: Annotated[Text | None, Header(max_length=255, description="repeat-safe creation")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> TaskView:
     """Create a task; the same Idempotency-Key with the same body returns the first task."""
     return await uc.create_task(uow, actor, body, idempotency_key=idempotency_key)
+
+
+@router.post("/quick", status_code=status.HTTP_201_CREATED, response_model=TaskView, responses=responses(409, 422))
+async def quick_add(uow: UowDep, actor: CurrentActor, body: QuickAddText, idempotency_key: IdempotencyKey = None
+                    ) -> TaskView:
+    """Create a task from one line: "buy stamps tomorrow at 9am p1 #errands every week" (grammar in the README)."""
+    return await uc.quick_add(uow, actor, body.text, idempotency_key=idempotency_key)
+
+
+@router.post("/quick/preview", response_model=QuickAddPreview, responses=responses(422))
+async def preview_quick_add(uow: UowDep, actor: CurrentActor, body: QuickAddText) -> QuickAddPreview:
+    """What /quick would create from the text, with the chips it read; nothing is saved."""
+    return await uc.preview_quick_add(uow, actor, body.text)
 
 
 @router.post("/bulk", response_model=BulkResult, responses=responses(404, 422))
