@@ -1,10 +1,21 @@
 """Refuse tool arguments a tool does not have, so a misspelt argument is never silently ignored."""
 
+import difflib
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent
+
+
+def unknown_arguments(tool: str, unknown: list[str], allowed: list[str]) -> str:
+    """A sentence naming the arguments the tool does not have, the one meant if a name is close, and its list."""
+    guesses = [f"{name} instead of {wrong}" for wrong in unknown
+               for name in difflib.get_close_matches(wrong, allowed, n=1)]
+    hint = f" Did you mean {', '.join(guesses)}?" if guesses else ""
+    takes = f"it takes {', '.join(allowed)}" if allowed else "it takes no arguments"
+    names = ", ".join(map(repr, unknown))
+    return f"{tool} has no argument {names}; {takes}.{hint}"
 
 
 class RejectUnknownArguments:
@@ -27,7 +38,6 @@ class RejectUnknownArguments:
             allowed = await self._allowed_for(tool)
             unknown = sorted(set(params["arguments"]) - allowed) if allowed is not None else []
             if unknown:
-                takes = ", ".join(sorted(allowed or [])) or "no arguments"
-                text = f"{tool} has no argument {', '.join(map(repr, unknown))}; it takes: {takes}"
+                text = unknown_arguments(tool, unknown, sorted(allowed or []))
                 return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
         return await call_next(ctx)

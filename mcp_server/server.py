@@ -8,6 +8,7 @@ from starlette.types import ASGIApp
 
 from mcp_server import resources, tools_fields, tools_misc, tools_tasks
 from mcp_server.context import McpPorts, TodoTokenVerifier
+from mcp_server.errors import ReadableErrorsServer
 from mcp_server.guard import RejectUnknownArguments
 from mcp_server.hosts import StrictHostAndOrigin
 from mcp_server.sessions import OpenSessions, SessionGuard, attach, sessions_of
@@ -17,7 +18,8 @@ todo-agent manages the user's tasks. Guidance:
 - Call whoami before reasoning about "today", "tomorrow" or weekdays: it gives the user's timezone and local time.
 - Find ids with list_tasks (filters: status, priority, tags, due_before/due_after, overdue, due_today, has_due,
   query) or search_tasks (words as prefixes). Lists are pages: pass next_cursor back as cursor for more.
-- Dates are ISO 8601; without an offset they are in the user's timezone; a plain date means all day.
+- Dates are ISO 8601 or words ("tomorrow 9am", "next friday", "in 3 days"), read in the user's timezone; a
+  plain date or a day without a time means all day. quick_add creates a task from one line as the user typed it.
 - add_task and update_task take title, description, priority (none, low, medium, high, urgent), tags, due_at,
   reminders (minutes before due) and a recurrence rule; single-aspect tools (set_priority, add_tags, set_due_date,
   set_recurrence, set_reminders, ...) change one thing. complete_task, delete_task, set_priority and add_tags
@@ -35,7 +37,7 @@ def build_server(ports: McpPorts) -> MCPServer:
     guard = RejectUnknownArguments()
     verifier = TodoTokenVerifier(ports)
     sessions = OpenSessions(verifier, ports.session_limits)
-    server: MCPServer = MCPServer(
+    server: MCPServer = ReadableErrorsServer(  # every tool error worded once, as a sentence (mcp_server.errors)
         "todo-agent",
         title="todo-agent",
         instructions=INSTRUCTIONS,

@@ -12,6 +12,9 @@ import typer
 
 from web.cli_support import errors, fail, load_settings
 
+TURN_FAILED = 3  # exit code in script mode when a turn fails (1: the chat could not start, 2: bad command line)
+LOG_FILE = "chat.log"  # in the data directory's logs/: the screen is the conversation's
+
 if TYPE_CHECKING:
     from agent.events import TurnEvent
     from agent.loop import Agent
@@ -26,12 +29,13 @@ def chat(
         str | None, typer.Option(help="A remote MCP endpoint (https://HOST/mcp); needs TODO_AGENT_TOKEN.")
     ] = None,
 ) -> None:
-    """Talk to your tasks. Interactive on a terminal; otherwise one message per input line, until end of input."""
+    """Talk to your tasks. Interactive on a terminal; otherwise one message per input line, until end of input
+    (a failed turn then ends the chat with exit code 3). Logs go to logs/chat.log in the data directory."""
     from agent.config import NO_MODEL_HELP, build_model
     from web.bootstrap import prepare_database
 
     with errors(ctx):
-        settings = load_settings(ctx)
+        settings = load_settings(ctx, log_file=LOG_FILE)
         if build_model(os.environ) is None:
             raise fail(NO_MODEL_HELP)
         prepare_database(settings)
@@ -39,12 +43,14 @@ def chat(
         if server is not None:
             if not token:
                 raise fail("--server needs your personal API token for that server in TODO_AGENT_TOKEN")
-            asyncio.run(_chat_remote(settings, server, token, approve_all))
+            answered = asyncio.run(_chat_remote(settings, server, token, approve_all))
         else:
-            asyncio.run(_chat(settings, user, token, approve_all))
+            answered = asyncio.run(_chat(settings, user, token, approve_all))
+    if not answered:
+        raise typer.Exit(TURN_FAILED)
 
 
-async def _chat(settings: Settings, email: str | None, token: str | None, approve_all: bool) -> None:
+async def _chat(settings: Settings, email: str | None, token: str | None, approve_all: bool) -> bool:
     from domain.lease import PRIORITY_CLIENT
     from mcp_server import build_server, http_app
     from web.bootstrap import background, build_runtime, mcp_ports
@@ -62,12 +68,12 @@ async def _chat(settings: Settings, email: str | None, token: str | None, approv
     assert agent is not None  # the command checked the model before starting
     async with background(rt), server.session_manager.run():
         try:
-            await _conversation(agent, user_id, interactive=sys.stdin.isatty(), approve_all=approve_all)
+            return await _conversation(agent, user_id, interactive=sys.stdin.isatty(), approve_all=approve_all)
         finally:
             await close_agent(agent)  # its pooled MCP sessions end while the MCP app still serves
 
 
-async def _chat_remote(settings: Settings, url: str, token: str, approve_all: bool) -> None:
+async def _chat_remote(settings: Settings, url: str, token: str, approve_all: bool) -> bool:
     from domain.lease import PRIORITY_CLIENT
     from web.bootstrap import background, build_runtime
     from web.chat import build_remote_agent, remote_user_id
@@ -77,17 +83,24 @@ async def _chat_remote(settings: Settings, url: str, token: str, approve_all: bo
     assert agent is not None  # the command checked the model before starting
     async with background(rt):
         user_id = await remote_user_id(url, token)
-        await _conversation(agent, user_id, interactive=sys.stdin.isatty(), approve_all=approve_all)
+        return await _conversation(agent, user_id, interactive=sys.stdin.isatty(), approve_all=approve_all)
 
 
-async def _conversation(agent: Agent, user_id: int, *, interactive: bool, approve_all: bool) -> None:
+async def _conversation(agent: Agent, user_id: int, *, interactive: bool, approve_all: bool) -> bool:
+    """Answer message after message; False when a turn failed in script mode, where the rest of the script is not
+    sent (it was written for answers that did not come). On a terminal the person reads the error and goes on."""
     conversation_id: int | None = None
     while (line := await _read(interactive)) is not None:
         if not line.strip():
             continue
         pending: dict[str, Any] | None = {"message": line.strip()}
         while pending is not None:
-            conversation_id, pending = await _turn(agent, user_id, conversation_id, pending, interactive, approve_all)
+            conversation_id, pending, failed = await _turn(
+                agent, user_id, conversation_id, pending, interactive, approve_all
+            )
+            if failed and not interactive:
+                return False
+    return True
 
 
 async def _read(interactive: bool) -> str | None:
@@ -104,11 +117,13 @@ async def _read(interactive: bool) -> str | None:
 async def _turn(
     agent: Agent, user_id: int, conversation_id: int | None, request: dict[str, Any], interactive: bool,
     approve_all: bool,
-) -> tuple[int | None, dict[str, Any] | None]:
-    """Run one turn, printing its events; returns the conversation and the approval answer to send next, if any."""
+) -> tuple[int | None, dict[str, Any] | None, bool]:
+    """Run one turn, printing its events; returns the conversation, the approval answer to send next (if any) and
+    whether the turn failed (its reason is on stderr)."""
     answer: dict[str, Any] | None = None
-    mid_line = False
+    mid_line = failed = False
     async for event in agent.run_turn(user_id, conversation_id, **request):
+        failed = failed or event.type == "error"
         if event.type == "turn_started":
             conversation_id = event.conversation_id
         elif event.type == "approval_required":
@@ -118,7 +133,7 @@ async def _turn(
             typer.echo("")
         _show(event)
         mid_line = event.type == "text_delta"
-    return conversation_id, answer
+    return conversation_id, answer, failed
 
 
 async def _ask(name: str, arguments: dict[str, Any], interactive: bool, approve_all: bool) -> bool:

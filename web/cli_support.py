@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import typer
@@ -70,9 +72,13 @@ def describe(exc: BaseException) -> str:
 
 
 def setting_problem(error: ErrorDetails) -> str:
-    loc = ".".join(str(part) for part in error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    return f"TODO_AGENT_{loc.upper()}: {message}" if loc else message
+    """A bad setting as a sentence naming its variable, e.g. "TODO_AGENT_PORT must be an integer (got 'eighty')"."""
+    from mcp_server.errors import field_name, sentence_for
+
+    loc = field_name(error["loc"])
+    if not loc:
+        return error["msg"].removeprefix("Value error, ")
+    return sentence_for(f"TODO_AGENT_{loc.upper().replace('.', '__')}", error).rstrip(".")
 
 
 def first_line(value: object) -> str:
@@ -80,8 +86,14 @@ def first_line(value: object) -> str:
     return lines[0] if lines else type(value).__name__
 
 
-def load_settings(ctx: typer.Context) -> Settings:
-    """Load the settings and send logs to stderr at their level."""
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_FILE_BYTES = 1 << 20  # a log file this big is rotated: chat.log -> chat.log.1 (LOG_FILE_BACKUPS are kept)
+LOG_FILE_BACKUPS = 3
+
+
+def load_settings(ctx: typer.Context, log_file: str | None = None) -> Settings:
+    """Load the settings and send logs at their level to stderr, or, with `log_file`, to that file in the data
+    directory's logs/ (with --verbose to stderr as well): the terminal chat keeps its screen for the conversation."""
     from web.settings import Settings
 
     settings = Settings()
@@ -89,10 +101,48 @@ def load_settings(ctx: typer.Context) -> Settings:
     if level is None:
         raise ValueError(f"TODO_AGENT_LOG_LEVEL: unknown level {settings.log_level!r}; use DEBUG, INFO or WARNING")
     level = logging.DEBUG if verbose(ctx) else level
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_file is None:
+        logging.basicConfig(stream=sys.stderr, level=level, format=LOG_FORMAT)
+    else:
+        log_to_file(settings, log_file, level, also_stderr=verbose(ctx))
     if not verbose(ctx):
         logging.getLogger("alembic").setLevel(logging.WARNING)
     return settings
+
+
+def log_to_file(settings: Settings, name: str, level: int, *, also_stderr: bool) -> None:
+    """Log (and route Python warnings) to <data dir>/logs/NAME, rotating, private to the owner like the rest of
+    the data directory. If the file cannot be opened, only warnings and errors go to stderr."""
+    from logging.handlers import RotatingFileHandler
+
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)] if also_stderr else []
+    try:
+        directory = settings.ensure_data_dir() / "logs"
+        directory.mkdir(mode=0o700, exist_ok=True)
+        path = directory / name
+        private_file(path)
+        file = RotatingFileHandler(path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8")
+    except OSError as exc:
+        if not handlers:
+            handlers = [logging.StreamHandler(sys.stderr)]
+            handlers[0].setLevel(logging.WARNING)
+        logging.basicConfig(handlers=handlers, level=level, format=LOG_FORMAT)
+        logging.getLogger(__name__).warning("cannot write the log file (%s); logging warnings to stderr", exc)
+        return
+    file.rotator = _rotate_privately
+    logging.basicConfig(handlers=[*handlers, file], level=level, format=LOG_FORMAT)
+    logging.captureWarnings(True)
+
+
+def private_file(path: Path) -> None:
+    """Create `path` readable by its owner only (0600) unless it exists, so a handler that opens it keeps that."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+
+
+def _rotate_privately(source: str, dest: str) -> None:
+    """Rotate a log file: the old one moves aside and the new one starts private, like the first."""
+    os.replace(source, dest)
+    private_file(Path(source))
 
 
 def with_database(ctx: typer.Context, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:

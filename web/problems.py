@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException
 
 from agent.store import ConversationNotFound
 from domain.errors import AuthenticationFailed, Conflict, DomainError, InvalidInput, NotFound
+from mcp_server.errors import field_name, sentences, union_member
 
 PROBLEM_JSON = "application/problem+json"
 _STATUS = [(InvalidInput, 422), (NotFound, 404), (Conflict, 409), (AuthenticationFailed, 401)]
@@ -65,9 +67,17 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(status, _title(status), exc.message, code=exc.code, field=exc.field, errors=errors)
 
 
+_SOURCES = ("body", "query", "path", "header", "cookie")
+
+
 def _location(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header") and not isinstance(p, int)]
+    parts = [str(p) for p in loc if p not in _SOURCES and not isinstance(p, int) and not union_member(p)]
     return ".".join(parts) or "body"
+
+
+def _detail(errors: Sequence[Any]) -> str:
+    """The validation errors as sentences naming each field (`tags[0] must be a string (got 1).`)."""
+    return sentences((field_name(e["loc"], skip=_SOURCES) or "the request body", e) for e in errors)
 
 
 async def _conversation_not_found(request: Request, exc: Exception) -> JSONResponse:
@@ -79,7 +89,7 @@ async def _conversation_not_found(request: Request, exc: Exception) -> JSONRespo
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [FieldError(field=_location(e["loc"]), rule=e["type"], message=e["msg"]) for e in exc.errors()]
-    detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    detail = _detail(exc.errors())
     return problem_response(422, "Invalid request", detail, code="validation_error",
                             field=errors[0].field if errors else None, errors=errors)
 

@@ -1,11 +1,14 @@
 """`todo-agent chat` as a real process on the scripted model, driven through a pipe as a script would drive it:
 one message per line, answers streamed as they come, tool calls shown, approvals denied unless --approve-all, exit
-at end of input; clear one-line failures without a model or a user; everything it says persisted."""
+at end of input; clear one-line failures without a model or a user; everything it says persisted. The screen shows
+only the conversation (logs go to a file); a failed turn ends a script with exit code 3, not a terminal session."""
 
 from __future__ import annotations
 
 import json
 import queue
+import socket
+import stat
 import subprocess
 import threading
 import time
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 
 from agent.config import NO_MODEL_HELP
@@ -252,3 +256,81 @@ async def test_with_a_personal_token_in_the_environment_it_chats_as_that_user_in
     rows = await data.newest_conversation()
     assert [(r.role, r.status) for r in rows] == [("user", OK), ("assistant", OK), ("tool", OK), ("assistant", OK)]
     assert json.loads(rows[2].content)["email"] == ADA
+
+
+# --- what reaches the screen: the conversation, not the logs; a failed turn in a script ends it -------------------
+
+
+def test_a_normal_turn_prints_only_the_conversation_and_the_logs_go_to_a_private_file(home: Home, tmp_path: Path):
+    script = [
+        {"text": "Adding it.", "tool_calls": [call("add_task", title="Tea", priority="super")]},
+        {"text": "That priority does not exist."},
+    ]
+    result = home.chat(script, ["add tea, super urgent"], "--user", ADA, tmp_path=tmp_path,
+                       TODO_AGENT_LOG_LEVEL="INFO")  # the default level: INFO lines are written, not shown
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.splitlines() == [
+        "Adding it.",
+        '  [tool] add_task {"title": "Tea", "priority": "super"}',
+        "  [error] priority must be one of none, low, medium, high, urgent (got 'super').",
+        "That priority does not exist.",
+    ]
+    logs = home.data_dir / "logs"
+    log = logs / "chat.log"
+    assert stat.S_IMODE(logs.stat().st_mode) == 0o700 and stat.S_IMODE(log.stat().st_mode) == 0o600
+    written = log.read_text()
+    assert " INFO domain.lease: lease runtime taken by chat:" in written
+    assert " INFO httpx2: HTTP Request: POST " in written and "rejected arguments: ['priority']" in written
+
+
+WRONG_THEN_RIGHT = [
+    {"tool_calls": [call("get_task", task_id="{{results[3].id}}")]},  # refers to a result that does not exist
+    {"text": "Still here."},
+]
+
+
+async def test_a_failed_turn_in_script_mode_exits_3_with_its_reason_and_sends_no_more_lines(
+    home: Home, data: Data, tmp_path: Path
+):
+    result = home.chat(WRONG_THEN_RIGHT, ["first message", "second message"], "--user", ADA, tmp_path=tmp_path,
+                       TODO_AGENT_LOG_LEVEL="INFO")
+
+    assert result.returncode == 3
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: The model script is wrong: ") and "results[3]" in line
+    assert result.stdout == ""
+    rows = await data.newest_conversation()
+    assert [(r.role, r.content) for r in rows] == [("user", "first message")], "the second line was never sent"
+
+
+def test_an_unreachable_model_service_fails_the_turn_with_exit_3_and_one_line(home: Home, tmp_path: Path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = home.chat(None, ["hello"], "--user", ADA, tmp_path=tmp_path, TODO_AGENT_LOG_LEVEL="INFO",
+                       CO_API_KEY="test-key", CO_API_URL=f"http://127.0.0.1:{port}")
+
+    assert result.returncode == 3 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: Could not reach the model service (") and line.endswith("; try again.")
+    assert "cohere call failed" in (home.data_dir / "logs" / "chat.log").read_text(), "retries are logged, not shown"
+
+
+def test_on_a_terminal_a_failed_turn_is_reported_and_the_chat_goes_on(home: Home, tmp_path: Path):
+    terminal = pexpect.spawn(str(TODO_AGENT), ["chat", "--user", ADA], env=home.env_for(WRONG_THEN_RIGHT, tmp_path),
+                             encoding="utf-8", timeout=60, dimensions=(24, 200))
+    try:
+        terminal.expect_exact("you> ")
+        terminal.sendline("first message")
+        terminal.expect_exact("error: The model script is wrong: ")
+        terminal.expect_exact("you> ")
+        terminal.sendline("second message")
+        terminal.expect_exact("Still here.")
+        terminal.expect_exact("you> ")
+        terminal.sendeof()
+        terminal.expect(pexpect.EOF)
+    finally:
+        terminal.close()
+    assert terminal.exitstatus == 0

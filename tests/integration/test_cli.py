@@ -169,8 +169,15 @@ def test_events_schemas_writes_one_json_schema_per_type_and_version(sqlite_cli: 
 
 
 def test_a_bad_setting_is_one_line_naming_the_variable(sqlite_cli: Cli) -> None:
+    """A sentence naming the variable, what it must be and what it got; no pydantic wording."""
     sqlite_cli.env["TODO_AGENT_PORT"] = "eighty"
-    assert_one_line_error(sqlite_cli("outbox", "status"), "TODO_AGENT_PORT")
+    result = sqlite_cli("outbox", "status")
+    assert_one_line_error(result, "TODO_AGENT_PORT must be an integer (got 'eighty')")
+    assert "Input should" not in result.stderr
+    sqlite_cli.env["TODO_AGENT_PORT"] = "8000"
+    sqlite_cli.env["TODO_AGENT_ENV"] = "prod"
+    assert_one_line_error(sqlite_cli("outbox", "status"),
+                          "TODO_AGENT_ENV must be one of development, test, production (got 'prod')")
 
 
 def test_verbose_shows_the_traceback(sqlite_cli: Cli) -> None:
