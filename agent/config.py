@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     import httpx
 
 SCRIPTED = "scripted:"
-NO_MODEL_HELP = "no chat model configured: set CO_API_KEY (or COHERE_API_KEY), or TODO_AGENT_MODEL=scripted:<file>"
+NO_MODEL_HELP = ("no chat model configured: set CO_API_KEY (or COHERE_API_KEY) to a key from dashboard.cohere.com, "
+                 "or TODO_AGENT_MODEL=scripted:<file>, and start again (README: \"The chat model\")")
 
 
 def build_model(env: Mapping[str, str], *, httpx_client: httpx.AsyncClient | None = None) -> ChatModel | None:

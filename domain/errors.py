@@ -100,3 +100,16 @@ class NothingToUndo(Conflict):
 
 class AuthenticationFailed(DomainError):
     code = "authentication_failed"
+
+
+class SessionEnded(AuthenticationFailed):
+    """A login session that was ended: signed out, its password changed, signed out everywhere, or a reused
+    refresh token (so the page can tell "signed out elsewhere" from "too old")."""
+
+    code = "session_ended"
+
+
+class SessionExpired(AuthenticationFailed):
+    """A login session past its maximum age."""
+
+    code = "session_expired"

@@ -60,6 +60,7 @@ def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Dep
 
 
 BearerToken = Annotated[str, Depends(bearer_token)]
+OptionalBearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]  # for routes with another way in
 
 
 async def actor_for_bearer(state: ApiState, token: str) -> Actor:

@@ -12,13 +12,14 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from domain.errors import AuthenticationFailed, UserNotFound
+from domain.errors import AuthenticationFailed, SessionEnded, SessionExpired, UserNotFound
 from domain.models import ApiToken, AuthSession, User
 from domain.uow import Tx, UnitOfWork
 from domain.usecases.common import Actor
 
 SESSION_ENDED = "the session has ended (signed out, password changed or signed out everywhere); log in again"
 SESSION_EXPIRED = "the session has reached its maximum age; log in again"
+REFRESH_REUSED = "this refresh token was already used, so the session has been ended to protect it; log in again"
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,14 @@ async def start_session(uow: UnitOfWork, user_id: int, *, max_age: timedelta) ->
     return grant
 
 
-async def rotate_refresh(uow: UnitOfWork, user_id: int, session_id: str, jti: str) -> SessionGrant:
+async def rotate_refresh(
+    uow: UnitOfWork, user_id: int, session_id: str, jti: str, *, grace: timedelta = timedelta(0)
+) -> SessionGrant:
     """Renew a session for its current refresh token (which is then spent); presenting a spent one is taken as
-    theft and ends the session. AuthenticationFailed for an ended, expired or unknown session."""
-    fresh = secrets.token_hex(16)
+    theft and ends the session. Within `grace` of a renewal, the token it spent answers that renewal's successor
+    again instead: two tabs sharing one cookie renew at once, and the slower one sent the token the faster one
+    had just spent. SessionEnded or SessionExpired when the session cannot be renewed."""
+    fresh = _successor(jti)
     async with uow.write() as tx:
         # One conditional UPDATE: two concurrent renewals with the same token cannot both win.
         renewed = await tx.session.exec(
@@ -77,23 +82,35 @@ async def rotate_refresh(uow: UnitOfWork, user_id: int, session_id: str, jti: st
             .returning(col(AuthSession.auth_time), col(AuthSession.expires_at))
         )
         row = renewed.first()
-        if row is None:
-            failure = await _why_not(tx, user_id, session_id)
-    if row is None:
-        raise AuthenticationFailed(failure)
-    return SessionGrant(session_id=session_id, user_id=user_id, refresh_jti=fresh, auth_time=row[0],
-                        expires_at=row[1])
+        bounds = (row[0], row[1]) if row is not None else await _repeat_or_refuse(
+            tx, user_id, session_id, _jti_hash(fresh), grace)
+    if isinstance(bounds, AuthenticationFailed):
+        raise bounds  # after the commit: a replay's revocation is kept
+    return SessionGrant(session_id=session_id, user_id=user_id, refresh_jti=fresh, auth_time=bounds[0],
+                        expires_at=bounds[1])
 
 
-async def _why_not(tx: Tx, user_id: int, session_id: str) -> str:
-    """Why a refresh failed; a live session whose refresh token did not match was replayed, so it ends."""
+def _successor(jti: str) -> str:
+    """The jti that renewing with `jti` hands out. Derived, not random, so that a renewal within the grace
+    window can hand out the same successor again (only its hash is stored). Knowing it forges nothing: a refresh
+    token is also signed with the server's secret."""
+    return hashlib.sha256(f"todo-agent refresh successor:{jti}".encode()).hexdigest()[:32]
+
+
+async def _repeat_or_refuse(
+    tx: Tx, user_id: int, session_id: str, successor_hash: str, grace: timedelta
+) -> tuple[datetime, datetime] | AuthenticationFailed:
+    """The (auth_time, expires_at) of the renewal a refresh repeats within the grace window, or why it is
+    refused. A live session whose refresh token did not match otherwise was replayed, so it ends."""
     found = await tx.session.get(AuthSession, session_id)
     if found is None or found.user_id != user_id or found.revoked_at is not None:
-        return SESSION_ENDED
+        return SessionEnded(SESSION_ENDED)
     if found.expires_at <= tx.now:
-        return SESSION_EXPIRED
+        return SessionExpired(SESSION_EXPIRED)
+    if found.refresh_hash == successor_hash and tx.now - found.refreshed_at < grace:
+        return found.auth_time, found.expires_at
     found.revoked_at = tx.now
-    return "this refresh token was already used, so the session has been ended to protect it; log in again"
+    return SessionEnded(REFRESH_REUSED)
 
 
 async def authenticate_session(uow: UnitOfWork, user_id: int, session_id: str | None) -> Actor:
@@ -111,7 +128,7 @@ async def authenticate_session(uow: UnitOfWork, user_id: int, session_id: str | 
     if user is None:
         if session_id is None:
             raise AuthenticationFailed("the access token's user no longer exists")
-        raise AuthenticationFailed(SESSION_ENDED)
+        raise SessionEnded(SESSION_ENDED)
     assert user.id is not None
     return Actor(id=user.id, timezone=user.timezone, is_admin=user.is_admin)
 

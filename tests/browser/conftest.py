@@ -2,8 +2,9 @@
 started by the test on a fresh data directory, with a scripted chat model (TODO_AGENT_MODEL=scripted:<file>).
 
 Every page also checks, when its test ends, that the page threw no error, broke no Content-Security-Policy rule,
-requested nothing from another origin, and sent every API call but register/login with a bearer token. When a
-test fails, a screenshot, the page's console and the server's log are saved under test-artifacts/.
+requested nothing from another origin, and sent every API call but register, login, refresh and logout (those go
+by the session cookie) with a bearer token. When a test fails, a screenshot, the page's console and the server's
+log are saved under test-artifacts/.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "correct horse battery staple"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
-UNAUTHENTICATED = ("/api/v1/auth/register", "/api/v1/auth/login")
+# Calls without a bearer token: register and login, and refresh and logout, which the page makes with its
+# HttpOnly session cookie instead.
+UNAUTHENTICATED = ("/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout")
 FAILED = pytest.StashKey[bool]()
 
 expect.set_options(timeout=10_000)

@@ -1,11 +1,19 @@
 // The one way to reach the server: JSON in and out, the bearer token, and problem+json errors.
-// The access and refresh tokens live only in this module's memory (never in storage or cookies): a reload signs
-// out. Forgetting a token whose session is still live ends that session on the server (POST /auth/logout).
+// The access token lives only in this module's memory. The session's refresh token is an HttpOnly cookie the page
+// never sees (sent only to /api/v1/auth): renewSession() trades it for a new access token, so a reload stays signed
+// in. Every request carries X-Requested-With, which the server requires wherever the cookie is used.
+
+const PAGE_HEADERS = { "X-Requested-With": "todo-agent" };
+// When the signed-in session reaches its maximum age (not a credential): the browser drops the cookie then, and
+// this is how a later visit can still say "your session expired". Absent once this browser signed out.
+const SESSION_ENDS = "todo-agent.session-ends";
 
 let token = null;
-let refresh = null;
 let sessionLive = false; // does the server still hold the session of `token`?
 let unauthorizedHandler = () => {};
+let renewedHandler = () => {};
+let renewing = null; // the renewal in flight: every request that needs one waits for the same
+let epoch = 0; // bumps whenever the token is forgotten: a renewal that started before is dropped
 
 /** An error answer from the API (problem+json), or a network failure (status 0). */
 export class ApiError extends Error {
@@ -18,23 +26,49 @@ export class ApiError extends Error {
     this.field = problem.field ?? problem.errors?.[0]?.field ?? null;
     this.retryAfter = null;
   }
-}
 
-/** Keep a new access token (and, when given, the session's new refresh token); null forgets both. */
-export function setToken(value, refreshToken) {
-  const previous = sessionLive ? token : null;
-  token = value || null;
-  if (refreshToken !== undefined) refresh = refreshToken || null;
-  sessionLive = token !== null;
-  if (token === null) {
-    refresh = null;
-    if (previous) endSession(previous);
+  /** The problem's code, the last part of its type (e.g. "session_ended"); "" when it has none. */
+  get code() {
+    const type = typeof this.problem.type === "string" ? this.problem.type : "";
+    return type.includes("/problems/") ? type.slice(type.lastIndexOf("/") + 1) : "";
   }
 }
 
-/** The current session's refresh token (null when signed out). */
-export function refreshToken() {
-  return refresh;
+/** Start using a login answer (login, renewal, password change): its access token, and when its session ends. */
+export function adoptSession(answer) {
+  token = answer.access_token;
+  sessionLive = true;
+  const ends = Date.now() + Number(answer.refresh_expires_in) * 1000;
+  try {
+    if (Number.isFinite(ends)) localStorage.setItem(SESSION_ENDS, String(ends));
+  } catch {
+    // storage switched off: only the "expired" wording after a reload is lost
+  }
+}
+
+/** Forget the access token; a session the server still holds is ended there (which clears the cookie). */
+export function forgetSession() {
+  const live = sessionLive && token !== null;
+  token = null;
+  sessionLive = false;
+  epoch++;
+  try {
+    localStorage.removeItem(SESSION_ENDS);
+  } catch {
+    // storage switched off
+  }
+  if (live) endSession();
+}
+
+/** When this browser's session reaches its maximum age (ms since the epoch), or null once signed out. */
+export function sessionEndsAt() {
+  let value = null;
+  try {
+    value = localStorage.getItem(SESSION_ENDS);
+  } catch {
+    value = null;
+  }
+  return value === null || !Number.isFinite(Number(value)) ? null : Number(value);
 }
 
 /** The server has already ended this session (e.g. "sign out everywhere"): forgetting it needs no logout. */
@@ -42,29 +76,58 @@ export function sessionEnded() {
   sessionLive = false;
 }
 
-/** Tell the page its session is over (a refused renewal): it signs out with `detail`. */
-export function endedByServer(detail) {
+/** Tell the page its session is over (a refused renewal, the ApiError saying why): it signs out. */
+export function endedByServer(error) {
   sessionLive = false;
-  unauthorizedHandler(detail);
+  unauthorizedHandler(error);
 }
 
-function endSession(previous) {
-  // Fire and forget: the page is signed out either way; the server refuses the token from now on.
-  fetch("/api/v1/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${previous}` }, cache: "no-store" })
-    .catch(() => {});
+function endSession() {
+  // Fire and forget, by the cookie alone (the access token may have run out): the page is signed out either way.
+  fetch("/api/v1/auth/logout", { method: "POST", headers: { ...PAGE_HEADERS }, cache: "no-store" }).catch(() => {});
+}
+
+/**
+ * Trade the session cookie for a new access token (the server rotates the cookie). Concurrent callers share one
+ * request. Answers the login answer; throws the ApiError of a refusal (401: the session is over) or a network
+ * failure, or an AbortError when the page signed out meanwhile.
+ */
+export function renewSession() {
+  if (!renewing) {
+    renewing = renewOnce().finally(() => {
+      renewing = null;
+    });
+  }
+  return renewing;
+}
+
+async function renewOnce() {
+  const mine = epoch;
+  const response = await reach("/api/v1/auth/refresh", { method: "POST", headers: headersFor({ auth: false }) });
+  if (!response.ok) throw await errorFrom(response);
+  const answer = await response.json();
+  if (mine !== epoch) throw new DOMException("signed out while renewing", "AbortError");
+  adoptSession(answer);
+  renewedHandler(answer);
+  return answer;
 }
 
 export function hasToken() {
   return token !== null;
 }
 
-/** Called with a message whenever an authenticated request answers 401 (the session is over). */
+/** Called with the ApiError whenever the session turns out to be over (a renewal was refused). */
 export function onUnauthorized(handler) {
   unauthorizedHandler = handler;
 }
 
+/** Called with the login answer of every renewal, whoever asked for it (to schedule the next one). */
+export function onRenewed(handler) {
+  renewedHandler = handler;
+}
+
 function headersFor({ auth = true, json = false, extra = {} } = {}) {
-  const headers = { Accept: "application/json", ...extra };
+  const headers = { Accept: "application/json", ...PAGE_HEADERS, ...extra };
   if (json) headers["Content-Type"] = "application/json";
   if (auth && token) headers.Authorization = `Bearer ${token}`;
   return headers;
@@ -105,27 +168,41 @@ function describeProblem(problem) {
   return typeof problem.title === "string" ? problem.title : "";
 }
 
-/**
- * Send a request and answer the Response (2xx only); throws ApiError otherwise.
- * `auth: false` for register and login (their 401 means bad credentials, not an expired session).
- */
-export async function send(path, { method = "GET", body, auth = true, signal, headers = {} } = {}) {
-  let response;
+async function reach(path, init) {
   try {
-    response = await fetch(path, {
-      method,
-      headers: headersFor({ auth, json: body !== undefined, extra: headers }),
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal,
-      cache: "no-store",
-    });
+    return await fetch(path, { cache: "no-store", ...init });
   } catch (err) {
     if (err.name === "AbortError") throw err;
     throw new ApiError(0, "Cannot reach the server. Check your connection and try again.");
   }
+}
+
+/**
+ * Send a request and answer the Response (2xx only); throws ApiError otherwise. A 401 first renews the access
+ * token once (it may have run out while the computer slept) and retries; a refused renewal signs the page out.
+ * `auth: false` for register and login (their 401 means bad credentials, not an expired session).
+ */
+export async function send(path, { method = "GET", body, auth = true, signal, headers = {} } = {}) {
+  const attempt = () => reach(path, {
+    method,
+    headers: headersFor({ auth, json: body !== undefined, extra: headers }),
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
+  });
+  const used = token;
+  let response = await attempt();
+  if (response.status === 401 && auth && used !== null) {
+    try {
+      if (token === used) await renewSession(); // else another request renewed it meanwhile
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) endedByServer(err);
+      throw err;
+    }
+    response = await attempt();
+  }
   if (response.ok) return response;
   const error = await errorFrom(response);
-  if (response.status === 401 && auth) endedByServer(error.detail);
+  if (response.status === 401 && auth) endedByServer(error);
   throw error;
 }
 

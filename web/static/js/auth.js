@@ -1,12 +1,16 @@
-// The sign-in view (log in, create an account), the renewal of the access token with the session's refresh
-// token before it expires, "Sign out everywhere", and the change-password form.
+// The sign-in view (log in, create an account), resuming the session on page load, the renewal of the access
+// token (by the session cookie) before it expires, "Sign out everywhere", and the change-password form.
 
-import { ApiError, endedByServer, post, refreshToken, sessionEnded, setToken } from "./api.js";
+import {
+  ApiError, adoptSession, endedByServer, onRenewed, post, renewSession, sessionEnded, sessionEndsAt,
+} from "./api.js";
 import { byId, setMessage } from "./dom.js";
 import { notify } from "./status.js";
 
 const RENEW_AT = 0.8; // renew at 80 % of the token's lifetime
 const MIN_PASSWORD = 8;
+const EXPIRED = "Your session expired; please sign in again.";
+const ELSEWHERE = "You were signed out from another device.";
 
 let renewTimer = null;
 let signedInHandler = () => {};
@@ -14,6 +18,7 @@ let signedInHandler = () => {};
 /** Wire the sign-in form; `onSignedIn()` runs once a token is in memory. */
 export function initAuth({ onSignedIn }) {
   signedInHandler = onSignedIn;
+  onRenewed((answer) => scheduleRenewal(answer.expires_in));
   byId("auth-form").addEventListener("submit", (event) => {
     event.preventDefault();
     run(login);
@@ -25,6 +30,39 @@ export function initAuth({ onSignedIn }) {
     event.preventDefault();
     changePassword();
   });
+}
+
+/**
+ * On page load: renew the session the cookie holds and go straight to the app, or show the sign-in form (saying
+ * why, when this browser's session ended rather than was signed out).
+ */
+export async function resumeSession() {
+  try {
+    await renewSession();
+  } catch (err) {
+    showSignIn(err instanceof ApiError && err.status !== 401 ? err.detail : whyEnded(err, { onLoad: true }));
+    return;
+  }
+  try {
+    await signedInHandler();
+  } catch (err) {
+    showSignIn(messageFor(err));
+  }
+}
+
+/**
+ * Plain words for a session that is over (the ApiError of a refused renewal). On load, a browser that signed out
+ * (or never signed in) gets no message.
+ */
+export function whyEnded(err, { onLoad = false } = {}) {
+  const ends = sessionEndsAt();
+  if (onLoad && ends === null) return "";
+  const code = err instanceof ApiError ? err.code : "";
+  if (code === "session_expired" || (ends !== null && Date.now() >= ends)) return EXPIRED;
+  if (code === "session_ended") return ELSEWHERE;
+  if (onLoad) return "";
+  // The cookie is gone while this tab was signed in: another tab of this browser signed out.
+  return ends === null ? "You signed out in another tab." : "Your session has ended. Please sign in again.";
 }
 
 /** Show the sign-in view (with an optional message, e.g. why the session ended). */
@@ -58,19 +96,12 @@ export function stopRenewal() {
 
 async function renew() {
   renewTimer = null;
-  const refresh = refreshToken();
-  if (!refresh) return;
   try {
-    // The refresh token is the credential here (never the access token); each answer brings the next one.
-    const answer = await post("/api/v1/auth/refresh", undefined,
-      { auth: false, headers: { Authorization: `Bearer ${refresh}` } });
-    if (refreshToken() !== refresh) return; // signed out (or in again) meanwhile
-    setToken(answer.access_token, answer.refresh_token);
-    scheduleRenewal(answer.expires_in);
+    await renewSession(); // schedules the next renewal (onRenewed)
   } catch (err) {
-    if (refreshToken() !== refresh) return;
+    if (err?.name === "AbortError") return; // signed out meanwhile
     // A refused renewal ends the session (signed out elsewhere, or too old); a network blip gets another try.
-    if (err instanceof ApiError && err.status === 401) endedByServer(`${err.detail}`);
+    if (err instanceof ApiError && err.status === 401) endedByServer(err);
     else renewTimer = setTimeout(renew, 30_000);
   }
 }
@@ -107,8 +138,8 @@ async function changePassword() {
   }
   byId("password-submit").disabled = true;
   try {
-    const answer = await post("/api/v1/auth/password", body);
-    setToken(answer.access_token, answer.refresh_token);
+    const answer = await post("/api/v1/auth/password", { ...body, session: "cookie" });
+    adoptSession(answer);
     scheduleRenewal(answer.expires_in);
     showPasswordForm(false);
     notify("Password changed. Every other session was signed out.");
@@ -134,8 +165,9 @@ function browserTimezone() {
 async function login() {
   const { email, password } = credentials();
   if (!email || !password) throw new ApiError(0, "Enter your email and password.");
-  const answer = await post("/api/v1/auth/login", { email, password }, { auth: false });
-  setToken(answer.access_token, answer.refresh_token);
+  // The refresh token goes into an HttpOnly cookie (never into this script); the access token stays in memory.
+  const answer = await post("/api/v1/auth/login", { email, password, session: "cookie" }, { auth: false });
+  adoptSession(answer);
   scheduleRenewal(answer.expires_in);
   byId("password").value = "";
   await signedInHandler();

@@ -1,4 +1,5 @@
-// The chat: availability, the conversation list, the composer, and one streamed turn at a time.
+// The chat: availability (and what to do without a model), the first screen's greeting and example prompts, the
+// conversation list, the composer, and one streamed turn at a time.
 
 import { ApiError, get, isAbort, send, withQuery } from "./api.js";
 import * as chatlog from "./chatlog.js";
@@ -7,6 +8,9 @@ import { byId, clear, el } from "./dom.js";
 import { jsonData, readEvents } from "./sse.js";
 
 const RELOAD_AFTER_STOP_MS = 300; // give the server a moment to record the cancelled turn
+const ASK = "Ask me to add, change or find tasks…";
+const COMPOSER_HINT = "Enter sends · Shift+Enter for a new line";
+const OFF = "The chat is off on this server (see above). Your tasks still work.";
 
 let available = false;
 let conversationId = null; // the conversation shown (null: the next message opens a new one)
@@ -26,6 +30,12 @@ export function initChat() {
     }
   });
   byId("stop").addEventListener("click", stopTurn);
+  byId("chat-welcome").addEventListener("click", (event) => {
+    const example = event.target.closest("button.chat-example");
+    if (!example) return;
+    byId("chat-input").value = example.textContent;
+    submitMessage();
+  });
   byId("new-conversation").addEventListener("click", newConversation);
   byId("conversations-toggle").addEventListener("click", () => toggleDrawer());
 }
@@ -37,6 +47,7 @@ export async function startChat() {
   const list = await loadConversations();
   if (mine !== generation || conversationId !== null) return;
   if (list.length) await showConversation(list[0].id);
+  else showWelcome(true);
 }
 
 /** Sign out: abort a running turn and forget everything shown. */
@@ -48,6 +59,7 @@ export function stopChat() {
   conversationId = null;
   available = false;
   chatlog.resetLog();
+  showWelcome(false);
   clear(byId("conversations"));
   byId("chat-input").value = "";
   setRunning(false);
@@ -55,18 +67,33 @@ export function stopChat() {
 
 async function checkAvailability() {
   let state;
+  let noModel = false;
   try {
     state = await get("/api/v1/chat");
+    noModel = !state.available;
   } catch (err) {
     if (err.status === 401) throw err;
     state = { available: false, message: `The chat is not available on this server (${err.detail}).` };
   }
   available = Boolean(state.available);
-  const note = byId("chat-unavailable");
-  note.textContent = available ? "" : state.message || "The chat is not available: no model is configured.";
-  note.hidden = available;
-  byId("chat-input").disabled = !available;
+  byId("chat-unavailable").hidden = available;
+  byId("chat-unavailable-reason").textContent = noModel
+    ? "The chat is off: this server has no chat model configured."
+    : (state.message ?? "");
+  byId("chat-setup").hidden = !noModel; // what to set, that a restart is needed, and that tasks work anyway
+  const input = byId("chat-input");
+  input.disabled = !available;
+  input.placeholder = available ? ASK : OFF;
+  byId("composer-hint").textContent = available ? COMPOSER_HINT : OFF;
+  if (!available) showWelcome(false);
   setRunning(false);
+}
+
+/** The first screen of an empty conversation (a greeting and example prompts) instead of the empty log. */
+function showWelcome(show) {
+  const welcome = show && available;
+  byId("chat-welcome").hidden = !welcome;
+  byId("messages").hidden = welcome;
 }
 
 function setRunning(running) {
@@ -85,6 +112,7 @@ function submitMessage() {
     return;
   }
   input.value = "";
+  showWelcome(false);
   const userBubble = chatlog.addUserMessage(text);
   const body = { message: text };
   if (conversationId !== null) body.conversation_id = conversationId;
@@ -206,6 +234,7 @@ function newConversation() {
   abortQuietly();
   conversationId = null;
   chatlog.resetLog();
+  showWelcome(true);
   markCurrent();
   toggleDrawer(false);
   byId("chat-input").focus();
@@ -221,6 +250,7 @@ function abortQuietly() {
 
 async function showConversation(id) {
   conversationId = id;
+  showWelcome(false);
   markCurrent();
   await loadHistory(id);
 }

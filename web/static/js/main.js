@@ -1,14 +1,15 @@
 // Entry point: wires the views together and runs the session (sign in -> app, sign out -> sign-in view).
 
-import { hasToken, onUnauthorized, setToken } from "./api.js";
+import { forgetSession, hasToken, onUnauthorized } from "./api.js";
 import { initAccount, loadAccount, resetAccount } from "./account.js";
-import { hideSignIn, initAuth, showSignIn, stopRenewal } from "./auth.js";
+import { hideSignIn, initAuth, resumeSession, showSignIn, stopRenewal, whyEnded } from "./auth.js";
 import { addNotification, initBell, loadBell, stopBell } from "./bell.js";
 import { initChat, startChat, stopChat } from "./chat.js";
 import { byId } from "./dom.js";
 import { startLive, stopLive } from "./live.js";
 import { notify } from "./status.js";
 import { initTasks, reload as reloadTasks, scheduleReload, startTasks, stopTasks } from "./tasks.js";
+import { initViews } from "./views.js";
 
 let session = 0; // bumps on every sign in and sign out: work of an older session is dropped
 
@@ -54,7 +55,7 @@ function forget() {
   stopBell();
   stopRenewal();
   resetAccount();
-  setToken(null);
+  forgetSession();
   notify("");
 }
 
@@ -76,11 +77,12 @@ function init() {
   initBell();
   initChat();
   initTasks();
+  initViews();
   byId("sign-out").addEventListener("click", () => signOut());
-  onUnauthorized(() => {
-    if (hasToken()) signOut("Your session has ended. Please sign in again.");
+  onUnauthorized((err) => {
+    if (hasToken()) signOut(whyEnded(err));
   });
-  showSignIn("");
+  resumeSession(); // a reload stays signed in: the session cookie renews the access token
 }
 
 init();
