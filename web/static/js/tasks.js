@@ -1,14 +1,21 @@
-// The task panel: filters, sort, search, the list with paging, quick add, and inline edits of each row.
+// The task panel: filters, sort, search and the list with paging; each row opens its editor in place; changes
+// go one at a time per task (each with the version the previous one produced) and end in a toast with Undo.
 
-import { ApiError, get, patch, post, withQuery } from "./api.js";
+import { ApiError, api, get, post, withQuery } from "./api.js";
 import { userTimezone } from "./account.js";
-import { byId, debounce, plural, setMessage } from "./dom.js";
-import { buildRow, updateRow } from "./taskrow.js";
+import { byId, debounce, plural, setMessage, truncate } from "./dom.js";
+import { initQuickAdd, resetQuickAdd } from "./quickadd.js";
+import { buildEditor } from "./taskpanel.js";
+import { buildRow, setOpen, updateRow } from "./taskrow.js";
+import { changeText, initUndo, undoAction } from "./undo.js";
+import { clearToasts, toast } from "./toast.js";
 
 const PAGE = 20;
 const SEARCH_DELAY_MS = 250;
 const RELOAD_DELAY_MS = 150;
+const FADE_MS = 600; // .task.leaving in app.css
 const DEFAULT_ORDER = { due: "asc", priority: "desc", created: "desc", updated: "desc", title: "asc" };
+const STATUSES = { open: ["open"], completed: ["completed"], all: ["open", "completed"], deleted: ["deleted"] };
 const CLOCK_MS = 30_000;
 const CONFLICT = "That task was changed somewhere else meanwhile; the list has been reloaded. Please try again.";
 
@@ -18,15 +25,19 @@ let nextCursor = null;
 let loadSeq = 0; // answers of older list requests are dropped
 let active = false;
 let clock = null;
+let openId = null; // the task whose editor is open
 const queues = new Map(); // task id -> promise: one change per task at a time, each with the latest version
 
 export const scheduleReload = debounce(() => reload(), RELOAD_DELAY_MS);
 
 export function initTasks() {
-  byId("new-task-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    addTask();
+  initQuickAdd({
+    added: (task) => {
+      toast(changeText(task, { created: true }), { key: "change", action: undoAction });
+      reload();
+    },
   });
+  initUndo({ isActive: () => active, reload: () => reload() });
   const search = debounce(() => reload({ fresh: true }), SEARCH_DELAY_MS);
   byId("search").addEventListener("input", search);
   byId("filter-tag").addEventListener("input", search);
@@ -39,19 +50,21 @@ export function initTasks() {
   });
   byId("tasks-more").addEventListener("click", loadMore);
   byId("task-filters").addEventListener("submit", (event) => event.preventDefault());
+  byId("task-list").addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !event.defaultPrevented && rows.get(openId)?.contains(event.target)) closeEditor();
+  });
 }
 
 export function startTasks() {
   active = true;
   clearInterval(clock);
-  clock = setInterval(refreshOverdue, CLOCK_MS);
+  clock = setInterval(refreshDates, CLOCK_MS);
   return reload({ fresh: true });
 }
 
-/** Time passes: a task whose due went by while it was shown becomes overdue without a reload. */
-function refreshOverdue() {
-  const deleted = byId("filter-status").value === "deleted";
-  for (const li of rows.values()) updateRow(li, li.task, { timeZone: userTimezone(), deleted });
+/** Time passes: "Tomorrow" becomes "Today", a due that went by is overdue, without a reload. */
+function refreshDates() {
+  for (const li of rows.values()) show(li, li.task);
 }
 
 /** Sign out: forget the list and put the filters back to their defaults. */
@@ -62,10 +75,12 @@ export function stopTasks() {
   loadSeq++;
   rows = new Map();
   queues.clear();
+  openId = null;
   pages = 0;
   nextCursor = null;
   byId("task-filters").reset();
-  byId("new-task-form").reset();
+  resetQuickAdd();
+  clearToasts();
   byId("task-list").replaceChildren();
   byId("task-count").textContent = "";
   byId("tasks-more").hidden = true;
@@ -76,13 +91,14 @@ function setError(text) {
   setMessage(byId("tasks-error"), text);
 }
 
+const inTrash = () => byId("filter-status").value === "deleted";
+
 /** The query of the current filters (GET /api/v1/tasks parameters). */
 function query() {
-  const status = byId("filter-status").value;
   const due = byId("filter-due").value;
   const tags = byId("filter-tag").value.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
   return {
-    status: status && status !== "all" ? status : undefined,
+    status: STATUSES[byId("filter-status").value] || STATUSES.open,
     priority: byId("filter-priority").value || undefined,
     tag: tags,
     overdue: due === "overdue" ? "true" : undefined,
@@ -93,6 +109,12 @@ function query() {
     order: byId("order").value,
     limit: PAGE,
   };
+}
+
+/** Does a task no longer belong in the list shown (completed in "Open", deleted, restored from the trash...)? */
+function leavesView(task) {
+  const wanted = STATUSES[byId("filter-status").value] || STATUSES.open;
+  return !wanted.includes(task.deleted_at ? "deleted" : task.status);
 }
 
 /** Reload the list: the first page (`fresh`) or as many pages as are shown now (after a change). */
@@ -134,7 +156,7 @@ async function loadMore() {
     if (mine !== loadSeq) return;
     pages++;
     nextCursor = page.next_cursor;
-    const shown = [...byId("task-list").children].map((li) => li.task);
+    const shown = [...rows.values()].map((li) => li.task);
     render([...shown, ...page.data.filter((t) => !rows.has(t.id))], page.count);
   } catch (err) {
     if (mine === loadSeq) failed(err, "Could not load more tasks");
@@ -146,25 +168,73 @@ async function loadMore() {
 /** Show `tasks` in order, reusing each task's row (so focus and typing survive a live refresh). */
 function render(all, count) {
   const seen = new Set();
-  const tasks = all.filter((task) => !seen.has(task.id) && seen.add(task.id));
   const list = byId("task-list");
-  const deleted = byId("filter-status").value === "deleted";
-  const timeZone = userTimezone();
   const keep = new Map();
-  tasks.forEach((task, index) => {
-    let li = rows.get(task.id);
-    if (!li) li = buildRow(task, actions);
+  for (const task of all) {
+    const old = rows.get(task.id);
+    // A row fading out after a change of ours stays out, even if a list fetched before the change still has it.
+    if (seen.has(task.id) || old?.classList.contains("leaving")) continue;
+    seen.add(task.id);
+    const li = old || buildRow(task, actions);
     // A list fetched before a change of ours answered is older than the row: never go back a version.
-    const newest = li.task && li.task.version > task.version ? li.task : task;
-    updateRow(li, newest, { timeZone, deleted });
+    show(li, li.task && li.task.version > task.version ? li.task : task);
     keep.set(task.id, li);
-    if (list.children[index] !== li) list.insertBefore(li, list.children[index] || null);
-  });
-  for (const li of [...list.children]) if (!keep.has(Number(li.dataset.id))) li.remove();
+  }
+  // Put the rows in order; rows fading out keep their place until they are gone.
+  let next = list.firstElementChild;
+  for (const li of keep.values()) {
+    while (next && next.classList.contains("leaving")) next = next.nextElementSibling;
+    if (next === li) next = li.nextElementSibling;
+    else list.insertBefore(li, next);
+  }
+  for (const li of [...list.children]) if (!li.classList.contains("leaving") && !keep.has(Number(li.dataset.id))) li.remove();
+  if (!keep.has(openId)) openId = null;
   rows = keep;
   byId("task-count").textContent = plural(count, "task");
   byId("tasks-more").hidden = !nextCursor;
-  byId("tasks-empty").hidden = tasks.length > 0;
+  byId("tasks-empty").hidden = keep.size > 0;
+}
+
+/** Show a task in its row and, when open, its editor (which keeps what the user is typing). */
+function show(li, task) {
+  updateRow(li, task, { timeZone: userTimezone(), deleted: inTrash() });
+  li.editor?.refresh(task);
+}
+
+/** A task left the list shown: its row fades out, and focus moves to a neighbour rather than to nowhere. */
+function fadeOut(id) {
+  const li = rows.get(id);
+  if (!li) return;
+  if (openId === id) openId = null;
+  if (li.contains(document.activeElement)) {
+    const neighbour = [li.nextElementSibling, li.previousElementSibling].find((n) => n && !n.classList.contains("leaving"));
+    (neighbour ? neighbour.controls.open : byId("new-task-title")).focus();
+  }
+  li.classList.add("leaving");
+  rows.delete(id);
+  setTimeout(() => li.remove(), FADE_MS);
+}
+
+function openEditor(id) {
+  if (openId !== null) closeEditor({ focus: false });
+  const li = rows.get(id);
+  if (!li || inTrash()) return;
+  li.editor = buildEditor(li.task, editorContext);
+  li.append(li.editor);
+  setOpen(li, true);
+  openId = id;
+  li.editor.focusFirst();
+}
+
+/** Close the open editor; focus goes back to its row (first, so the field being left saves as on any blur). */
+function closeEditor({ focus = true } = {}) {
+  const li = rows.get(openId);
+  openId = null;
+  if (!li?.editor) return;
+  if (focus) li.controls.open.focus();
+  li.editor.remove();
+  li.editor = null;
+  setOpen(li, false);
 }
 
 function failed(err, what) {
@@ -190,54 +260,64 @@ function enqueue(id, change) {
   return next;
 }
 
-function showTask(task) {
-  const li = rows.get(task.id);
-  // Not forced: a control the user is editing right now keeps their text (it saves on its own).
-  if (li) updateRow(li, task, { timeZone: userTimezone(), deleted: false });
-}
-
-function revert(id) {
-  const li = rows.get(id);
-  if (li) updateRow(li, li.task, { timeZone: userTimezone(), force: true, deleted: li.classList.contains("deleted") });
-}
-
-async function mutate(id, what, request) {
+/**
+ * Send one change of a task; answers {task} on success. `inline`: a refused value (422) is answered as {error}
+ * for the editor to show next to its field; other failures are reported above the list and answer {}.
+ */
+async function mutate(id, what, request, { inline = false } = {}) {
+  let task;
   try {
-    const task = await request(rows.get(id)?.task);
-    setError("");
-    showTask(task);
+    task = await request(rows.get(id)?.task);
   } catch (err) {
-    revert(id);
+    const li = rows.get(id);
+    if (li) show(li, li.task); // e.g. the checkbox goes back
+    if (inline && err instanceof ApiError && err.status === 422) return { error: err };
     failed(err, what);
-    return;
+    return {};
   }
+  setError("");
+  const li = rows.get(id);
+  if (li) show(li, task);
+  if (leavesView(task)) fadeOut(id);
   scheduleReload(); // the change may move the task in or out of the current filter and order
+  return { task };
 }
+
+const versioned = (task) => ({ version: task?.version });
 
 const actions = {
-  toggle: (id, done) => enqueue(id, () => mutate(id, done ? "Could not complete the task" : "Could not reopen the task",
-    (task) => post(`/api/v1/tasks/${id}/${done ? "complete" : "reopen"}`, { version: task?.version }))),
-  update: (id, changes) => enqueue(id, () => mutate(id, "Could not save the change",
-    (task) => patch(`/api/v1/tasks/${id}`, { ...changes, version: task?.version }))),
-  restore: (id) => enqueue(id, () => mutate(id, "Could not restore the task",
-    (task) => post(`/api/v1/tasks/${id}/restore`, { version: task?.version }))),
+  toggle: (id, done) => enqueue(id, async () => {
+    const { task } = await mutate(id, done ? "Could not complete the task" : "Could not reopen the task",
+      (t) => post(`/api/v1/tasks/${id}/${done ? "complete" : "reopen"}`, versioned(t)));
+    if (task) toast(changeText(task, { [done ? "completed" : "reopened"]: true }), { key: "change", action: undoAction });
+  }),
+  save: (id, changes) => enqueue(id, async () => {
+    const answer = await mutate(id, "Could not save the change",
+      (t) => api(`/api/v1/tasks/${id}`, { method: "PATCH", body: { ...changes, ...versioned(t) } }), { inline: true });
+    if (answer.task) toast(changeText(answer.task, changes), { key: "change", action: undoAction });
+    return answer;
+  }),
+  remove: (id) => enqueue(id, async () => {
+    const { task } = await mutate(id, "Could not delete the task",
+      (t) => api(`/api/v1/tasks/${id}`, { method: "DELETE", body: versioned(t) }));
+    if (!task) return;
+    toast(`Deleted ‘${truncate(task.title, 40)}’.`, { key: "change", action: {
+      label: "Undo", name: `Undo deleting ${task.title}`, run: () => actions.restore(id, task),
+    } });
+  }),
+  /** Take a task out of the trash: from the trash view, or the Undo of a delete (`deleted` = its answer). */
+  restore: (id, deleted) => enqueue(id, async () => {
+    const { task } = await mutate(id, "Could not restore the task",
+      (t) => post(`/api/v1/tasks/${id}/restore`, versioned(deleted || t)));
+    if (task) toast(changeText(task, { restored: true }), { key: "change", action: undoAction });
+  }),
+  open: (id) => (openId === id ? closeEditor() : openEditor(id)),
 };
 
-async function addTask() {
-  const input = byId("new-task-title");
-  const title = input.value.trim();
-  if (!title) {
-    setError("Type a title for the new task.");
-    input.focus();
-    return;
-  }
-  input.value = ""; // ready for the next one at once; the title comes back if it could not be added
-  try {
-    await post("/api/v1/tasks", { title });
-    setError("");
-    await reload();
-  } catch (err) {
-    if (!input.value) input.value = title;
-    failed(err, "Could not add the task");
-  }
-}
+const editorContext = {
+  save: actions.save,
+  remove: actions.remove,
+  close: () => closeEditor(),
+  preview: (rule, start) => get(withQuery("/api/v1/recurrence/preview", { rule, start, count: 3 })),
+  timeZone: userTimezone,
+};
