@@ -2,8 +2,8 @@
 
 It knows tasks only through the MCP tools' schemas: nothing here imports `domain`, `web`, `mcp_server` or
 `services`. Modules stay import-light (the SQLModel tables are imported by the Alembic metadata), so the public
-API is imported from its module: `agent.loop.Agent`, `agent.settings.AgentSettings`, `agent.config.build_model`,
-`agent.store.ConversationStore`, `agent.tools.McpToolbox` / `connect_in_process` / `connect_remote`,
+API is imported from its module: `agent.agent.Agent`, `agent.settings.AgentSettings`, `agent.model_choice.build_model`,
+`agent.store.ConversationStore`, `agent.mcp_client.McpToolbox` / `connect_in_process` / `connect_remote`,
 `agent.pool.SessionPool` (one MCP client per user across turns), `agent.slots.TurnSlots` (turns running at once),
-`agent.events` (the turn events).
+`agent.stream` (the turn events).
 """

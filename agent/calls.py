@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.model import ModelToolCall
+from agent.ports import ToolOutcome
 from agent.settings import AgentSettings
-from agent.toolbox import ToolOutcome
 
 
 @dataclass(frozen=True)

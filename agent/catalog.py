@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from agent.model import ToolSpec
+from agent.ports import Toolbox
 from agent.prompt import LocalNow
 from agent.settings import AgentSettings
 from agent.tokens import count_tokens
-from agent.toolbox import Toolbox
 
 MAX_USERS = 10_000
 

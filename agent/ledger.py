@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from agent.events import ToolResult, TurnEvent
+from agent.ports import ToolOutcome
 from agent.store import DECLINED, ERROR, OK, PENDING_APPROVAL, RUNNING, ConversationStore, Message, NewMessage
-from agent.toolbox import ToolOutcome
+from agent.stream import ToolResult, TurnEvent
 from agent.window import message_tokens
 
 Emit = Callable[[TurnEvent], None]

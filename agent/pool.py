@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
-from agent.toolbox import ToolOutcome
-from agent.tools import McpToolbox, SessionLost
+from agent.mcp_client import McpToolbox, SessionLost
+from agent.ports import ToolOutcome
 
 logger = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ import logging
 from dataclasses import dataclass, field
 
 from agent.calls import Verdict, hold_together, judge, parse_arguments
-from agent.events import ApprovalRequired, MessageDone, TextDelta, ToolCall, TurnError
 from agent.ledger import Ledger
 from agent.model import ChatModel, ModelText, ModelToolCall, ModelUnavailable, ToolSpec
+from agent.ports import Toolbox, ToolOutcome
 from agent.settings import AgentSettings
 from agent.store import PENDING_APPROVAL, RUNNING, Message, NewMessage
-from agent.toolbox import Toolbox, ToolOutcome
+from agent.stream import ApprovalRequired, MessageDone, TextDelta, ToolCall, TurnError
 from agent.window import assemble, tail
 
 logger = logging.getLogger(__name__)

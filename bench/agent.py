@@ -1,6 +1,6 @@
 """Agent overhead per turn, model latency excluded, behind 10, 1,000 and 100,000 earlier messages.
 
-The agent is the one the web host and `todo-agent chat` build (`web.chat.build_agent`: the MCP app of this process
+The agent is the one the web host and `todo-agent chat` build (`runtime.chat.build_agent`: the MCP app of this process
 reached in-process through an ASGI transport with a 5-minute JWT of audience `mcp`, the conversation store on the
 same database), with its chat model replaced by one that answers at once. Two kinds of turn:
 
@@ -39,7 +39,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col
 
-from agent.loop import Agent
+from agent.agent import Agent
 from agent.model import Message as ChatMessage
 from agent.model import ModelEnd, ModelEvent, ModelText, ModelToolCall, ToolSpec
 from agent.store import Conversation, Message, NewMessage
@@ -160,11 +160,11 @@ async def forget_turn(backend: Backend, h: History) -> None:
 
 @asynccontextmanager
 async def hosted_agent(backend: Backend) -> AsyncIterator[Agent]:
-    """The agent as `web.chat.build_agent` builds it, on this backend, with the MCP session manager running."""
+    """The agent as `runtime.chat.build_agent` builds it, on this backend, with the MCP session manager running."""
     from mcp_server import build_server, http_app
-    from web.bootstrap import build_runtime, mcp_ports
-    from web.chat import build_agent, close_agent
-    from web.settings import Settings
+    from runtime.bootstrap import build_runtime, mcp_ports
+    from runtime.chat import build_agent, close_agent
+    from runtime.settings import Settings
 
     # As a host configures logging (before MCPServer would install its rich handler at INFO), but at WARNING:
     # at INFO every in-process MCP request is also a log line.
@@ -423,8 +423,8 @@ def _phase_targets() -> list[tuple[Any, str, Callable[..., str]]]:
 
     import agent.ledger
     import agent.turn
+    from agent.mcp_client import McpToolbox
     from agent.store import ConversationStore
-    from agent.tools import McpToolbox
 
     def fixed(name: str) -> Callable[..., str]:
         return lambda *_a, **_k: name

@@ -16,7 +16,7 @@ has committed rather than bracketed by the call: `time.time()` everywhere, every
 clock. The call returning is recorded too ("write side" rows: commit → call returns). Transports:
 
 - **in-process** (the embedded default): the runtime `todo-agent serve` builds with TODO_AGENT_BUS=inprocess
-  (`web.bootstrap.build_runtime`, `background`, `leader_duties`: lease, relay, in-process bus, the services, the
+  (`runtime.bootstrap.build_runtime`, `background`, `leader_duties`: lease, relay, in-process bus, the services, the
   scheduler, the live hub), built in this process on a fresh database (SQLite, and PostgreSQL as well). The
   generator calls the use cases on the runtime's unit of work, as the REST routes do; the reader is a subscription
   of the runtime's live hub, which is what `GET /api/v1/stream` iterates (so SSE framing and the socket, part of the
@@ -305,9 +305,9 @@ class InProcess:
         self.settings_note = ""
 
     async def __aenter__(self) -> InProcess:
-        from domain.lease import PRIORITY_WEB
-        from web.bootstrap import background, build_runtime
-        from web.settings import Settings
+        from runtime.bootstrap import background, build_runtime
+        from runtime.lease import PRIORITY_WEB
+        from runtime.settings import Settings
 
         folder = Path(tempfile.mkdtemp(prefix="todo-agent-bench-delivery-"))
         self._stack.callback(shutil.rmtree, folder, ignore_errors=True)
@@ -357,7 +357,7 @@ def _todo_agent() -> list[str]:
     script = Path(sys.executable).with_name("todo-agent")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from web.cli import main; sys.argv[0] = 'todo-agent'; main()"]
+    return [sys.executable, "-c", "import sys; from runtime.cli.main import main; sys.argv[0] = 'todo-agent'; main()"]
 
 
 @dataclasses.dataclass
@@ -1093,7 +1093,7 @@ class Profile:
 WATCHED = {
     "the live feed waiting for stored notifications (`LiveFeed._wait`)": "LiveFeed._wait",
     "the notification store (`services.notifications.on_reminder_due`)": "on_reminder_due (services/notifications",
-    "the outbox relay (`domain.outbox.Relay`)": "Relay.",
+    "the outbox relay (`runtime.relay.Relay`)": "Relay.",
     "Kafka consumers' handlers (`KafkaConsumer._handle`)": "KafkaConsumer._handle",
     "the use case `update_task`": "update_task (domain/",
     "handlers in the consumer runtime (`services.consumer.deliver`)": "deliver (services/consumer",
@@ -1464,7 +1464,7 @@ def _why_reminders(phase: Phase, calm: Phase | None, profiles: list[Profile]) ->
     if produce is not None:
         parts.append(
             "Over Kafka the scheduler commits in the reminder service's process; its transaction's pg_notify wakes"
-            " the relay of the web host (the lease holder), which LISTENs (domain.outbox_wakeup):"
+            " the relay of the web host (the lease holder), which LISTENs (runtime.wakeup):"
             f" commit → produced {_p(produce)}.")
     if phase.transport == "kafka" and per_second < 0.5 * phase.rate:
         _listed, _total, name, busiest = _cpu_text(phase)
@@ -1479,7 +1479,7 @@ def _why_reminders(phase: Phase, calm: Phase | None, profiles: list[Profile]) ->
                 if polled is not None else "")
         parts.append(
             f"Why so slow:{extra} The web host's live feed"
-            " (`services.processes.LiveFeed._notify_when_stored`) shows a notification once the store has committed"
+            " (`runtime.wiring.workers.LiveFeed._notify_when_stored`) shows a notification once the store has committed"
             " it by polling `notification_of_event` every 0.05 s, one task per reminder; with hundreds pending at"
             " once those reads take the event loop and the connection pool from the notification store they wait"
             f" for, so the store itself starts seconds late.{seen}")
@@ -1502,7 +1502,7 @@ def _explain(runs: list[TransportRun]) -> str:
     idle = next((r.idle for r in runs if r.transport == "kafka"), None)
     settings = [
         "- The outbox relay is woken by every commit of its own process (`UnitOfWork.on_events_committed`), on"
-        " PostgreSQL also by other processes' commits (pg_notify / LISTEN, domain.outbox_wakeup), and otherwise"
+        " PostgreSQL also by other processes' commits (pg_notify / LISTEN, runtime.wakeup), and otherwise"
         " polls every relay_poll_seconds = 0.2 s (TODO_AGENT_RELAY_POLL_SECONDS); before each pass it reads its"
         " batch (up to 100 rows) and checks the lease (another read). On SQLite, events committed in another"
         " process wait for that poll: 0-200 ms, 100 ms on average.",
@@ -1510,7 +1510,7 @@ def _explain(runs: list[TransportRun]) -> str:
         " per transaction: a reminder's delivery starts 0-500 ms after its fire time, 250 ms on average, and the"
         " reminders of one pass go out one after the other.",
         "- In-process, the relay hands each event to the reminder, recurrence and audit handlers and the live feed in"
-        " turn (services.embedded), each handler in its own write transaction, on the one event loop that also"
+        " turn (runtime.wiring.inprocess), each handler in its own write transaction, on the one event loop that also"
         " serves the requests.",
     ]
     if idle is not None:

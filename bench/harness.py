@@ -582,7 +582,7 @@ def _drop_pg_database(admin_url: str, url: str) -> None:
 
 
 async def _migrate(url: str) -> None:
-    from web.migrate import upgrade
+    from runtime.migrate import upgrade
 
     # Alembic's environment runs asyncio.run itself: give it a thread of its own.
     await asyncio.to_thread(upgrade, url)
@@ -734,7 +734,7 @@ _SERVER_LAYERS: list[tuple[str, Callable[[str], bool]]] = [
     ("domain use case, its async part (domain/usecases/)", _in("domain/usecases/")),
     ("token check and user lookup, async part (authenticate_token, actor_for, verify_token)",
      _named("authenticate_token", "actor_for", "verify_token", "current_actor")),
-    ("outbox relay publishing events (domain/outbox.py), async part", _in("domain/outbox")),
+    ("outbox relay publishing events (runtime/relay.py), async part", _in("runtime/relay")),
     ("in-process services handling the events (services/), async part", _in("services/")),
 ]
 _GREENLET_ROW = "inside a SQLAlchemy greenlet (ORM/Core sync code; caller not visible)"

@@ -4,9 +4,9 @@ The benchmarks start this in a process of its own, configured like the product (
 TODO_AGENT_DATA_DIR, TODO_AGENT_SECRET_KEY, ...), so the load generator never shares the server's event loop.
 It runs the `serve` command unchanged except that the two factories it calls are wrapped for this process only:
 
-- `web.app.build_server`: the MCP server instance gets a `noop` tool (returns "ok": transport, session, bearer
+- `mcp_server.build_server`: the MCP server instance gets a `noop` tool (returns "ok": transport, session, bearer
   check and tool dispatch only) and a `noop_actor` tool (also looks up the caller, as every real tool does);
-- `web.app.create_app`: the FastAPI instance gets `GET /bench/noop` (no auth, no database),
+- `runtime.bootstrap.create_app`: the FastAPI instance gets `GET /bench/noop` (no auth, no database),
   `GET /bench/noop-auth` (the REST bearer-token dependency only) and `GET /bench/noop-syncdep` (one plain `def`
   dependency, which FastAPI runs in its thread pool), placed before the MCP app mounted at `/`.
 
@@ -34,12 +34,13 @@ def _patch() -> None:
     from mcp.types import ToolAnnotations
     from starlette.routing import Mount
 
-    import web.app
+    import mcp_server
+    import runtime.bootstrap
     from mcp_server import McpPorts
     from mcp_server.context import current_actor
     from web.deps import CurrentActor
 
-    build_server, create_app = web.app.build_server, web.app.create_app
+    build_server, create_app = mcp_server.build_server, runtime.bootstrap.create_app
     read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
                                 open_world_hint=False)
 
@@ -86,8 +87,8 @@ def _patch() -> None:
         routes[mount:mount] = added
         return app
 
-    web.app.build_server = build_server_with_noop  # type: ignore[assignment]
-    web.app.create_app = create_app_with_noop  # type: ignore[assignment]
+    mcp_server.build_server = build_server_with_noop  # type: ignore[assignment]
+    runtime.bootstrap.create_app = create_app_with_noop  # type: ignore[assignment]
     if os.environ.get("BENCH_TCP_NODELAY") == "1":
         _patch_nodelay()
 
@@ -95,23 +96,23 @@ def _patch() -> None:
 def _patch_nodelay() -> None:
     import socket
 
-    import web.cli
-    import web.cli_support
+    import runtime.cli.main
+    import runtime.cli.support
 
-    listen = web.cli_support.listen
+    listen = runtime.cli.support.listen
 
     def listen_nodelay(host: str, port: int) -> socket.socket:
         sock = listen(host, port)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
-    web.cli_support.listen = listen_nodelay
-    web.cli.listen = listen_nodelay  # type: ignore[attr-defined]
+    runtime.cli.support.listen = listen_nodelay
+    runtime.cli.main.listen = listen_nodelay  # type: ignore[attr-defined]
 
 
 def main(argv: list[str]) -> None:
     _patch()
-    from web.cli import app
+    from runtime.cli.main import app
 
     app(args=["serve", *argv], prog_name="todo-agent")
 

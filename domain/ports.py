@@ -1,11 +1,15 @@
-"""Ports the domain depends on; adapters live in services/ and web/."""
+"""Ports the domain depends on; adapters live in services/ and runtime/."""
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from domain.uow import Tx
 
 
 @dataclass(frozen=True)
@@ -38,3 +42,7 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+Pruner = Callable[["Tx", datetime], Awaitable[int]]
+"""Deletes a table's rows older than the cutoff in the given transaction; returns how many (retention)."""

@@ -16,8 +16,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.db import Database
 from domain.events import TOPIC_OF, make_event
 from domain.models import OutboxEvent
-from domain.outbox_wakeup import CHANNEL as OUTBOX_CHANNEL
 from domain.ports import Clock, SystemClock
+
+OUTBOX_CHANNEL = "todo_agent_outbox"  # write() notifies it with pg_notify() before committing events (PostgreSQL)
 
 
 @dataclass
@@ -71,7 +72,7 @@ class UnitOfWork:
             tx = Tx(session=session, now=self.clock.now(), source=self.source)
             yield tx
             if tx.emitted and self.db.dialect == "postgresql":
-                # Delivered on commit to the relay's process, wherever it runs (domain.outbox_wakeup).
+                # Delivered on commit to the relay's process, wherever it runs (runtime.wakeup LISTENs).
                 await session.exec(select(sa.func.pg_notify(OUTBOX_CHANNEL, "")))
         if tx.emitted:
             for listener in self._listeners:

@@ -22,7 +22,7 @@ LOCAL_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 
 @dataclass
 class McpPorts:
-    """What the MCP server is built from (by web.bootstrap): the unit of work and how callers are identified."""
+    """What the MCP server is built from (by runtime.bootstrap): the unit of work and how callers are identified."""
 
     uow: UnitOfWork
     secret: str

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import col
 
-from domain.retention import Pruner
+from domain.ports import Pruner
 from domain.uow import Tx
 from services.sql import delete_where
 from services.tables import InboxRecord, Notification, ReminderSchedule

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, settings
 from domain.db import Database
 from domain.uow import UnitOfWork
 from domain.usecases import Actor, create_user
+from runtime.migrate import upgrade
 from tests.infra import create_test_database, drop_test_database, postgres_admin_url, require_or_skip, sqlite_url
-from web.migrate import upgrade
 
 pytest_plugins = ["tests.hosts"]  # the embedded web host's fixtures (runtime, migrated_file)
 

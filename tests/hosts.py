@@ -14,11 +14,11 @@ import pytest
 
 from domain.access_tokens import issue_access_token
 from domain.usecases import create_user
+from runtime.bootstrap import Runtime, build_runtime, close_runtime
+from runtime.settings import Settings
 from tests.api.conftest import User
 from tests.conftest import migrate
 from tests.infra import sqlite_url
-from web.bootstrap import Runtime, build_runtime, close_runtime
-from web.settings import Settings
 
 T = TypeVar("T")
 

@@ -87,7 +87,7 @@ def _libpq_url(url: URL) -> str:
 @asynccontextmanager
 async def throwaway_database(kind: str, folder: Path) -> AsyncIterator[Database]:
     """A migrated database of its own: a SQLite file in `folder`, or a PostgreSQL database dropped afterwards."""
-    from web.migrate import upgrade
+    from runtime.migrate import upgrade
 
     admin = None
     if kind == "sqlite":

@@ -1,69 +1,51 @@
-"""The FastAPI web host: REST API, health, and the MCP endpoint mounted last at `/` so `/mcp` answers directly."""
+"""The FastAPI web host: REST API, the page, the probes, and the MCP app mounted last at `/` so `/mcp` answers
+directly. It is assembled from parts the composition root builds (runtime.bootstrap.create_app)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import timedelta
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from mcp_server import build_server, http_app
 from web.api import include_api
 from web.body_limit import BodyLimit
-from web.bootstrap import Runtime, background, mcp_ports
-from web.chat import build_agent, close_agent, conversation_store
 from web.deps import ApiState
 from web.page import install_page
 from web.routes import health
-from web.security import WindowLimiter
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Lifespan
+
+    from web.live import LiveHub
+    from web.routes.health import Readiness
 
 DESCRIPTION = """A chat-first task manager. Every route takes `Authorization: Bearer <token>` (a JWT access token
 from /api/v1/auth/login or a personal API token) except register, login and the health checks. Errors are RFC 9457
 `application/problem+json` naming the field and the rule. The MCP endpoint is `/mcp` (streamable HTTP)."""
 
 
-def create_app(rt: Runtime) -> FastAPI:
-    """The web host for one runtime: it runs the leader duties in the background while it serves."""
-    mcp = build_server(mcp_ports(rt))
-    mcp_app = http_app(mcp, mcp_ports(rt))
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with background(rt), mcp.session_manager.run():
-            try:
-                yield
-            finally:
-                rt.live.close()  # open streams end, so the server can stop
-                await close_agent(state.agent)  # its pooled MCP sessions, before the MCP app stops
-
+def build_app(
+    state: ApiState,
+    *,
+    mcp_app: ASGIApp,
+    live: LiveHub,
+    readiness: Readiness,
+    lifespan: Lifespan[FastAPI],
+    max_body_bytes: int,
+    extra_routes: Callable[[FastAPI], None] | None = None,
+) -> FastAPI:
+    """The web host's app: probes, REST API, page, `extra_routes` (e.g. Dapr's), then the MCP app at `/`."""
     # docs_url/redoc_url off: FastAPI's pages load a CDN and run inline scripts; web.page serves /docs itself.
     app = FastAPI(title="todo-agent", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
-    app.state.runtime = rt
-    app.state.live = rt.live
+    app.state.readiness = readiness
+    app.state.live = live
     app.include_router(health.router)
-    state = ApiState(uow=rt.uow, secret=rt.secret, conversations=conversation_store(rt),
-                     allow_registration=rt.settings.allow_registration, agent=build_agent(rt, mcp_app),
-                     access_ttl=timedelta(minutes=rt.settings.access_token_minutes),
-                     session_max=timedelta(hours=rt.settings.session_max_hours),
-                     stream_recheck_seconds=rt.settings.stream_recheck_seconds,
-                     ping_seconds=rt.services.stream_ping_seconds,
-                     register_by_address=WindowLimiter(limit=rt.settings.register_per_hour, window=3600))
     include_api(app, state)
     install_page(app)
-    if rt.settings.bus == "dapr":
-        _add_dapr_routes(app, rt)
+    if extra_routes is not None:
+        extra_routes(app)
     app.mount("/", mcp_app)  # last: every other route answers first
-    app.add_middleware(BodyLimit, limit=rt.settings.max_body_bytes)  # outermost: before anything reads a body
+    app.add_middleware(BodyLimit, limit=max_body_bytes)  # outermost: before anything reads a body
     return app
-
-
-def _add_dapr_routes(app: FastAPI, rt: Runtime) -> None:
-    """On Dapr the sidecar delivers the task commands, reminders and task changes to routes of this app."""
-    from services.processes import dapr_app_token, web_host_dapr_routes
-    from services.subscriptions import subscriptions
-    from services.transport.dapr import subscription_app
-
-    routes = web_host_dapr_routes(subscriptions(rt.uow, rt.services), rt.live, rt.uow)
-    subscription_app(routes, rt.settings.dapr_pubsub, app=app, app_token=dapr_app_token(rt.settings))

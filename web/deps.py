@@ -9,13 +9,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from agent.loop import Agent
+from agent.agent import Agent
 from agent.store import ConversationStore
 from domain.access_tokens import decode_token, looks_like_jwt
 from domain.errors import AuthenticationFailed
 from domain.uow import UnitOfWork
 from domain.usecases import Actor, authenticate_session, authenticate_token
-from web.security import LoginLimiter, WindowLimiter
+from web.ratelimit import LoginLimiter, WindowLimiter
 
 
 @dataclass

@@ -29,6 +29,7 @@ from domain.usecases.fields import (
     set_reminders,
 )
 from domain.usecases.now import whats_now
+from domain.usecases.outbox import OutboxStatus, outbox_status, prune_outbox
 from domain.usecases.queries import list_tasks, search_tasks
 from domain.usecases.quick import preview_quick_add, quick_add
 from domain.usecases.recurring import create_successor, next_due, preview_recurrence
@@ -56,6 +57,9 @@ from domain.usecases.tasks import (
 from domain.usecases.undo import undo_last_change
 
 __all__ = [
+    "OutboxStatus",
+    "outbox_status",
+    "prune_outbox",
     "Actor", "Revoked", "SessionGrant", "SessionView", "TokenView", "UserView", "actor_for", "add_tags",
     "authenticate", "authenticate_session", "authenticate_token", "bulk_add_tags", "bulk_complete", "bulk_delete",
     "bulk_set_priority", "change_password", "clear_due_date", "clear_recurrence", "complete_task",

@@ -14,13 +14,13 @@ import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
-from agent.config import build_model
-from agent.events import TurnEvent
-from agent.loop import Agent
+from agent.agent import Agent
+from agent.mcp_client import McpToolbox
 from agent.model import ChatModel, Message, ModelEvent, ToolSpec
+from agent.model_choice import build_model
 from agent.settings import AgentSettings
 from agent.store import ConversationStore
-from agent.tools import McpToolbox
+from agent.stream import TurnEvent
 from domain.db import Database
 from domain.uow import UnitOfWork
 from domain.usecases import Actor

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agent.loop import Agent
+from agent.agent import Agent
 from agent.settings import AgentSettings
 from agent.store import DECLINED, ConversationStore, Message
 from domain.schemas import TaskCreate

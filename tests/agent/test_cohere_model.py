@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from agent.cohere_model import CohereModel, retry_delay
-from agent.config import build_model
 from agent.model import ModelEnd, ModelEvent, ModelText, ModelToolCall, ModelUnavailable
+from agent.model_choice import build_model
 from agent.scripted_model import ScriptedModel
 from domain.schemas import TaskQuery
 from domain.usecases import list_tasks

@@ -14,9 +14,9 @@ import pytest
 from pydantic import TypeAdapter
 from sqlalchemy import event
 
-from agent.events import TurnEvent
 from agent.settings import AgentSettings
 from agent.store import DECLINED, PENDING_APPROVAL, ConversationNotFound, ConversationStore, Message, NewMessage
+from agent.stream import TurnEvent
 from agent.tokens import count_tokens, json_tokens
 from agent.window import assemble, chat_message, groups, message_tokens
 from domain.db import Database

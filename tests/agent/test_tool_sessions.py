@@ -1,4 +1,4 @@
-"""The in-process agent keeps one MCP client per user across turns (web.chat.build_agent over the real MCP app):
+"""The in-process agent keeps one MCP client per user across turns (runtime.chat.build_agent over the real MCP app):
 turns with tool calls connect and list the tools once, a token is minted for every request, idle connections close,
 shutdown closes them all, and a stateful session the server has closed is replaced once without the turn noticing.
 
@@ -21,17 +21,17 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.events import TurnEvent
-from agent.loop import Agent
+from agent.agent import Agent
+from agent.mcp_client import McpToolbox, MintedBearer
 from agent.pool import SessionPool
-from agent.tools import McpToolbox, MintedBearer
+from agent.stream import TurnEvent
 from domain.access_tokens import AUDIENCE_MCP, issue_access_token
 from mcp_server import build_server, http_app
+from runtime.bootstrap import Runtime, mcp_ports
+from runtime.chat import build_agent, close_agent, in_process_url
 from tests.agent.conftest import kinds, of_type
 from tests.hosts import eventually, user_of
 from tests.web.test_chat_api import tasks_of
-from web.bootstrap import Runtime, mcp_ports
-from web.chat import build_agent, close_agent, in_process_url
 
 
 @dataclass(eq=False)  # hashable like the real app, so later clients adopt what the first one discovered

@@ -14,10 +14,10 @@ from typing import Any, cast
 from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
-from agent.loop import Agent
-from agent.schemas import plain_schema
+from agent.agent import Agent
+from agent.cohere_tools import plain_schema
+from agent.mcp_client import McpToolbox, connect_in_process
 from agent.settings import AgentSettings
-from agent.tools import McpToolbox, connect_in_process
 from domain.access_tokens import issue_access_token
 from domain.schemas import TaskQuery
 from domain.usecases import list_tasks

@@ -14,11 +14,11 @@ from typing import Any
 from mcp import Client
 from starlette.types import Receive, Scope, Send
 
-from agent.loop import Agent
+from agent.agent import Agent
+from agent.mcp_client import McpToolbox, connect_in_process
+from agent.ports import ToolOutcome
 from agent.settings import AgentSettings
 from agent.store import PENDING_APPROVAL, ConversationStore, NewMessage
-from agent.toolbox import ToolOutcome
-from agent.tools import McpToolbox, connect_in_process
 from domain.access_tokens import issue_access_token
 from domain.db import Database
 from domain.uow import UnitOfWork

@@ -11,12 +11,12 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from agent.loop import Agent
+from agent.agent import Agent
+from agent.mcp_client import McpToolbox
 from agent.model import Message, ModelEvent, ModelText, ToolSpec
+from agent.ports import ToolOutcome
 from agent.settings import AgentSettings
 from agent.store import DECLINED, ERROR, OK, PENDING_APPROVAL, RUNNING
-from agent.toolbox import ToolOutcome
-from agent.tools import McpToolbox
 from domain.schemas import TaskCreate, TaskQuery
 from domain.usecases import create_task, get_task, list_tasks
 from tests.agent.conftest import World, kinds, of_type, text_of

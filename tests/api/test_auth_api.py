@@ -9,8 +9,8 @@ import pytest
 
 from domain.access_tokens import AUDIENCE_MCP, issue_access_token
 from tests.api.conftest import SECRET, assert_problem
+from web.ratelimit import LoginLimiter
 from web.routes.auth import REGISTERED
-from web.security import LoginLimiter
 
 A = "/api/v1/auth"
 

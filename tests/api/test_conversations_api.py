@@ -12,10 +12,10 @@ from typing import Any
 
 from mcp import Client
 
-from agent.config import build_model
-from agent.loop import Agent
+from agent.agent import Agent
+from agent.mcp_client import McpToolbox
+from agent.model_choice import build_model
 from agent.store import ConversationStore, NewMessage
-from agent.tools import McpToolbox
 from domain.uow import UnitOfWork
 from mcp_server import McpPorts, build_server
 from tests.api.conftest import SECRET, User, assert_problem

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from tests.api.conftest import assert_problem
 from web.api import include_api
 from web.deps import ApiState
-from web.security import LoginLimiter, WindowLimiter
+from web.ratelimit import LoginLimiter, WindowLimiter
 
 A = "/api/v1/auth"
 PASSWORD = "correct horse"

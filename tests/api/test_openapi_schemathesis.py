@@ -25,17 +25,17 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from agent.loop import Agent
+from agent.agent import Agent
+from agent.mcp_client import McpToolbox
 from agent.scripted_model import ScriptedModel
 from agent.store import ConversationStore
-from agent.tools import McpToolbox
 from domain.db import Database
 from domain.uow import UnitOfWork
 from mcp_server import McpPorts, build_server
+from runtime.migrate import upgrade
 from tests.infra import sqlite_url
 from web.api import include_api
 from web.deps import ApiState
-from web.migrate import upgrade
 
 SECRET = "s" * 48
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from agent.tools import connect_remote
+from agent.mcp_client import connect_remote
 from tests.browser.conftest import PASSWORD, Site, send, sign_up, task_row
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

@@ -20,7 +20,7 @@ from typing import Any
 import pexpect
 import pytest
 
-from agent.config import NO_MODEL_HELP
+from agent.model_choice import NO_MODEL_HELP
 from agent.store import DECLINED, OK, ConversationStore, Message
 from domain.db import Database
 from domain.errors import TaskNotFound
@@ -281,7 +281,7 @@ def test_a_normal_turn_prints_only_the_conversation_and_the_logs_go_to_a_private
     log = logs / "chat.log"
     assert stat.S_IMODE(logs.stat().st_mode) == 0o700 and stat.S_IMODE(log.stat().st_mode) == 0o600
     written = log.read_text()
-    assert " INFO domain.lease: lease runtime taken by chat:" in written
+    assert " INFO runtime.lease: lease runtime taken by chat:" in written
     assert " INFO httpx2: HTTP Request: POST " in written and "rejected arguments: ['priority']" in written
 
 

@@ -16,10 +16,10 @@ import signal
 from pathlib import Path
 
 from domain.db import Database
-from domain.lease import PRIORITY_CLIENT, LeaseKeeper
-from domain.outbox import Relay
 from domain.ports import OutboundMessage, Publisher
 from domain.uow import UnitOfWork
+from runtime.lease import PRIORITY_CLIENT, LeaseKeeper
+from runtime.relay import Relay
 
 logger = logging.getLogger("relay_worker")
 

@@ -24,9 +24,9 @@ from domain.db import Database
 from domain.errors import AuthenticationFailed
 from domain.uow import UnitOfWork
 from domain.usecases import authenticate_token
+from runtime.migrate import alembic_config
 from tests.conftest import migrate
 from tests.infra import create_test_database, drop_test_database, postgres_admin_url, require_or_skip, sqlite_url
-from web.migrate import alembic_config
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +81,7 @@ def postgres_cli(tmp_path: Path) -> Iterator[Cli]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def cli(request: pytest.FixtureRequest) -> Cli:
-    """Either backend, ready for use: PostgreSQL migrated with web.migrate.upgrade, SQLite by the command."""
+    """Either backend, ready for use: PostgreSQL migrated with runtime.migrate.upgrade, SQLite by the command."""
     if request.param == "sqlite":
         result: Cli = request.getfixturevalue("sqlite_cli")
         return result

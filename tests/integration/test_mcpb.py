@@ -85,7 +85,8 @@ def test_the_bundle_passes_the_mcpb_validator_and_holds_only_source(
     assert manifest["user_config"]["data_dir"]["default"] == sqlite_cli.env["TODO_AGENT_DATA_DIR"]
     with zipfile.ZipFile(bundle) as archive:
         names = archive.namelist()
-    assert {"manifest.json", "pyproject.toml", "mcpb_server.py", "web/cli.py", "mcp_server/server.py"} <= set(names)
+    assert {"manifest.json", "pyproject.toml", "mcpb_server.py", "runtime/cli/main.py",
+            "mcp_server/server.py"} <= set(names)
     assert "web/static/docs/index.html" in names  # package data the server needs travels too
     assert not [n for n in names if n.startswith(("tests/", ".venv/", ".cache/", "bench/")) or "__pycache__" in n
                 or n.endswith((".db", ".pyc"))]

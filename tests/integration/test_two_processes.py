@@ -18,12 +18,11 @@ from sqlmodel import col, select
 
 from domain.db import Database
 from domain.models import Lease, OutboxEvent
-from domain.outbox import outbox_status
 from domain.schemas import TaskCreate
 from domain.uow import UnitOfWork
-from domain.usecases import Actor, create_task, create_user
+from domain.usecases import Actor, create_task, create_user, outbox_status
+from runtime.migrate import upgrade
 from tests.infra import sqlite_url
-from web.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 TTL = 1.0

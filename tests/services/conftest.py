@@ -20,7 +20,6 @@ from domain.db import Database
 from domain.models import OutboxEvent
 from domain.uow import UnitOfWork
 from domain.usecases import create_user
-from services.live import LiveHub
 from services.settings import ServiceSettings
 from services.subscriptions import Subscription, by_group, subscriptions
 from services.tables import DeadLetter
@@ -30,6 +29,7 @@ from tests.infra import (
 )
 from web.api import include_api
 from web.deps import ApiState
+from web.live import LiveHub
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 

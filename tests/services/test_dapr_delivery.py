@@ -19,6 +19,9 @@ from fastapi import FastAPI
 from domain.events import TASK_CREATED
 from domain.schemas import TaskCreate
 from domain.usecases import Actor, create_task
+from runtime.bootstrap import Runtime, build_runtime, close_runtime, create_app
+from runtime.cli.service import ServiceName, build_service_runtime, service_app
+from runtime.settings import Settings
 from services.audit_log import AuditQuery, list_audit
 from services.notifications import notification_of_event
 from services.transport.dapr import UnprotectedDelivery
@@ -26,10 +29,6 @@ from tests.hosts import user_of
 from tests.infra import sqlite_url
 from tests.services.conftest import Outbox
 from tests.transport.conftest import reminder_event
-from web.app import create_app
-from web.bootstrap import Runtime, build_runtime, close_runtime
-from web.cli_service import ServiceName, build_service_runtime, service_app
-from web.settings import Settings
 
 TOKEN = "app-token-" + "s" * 32
 CLOUDEVENTS = {"Content-Type": "application/cloudevents+json"}

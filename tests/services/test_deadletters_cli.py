@@ -15,6 +15,7 @@ from domain.events import REMINDER_DUE
 from domain.schemas import TaskCreate
 from domain.uow import Tx, UnitOfWork
 from domain.usecases import Actor, create_task, create_user
+from runtime.cli.main import app
 from services.consumer import Outcome, Poison, deliver
 from services.settings import ServiceSettings
 from services.subscriptions import by_group, subscriptions
@@ -22,7 +23,6 @@ from services.tables import AuditEntry
 from tests.conftest import migrate
 from tests.infra import sqlite_url
 from tests.services.conftest import Outbox
-from web.cli import app
 
 
 async def broken_audit(tx: Tx, event: dict[str, Any]) -> None:

@@ -19,14 +19,13 @@ from sqlmodel import col, select
 from agent.store import ConversationStore
 from domain.db import Database
 from domain.models import OutboxEvent, Task
-from domain.outbox import Relay
 from domain.ports import OutboundMessage
 from domain.schemas import RecurrenceSpec, TaskCreate
 from domain.uow import UnitOfWork
 from domain.usecases import Actor, complete_task, create_task
+from runtime.relay import Relay
+from runtime.wiring.inprocess import wire_inprocess
 from services import audit
-from services.embedded import wire_inprocess
-from services.live import LiveHub
 from services.reminder_scheduler import fire_due
 from services.subscriptions import REMINDER, service_uow
 from services.tables import AuditEntry, ReminderSchedule
@@ -37,6 +36,7 @@ from tests.services.conftest import T0, signed_in
 from tests.services.test_stream import Reader, stream
 from web.api import include_api
 from web.deps import ApiState
+from web.live import LiveHub
 
 
 @dataclass

@@ -13,12 +13,12 @@ import sqlalchemy as sa
 
 from domain.events import TOPIC_REMINDERS
 from domain.uow import UnitOfWork
-from services import processes
-from services.live import LiveEvent, LiveHub
-from services.processes import LiveFeed
+from runtime.wiring import workers
+from runtime.wiring.workers import LiveFeed
 from services.subscriptions import Subscription
 from tests.services.conftest import signed_in
 from tests.services.test_notifications import reminder_due
+from web.live import LiveEvent, LiveHub
 
 
 class ShownHub(LiveHub):
@@ -100,7 +100,7 @@ async def test_a_burst_of_reminders_is_looked_up_in_batches(uow: UnitOfWork, not
 async def test_a_reminder_never_stored_is_given_up(
     uow: UnitOfWork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(processes, "NOTIFICATION_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(workers, "NOTIFICATION_WAIT_SECONDS", 0.2)
     hub, user = LiveHub(), await signed_in(uow)
     feed = LiveFeed(hub, uow)
     try:

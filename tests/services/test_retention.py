@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from domain.retention import prune
 from domain.uow import UnitOfWork
+from runtime.retention import prune
 from services.retention import PRUNERS
 from services.tables import InboxRecord, Notification, ReminderSchedule
 from tests.conftest import Clock

@@ -14,11 +14,10 @@ from sqlmodel import col, select
 from domain.models import Task
 from domain.schemas import RecurrenceSpec, TaskCreate
 from domain.usecases import Actor, complete_task, create_task
+from runtime.bootstrap import Runtime, create_app
 from services.audit_log import AuditQuery, list_audit
 from tests.hosts import eventually, user_of
 from tests.services.test_stream import stream
-from web.app import create_app
-from web.bootstrap import Runtime
 
 pytestmark = pytest.mark.slow
 

@@ -13,11 +13,11 @@ from fastapi import FastAPI
 from domain.schemas import TaskCreate
 from domain.uow import UnitOfWork
 from domain.usecases import Actor, complete_task, create_task
-from services.live import LiveHub
-from services.live_feed import task_changed_feed
 from tests.api.conftest import User, assert_problem
 from tests.services.conftest import Outbox, signed_in
 from tests.services.streaming import Reader, StreamingASGITransport
+from web.live import LiveHub
+from web.live_feed import task_changed_feed
 
 
 @asynccontextmanager

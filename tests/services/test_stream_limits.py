@@ -8,11 +8,11 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from domain.uow import UnitOfWork
-from services.live import CLOSED, LiveHub, LiveSubscription
 from services.settings import ServiceSettings
 from tests.api.conftest import assert_problem
 from tests.services.conftest import signed_in
 from tests.services.test_stream import stream
+from web.live import CLOSED, LiveHub, LiveSubscription
 
 
 async def _drain(subscription: LiveSubscription) -> list[str]:

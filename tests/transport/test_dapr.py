@@ -22,11 +22,11 @@ import pytest
 from fastapi import FastAPI
 
 from domain.ports import OutboundMessage
+from runtime.bootstrap import build_publisher
+from runtime.settings import Settings
 from services.transport import Outcome
 from services.transport.dapr import DaprPublisher, DaprPublishError, event_from_delivery, subscription_app
 from tests.transport.conftest import reminder_event
-from web.bootstrap import build_publisher
-from web.settings import Settings
 
 TRACEPARENT = "00-113ad9c4e42b27583ae98ba698d54255-e3743e35ff56f219-01"
 

@@ -22,9 +22,9 @@ from sqlmodel import col, select
 
 from domain.db import Database
 from domain.models import OutboxEvent
-from domain.outbox import outbox_status
 from domain.ports import OutboundMessage
 from domain.uow import UnitOfWork
+from domain.usecases import outbox_status
 from services.transport import Outcome, dead_letter_topic
 from services.transport.kafka import KafkaPublisher, ensure_topics
 from services.transport.kafka_consumer import KafkaConsumer

@@ -14,10 +14,9 @@ import pytest
 
 from domain.schemas import TaskCreate
 from domain.usecases import Actor, create_task, create_user
+from runtime.bootstrap import Runtime, background, build_runtime, close_runtime, create_app
+from runtime.settings import Settings
 from tests.infra import sqlite_url
-from web.app import create_app
-from web.bootstrap import Runtime, background, build_runtime, close_runtime
-from web.settings import Settings
 
 
 def runtime_on(url: str, data_dir: Path) -> Runtime:

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
+from runtime.settings import Settings
 from web.body_limit import BodyLimit, BodyTooLarge
-from web.settings import Settings
 
 
 async def echo_length(scope: Scope, receive: Receive, send: Send) -> None:

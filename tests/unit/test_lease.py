@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from domain.lease import PRIORITY_CLIENT, PRIORITY_WEB, LeaseKeeper
 from domain.models import Lease
 from domain.uow import UnitOfWork
+from runtime.lease import PRIORITY_CLIENT, PRIORITY_WEB, LeaseKeeper
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from domain.db import Database
-from web.metadata import metadata
+from runtime.metadata import metadata
 
 # Full-text search is per dialect and made in SQL by 0001: a GIN index on PostgreSQL (an FTS5 table on SQLite).
 MIGRATION_ONLY = {"ix_task_search"}

@@ -21,13 +21,13 @@ from sqlmodel import col, select
 from domain.db import Database
 from domain.events import TASK_CREATED, TOPIC_TASKS
 from domain.models import OutboxEvent
-from domain.outbox import Relay, outbox_status, prune_outbox
-from domain.outbox_wakeup import listen_for_outbox
 from domain.ports import OutboundMessage, Publisher
 from domain.schemas import TaskCreate, TaskQuery
 from domain.uow import UnitOfWork
-from domain.usecases import Actor, create_task, create_user, list_tasks
+from domain.usecases import Actor, create_task, create_user, list_tasks, outbox_status, prune_outbox
 from domain.usecases.common import emit_change
+from runtime.relay import Relay
+from runtime.wakeup import listen_for_outbox
 from services.transport import InProcessBus
 from tests.infra import (
     throwaway_database,

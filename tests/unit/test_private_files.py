@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import text
 
 from domain.db import Database
+from runtime.bootstrap import prepare_database
+from runtime.settings import Settings
 from tests.infra import sqlite_url
-from web.bootstrap import prepare_database
-from web.settings import Settings
 
 
 def mode(path: Path) -> int:

@@ -11,7 +11,6 @@ from sqlmodel import select
 
 from domain.errors import AuthenticationFailed, UserNotFound
 from domain.models import AuthSession
-from domain.retention import prune
 from domain.uow import UnitOfWork
 from domain.usecases import (
     Actor,
@@ -24,6 +23,7 @@ from domain.usecases import (
     rotate_refresh,
     start_session,
 )
+from runtime.retention import prune
 from tests.conftest import Clock, new_actor
 
 HOURS_12 = timedelta(hours=12)

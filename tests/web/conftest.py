@@ -13,11 +13,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from runtime.bootstrap import Runtime, create_app
 from tests.agent.conftest import fold_deltas
 from tests.api.conftest import User
 from tests.services.streaming import Reader, Sse, StreamingASGITransport
-from web.app import create_app
-from web.bootstrap import Runtime
 
 Host = Callable[..., FastAPI]
 

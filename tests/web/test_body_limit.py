@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from runtime.bootstrap import Runtime
 from tests.hosts import user_of
 from tests.web.conftest import Host
-from web.bootstrap import Runtime
 
 LIMIT = 1 << 20  # the default
 

@@ -13,14 +13,14 @@ import json
 import pytest
 from sqlmodel import col, select
 
-from agent.config import NO_MODEL_HELP
+from agent.model_choice import NO_MODEL_HELP
 from agent.store import Message
 from domain.models import Task
+from runtime.bootstrap import Runtime
 from tests.api.conftest import assert_problem
 from tests.hosts import eventually, user_of
 from tests.services.streaming import Reader
 from tests.web.conftest import Host, chat, client_of, data, kinds, turn
-from web.bootstrap import Runtime
 
 pytestmark = pytest.mark.slow
 

@@ -9,10 +9,10 @@ from contextlib import AsyncExitStack
 import httpx
 import pytest
 
+from runtime.bootstrap import Runtime
 from tests.api.conftest import User, assert_problem
 from tests.hosts import eventually, user_of
 from tests.web.conftest import Host, chat, client_of, data, turn
-from web.bootstrap import Runtime
 
 pytestmark = pytest.mark.slow
 

@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from pwdlib import PasswordHash
 
 from agent.store import ConversationStore
+from runtime.bootstrap import Runtime
+from runtime.cli.support import listen
 from web.api import include_api
-from web.bootstrap import Runtime
-from web.cli_support import listen
 from web.deps import ApiState
+from web.ratelimit import WindowLimiter
 from web.routes import health
-from web.security import WindowLimiter
 
 
 async def _largest_gap(stop: asyncio.Event, gaps: list[float]) -> None:

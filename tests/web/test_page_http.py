@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from runtime.bootstrap import Runtime
 from tests.hosts import user_of
 from tests.web.conftest import Host, client_of
-from web.bootstrap import Runtime
 from web.page import CONTENT_SECURITY_POLICY, STATIC_DIR
 
 pytestmark = pytest.mark.slow

@@ -15,12 +15,12 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from agent.store import ConversationStore
+from runtime.bootstrap import Runtime
+from runtime.cli.support import listen, uvicorn_server
+from runtime.settings import Settings
 from web.api import include_api
-from web.bootstrap import Runtime
-from web.cli_support import listen, uvicorn_server
 from web.deps import ApiState, ClientAddress
-from web.security import LoginLimiter
-from web.settings import Settings
+from web.ratelimit import LoginLimiter
 
 
 @asynccontextmanager

@@ -1,4 +1,4 @@
-"""/api/v1/chat: talk to the agent; a turn streams its events (agent.events) as server-sent events."""
+"""/api/v1/chat: talk to the agent; a turn streams its events (agent.stream) as server-sent events."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
-from agent.config import NO_MODEL_HELP
-from agent.events import TurnEvent
-from agent.loop import Approval
+from agent.agent import Approval
+from agent.model_choice import NO_MODEL_HELP
 from agent.slots import TurnsBusy, TurnSlot
+from agent.stream import TurnEvent
 from domain.errors import InvalidInput
 from domain.values import ID_MAX, Text
 from web.deps import CurrentActor, StateDep

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from services.live import LiveHub, LiveSubscription, StreamsFull
 from web.deps import BearerToken, CurrentActor, StateDep, actor_for_bearer
+from web.live import LiveHub, LiveSubscription, StreamsFull
 from web.problems import problem_response, responses
 
 router = APIRouter(prefix="/api/v1", tags=["live"], responses=responses(401))

@@ -18,8 +18,8 @@ from mcp.types import CONNECTION_CLOSED, CallToolResult, DiscoverResult, TextCon
 from pydantic import ValidationError
 from starlette.types import ASGIApp
 
-from agent.schemas import cohere_tool
-from agent.toolbox import ToolOutcome
+from agent.cohere_tools import cohere_tool
+from agent.ports import ToolOutcome
 
 logger = logging.getLogger(__name__)
 

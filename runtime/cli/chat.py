@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from web.cli_support import errors, fail, load_settings
+from runtime.cli.support import errors, fail, load_settings
 
 TURN_FAILED = 3  # exit code in script mode when a turn fails (1: the chat could not start, 2: bad command line)
 LOG_FILE = "chat.log"  # in the data directory's logs/: the screen is the conversation's
 
 if TYPE_CHECKING:
-    from agent.events import TurnEvent
-    from agent.loop import Agent
-    from web.settings import Settings
+    from agent.agent import Agent
+    from agent.stream import TurnEvent
+    from runtime.settings import Settings
 
 
 def chat(
@@ -31,8 +31,8 @@ def chat(
 ) -> None:
     """Talk to your tasks. Interactive on a terminal; otherwise one message per input line, until end of input
     (a failed turn then ends the chat with exit code 3). Logs go to logs/chat.log in the data directory."""
-    from agent.config import NO_MODEL_HELP, build_model
-    from web.bootstrap import prepare_database
+    from agent.model_choice import NO_MODEL_HELP, build_model
+    from runtime.bootstrap import prepare_database
 
     with errors(ctx):
         settings = load_settings(ctx, log_file=LOG_FILE)
@@ -51,11 +51,11 @@ def chat(
 
 
 async def _chat(settings: Settings, email: str | None, token: str | None, approve_all: bool) -> bool:
-    from domain.lease import PRIORITY_CLIENT
     from mcp_server import build_server, http_app
-    from web.bootstrap import background, build_runtime, mcp_ports
-    from web.chat import build_agent, close_agent
-    from web.cli_mcp import database_in_use, resolve_user
+    from runtime.bootstrap import background, build_runtime, mcp_ports
+    from runtime.chat import build_agent, close_agent
+    from runtime.cli.mcp import database_in_use, resolve_user
+    from runtime.lease import PRIORITY_CLIENT
 
     rt = build_runtime(settings, role="chat", priority=PRIORITY_CLIENT)
     try:
@@ -74,9 +74,9 @@ async def _chat(settings: Settings, email: str | None, token: str | None, approv
 
 
 async def _chat_remote(settings: Settings, url: str, token: str, approve_all: bool) -> bool:
-    from domain.lease import PRIORITY_CLIENT
-    from web.bootstrap import background, build_runtime
-    from web.chat import build_remote_agent, remote_user_id
+    from runtime.bootstrap import background, build_runtime
+    from runtime.chat import build_remote_agent, remote_user_id
+    from runtime.lease import PRIORITY_CLIENT
 
     rt = build_runtime(settings, role="chat", priority=PRIORITY_CLIENT)
     agent = build_remote_agent(rt, url, token)

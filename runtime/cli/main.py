@@ -14,9 +14,9 @@ if TYPE_CHECKING:
     import socket
 
     from domain.uow import UnitOfWork
-    from web.settings import Settings
+    from runtime.settings import Settings
 
-from web.cli_support import bound_settings, errors, fail, listen, load_settings, safe_url, serve_app, with_database
+from runtime.cli.support import bound_settings, errors, fail, listen, load_settings, safe_url, serve_app, with_database
 
 app = typer.Typer(
     help="todo-agent: a chat-first task manager.",
@@ -35,11 +35,11 @@ for _group, _name in ((db_app, "db"), (user_app, "user"), (token_app, "token"), 
 
 
 def _register_extra_commands() -> None:
-    from web.cli_chat import chat
-    from web.cli_config import config_app
-    from web.cli_deadletters import deadletters_app
-    from web.cli_mcp import mcp
-    from web.cli_service import service
+    from runtime.cli.chat import chat
+    from runtime.cli.config import config_app
+    from runtime.cli.deadletters import deadletters_app
+    from runtime.cli.mcp import mcp
+    from runtime.cli.service import service
 
     app.command()(mcp)
     app.command()(service)
@@ -72,7 +72,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: TODO_AGENT_PORT, 8000).")] = None,
 ) -> None:
     """Run the web host (REST API, MCP at /mcp, health) and, while it holds the lease, the event relay."""
-    from web.bootstrap import prepare_database
+    from runtime.bootstrap import prepare_database
 
     with errors(ctx):
         settings = load_settings(ctx)
@@ -83,10 +83,9 @@ def serve(
 
 
 async def _serve(settings: Settings, sock: socket.socket) -> None:
-    from agent.config import NO_MODEL_HELP
-    from domain.lease import PRIORITY_WEB
-    from web.app import create_app
-    from web.bootstrap import build_runtime
+    from agent.model_choice import NO_MODEL_HELP
+    from runtime.bootstrap import build_runtime, create_app
+    from runtime.lease import PRIORITY_WEB
 
     app = create_app(build_runtime(settings, role="web", priority=PRIORITY_WEB))
     base = settings.base_url
@@ -102,7 +101,7 @@ def db_upgrade(ctx: typer.Context) -> None:
     """Migrate the configured database (TODO_AGENT_DATABASE_URL or the default SQLite file) to the latest schema."""
     from alembic.script import ScriptDirectory
 
-    from web.migrate import alembic_config, upgrade
+    from runtime.migrate import alembic_config, upgrade
 
     with errors(ctx):
         settings = load_settings(ctx)
@@ -201,7 +200,7 @@ def token_revoke(ctx: typer.Context, token_id: int) -> None:
 @outbox_app.command("status")
 def outbox_status(ctx: typer.Context) -> None:
     """How many events wait to be published, the oldest one's age, and failures."""
-    from domain.outbox import outbox_status as status_of
+    from domain.usecases import outbox_status as status_of
 
     status = with_database(ctx, status_of)
     age = status.oldest_pending_age_seconds

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from domain.events import REMINDER_DUE, TASK_EVENT_TYPES
 from domain.uow import UnitOfWork
 from services.consumer import Event
-from services.live import NOTIFICATION, TASK_CHANGED, LiveHub
 from services.notifications import NotificationView, notification_of_event
+from web.live import NOTIFICATION, TASK_CHANGED, LiveHub
 
 logger = logging.getLogger(__name__)
 

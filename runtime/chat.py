@@ -9,15 +9,15 @@ from datetime import timedelta
 
 from starlette.types import ASGIApp
 
-from agent.config import build_model
-from agent.loop import Agent
+from agent.agent import Agent
+from agent.mcp_client import McpToolbox, connect_in_process, connect_remote
+from agent.model_choice import build_model
 from agent.pool import SessionPool
 from agent.settings import AgentSettings
 from agent.store import ConversationStore
-from agent.tools import McpToolbox, connect_in_process, connect_remote
 from domain.access_tokens import AUDIENCE_MCP, issue_access_token
-from web.bootstrap import Runtime
-from web.settings import Settings
+from runtime.bootstrap import Runtime
+from runtime.settings import Settings
 
 MCP_TOKEN_TTL = timedelta(minutes=5)
 

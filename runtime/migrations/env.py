@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from web.metadata import metadata
+from runtime.metadata import metadata
 
 config = context.config
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from web.cli_support import errors, fail, load_settings
+from runtime.cli.support import errors, fail, load_settings
 
 if TYPE_CHECKING:
-    from web.settings import Settings
+    from runtime.settings import Settings
 
 config_app = typer.Typer(help="Configuration for other programs.", no_args_is_help=True)
 SERVER_NAME = "todo-agent"
@@ -72,7 +72,7 @@ def install(path: Path, entry: dict[str, Any]) -> None:
 
 async def _only_user(settings: Settings) -> str:
     from domain.usecases import user_emails
-    from web.bootstrap import build_unit_of_work
+    from runtime.bootstrap import build_unit_of_work
 
     uow = build_unit_of_work(settings, role="cli")
     try:
@@ -92,7 +92,7 @@ def _user_email(settings: Settings, user: str | None) -> str:
     if user is None:
         return asyncio.run(_only_user(settings))
     from domain.usecases import get_user
-    from web.bootstrap import build_unit_of_work
+    from runtime.bootstrap import build_unit_of_work
 
     async def check() -> str:
         uow = build_unit_of_work(settings, role="cli")
@@ -112,7 +112,7 @@ def claude(
     config_file: Annotated[Path | None, typer.Option(help="The config file for --install (default: Claude's).")] = None,
 ) -> None:
     """Print the Claude Desktop config block for this install (absolute paths, the env it needs), or --install it."""
-    from web.bootstrap import prepare_database
+    from runtime.bootstrap import prepare_database
 
     with errors(ctx):
         settings = load_settings(ctx)
@@ -137,8 +137,8 @@ def mcpb(
     the server; it asks for the account and the data directory, pre-filled with this install's."""
     from importlib.metadata import version
 
-    from web.bootstrap import prepare_database
-    from web.mcpb import BundleDefaults, NotASourceTree, write_bundle
+    from runtime.bootstrap import prepare_database
+    from runtime.cli.mcpb import BundleDefaults, NotASourceTree, write_bundle
 
     with errors(ctx):
         settings = load_settings(ctx)
@@ -161,7 +161,7 @@ def mcpb(
 async def _some_user(settings: Settings) -> str | None:
     """The only user, to pre-fill; None when there are none or several (the install dialog then asks)."""
     from domain.usecases import user_emails
-    from web.bootstrap import build_unit_of_work
+    from runtime.bootstrap import build_unit_of_work
 
     uow = build_unit_of_work(settings, role="cli")
     try:

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from domain.events import TOPIC_REMINDERS, TOPIC_TASKS
 from domain.uow import UnitOfWork
 from services.consumer import Event, Outcome
-from services.live import LiveHub
-from services.live_feed import notification_feed, task_changed_feed
 from services.settings import ServiceSettings
 from services.subscriptions import Subscription, subscriptions
 from services.transport.inprocess import Handler as BusHandler
 from services.transport.inprocess import InProcessBus
+from web.live import LiveHub
+from web.live_feed import notification_feed, task_changed_feed
 
 LIVE_GROUP = "live"
 

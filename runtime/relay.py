@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from domain.models import OutboxEvent
 from domain.ports import OutboundMessage, Publisher
@@ -32,15 +31,6 @@ class _Failure:
     attempts: int
     error: str
     next_attempt_at: datetime
-
-
-class OutboxStatus(BaseModel):
-    """Health of the outbox for /readyz: how much is waiting, since when, and why."""
-
-    pending: int
-    oldest_pending_age_seconds: float | None
-    failing: int  # pending rows that failed at least once
-    last_error: str | None  # the error of the first failing row: the one holding the others back
 
 
 class Relay:
@@ -169,27 +159,3 @@ async def _finish(coro: Coroutine[Any, Any, None]) -> None:
             logger.error("outbox: recording a batch failed during shutdown", exc_info=error)
         raise interrupted
     task.result()
-
-
-async def outbox_status(uow: UnitOfWork) -> OutboxStatus:
-    """Count the pending rows, the age of the oldest one and the failing ones, with the blocking error."""
-    pending = col(OutboxEvent.sent_at).is_(None)
-    failing = col(OutboxEvent.attempts) > 0
-    async with uow.read() as tx:
-        stmt = select(func.count(), func.min(OutboxEvent.created_at), func.count().filter(failing)).where(pending)
-        count, oldest, failing_count = (await tx.session.exec(stmt)).one()
-        first_error = select(OutboxEvent.last_error).where(pending, failing).order_by(col(OutboxEvent.seq)).limit(1)
-        last_error = (await tx.session.exec(first_error)).first()
-        now = tx.now
-    age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else None
-    return OutboxStatus(
-        pending=count, oldest_pending_age_seconds=age, failing=failing_count, last_error=last_error
-    )
-
-
-async def prune_outbox(uow: UnitOfWork, older_than: timedelta) -> int:
-    """Delete rows sent more than `older_than` ago (unsent rows are always kept); returns how many."""
-    async with uow.write() as tx:
-        # sent_at is NULL on unsent rows, so they never compare as older.
-        stmt = sa.delete(OutboxEvent).where(col(OutboxEvent.sent_at) < tx.now - older_than)
-        return (await tx.session.exec(stmt)).rowcount

@@ -1,4 +1,5 @@
-"""The consumers of separate processes on the Kafka and Dapr transports (the embedded default is services.embedded).
+"""The consumers of separate processes on the Kafka and Dapr transports (the embedded default is
+runtime.wiring.inprocess).
 
 - A service process (`todo-agent service reminder|recurrence|audit`) runs a Kafka consumer per subscription of
   its service (group = the subscription's group), or Dapr subscription routes on its HTTP app; the reminder
@@ -24,16 +25,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 from domain.events import TOPIC_REMINDERS, TOPIC_TASKS
 from domain.uow import UnitOfWork
 from services.consumer import Event, Outcome
-from services.live import LiveHub
-from services.live_feed import notification_feed, show_notification, task_changed_feed
 from services.notifications import notifications_of_events
 from services.subscriptions import Subscription
+from web.live import LiveHub
+from web.live_feed import notification_feed, show_notification, task_changed_feed
 
 if TYPE_CHECKING:
+    from runtime.settings import Settings
     from services.transport import EventHandler
     from services.transport.dapr import Subscription as DaprRoute
     from services.transport.kafka_consumer import KafkaConsumer
-    from web.settings import Settings
 
 logger = logging.getLogger(__name__)
 

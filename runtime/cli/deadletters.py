@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from web.cli_support import fail, with_database
+from runtime.cli.support import fail, with_database
 
 if TYPE_CHECKING:
     from domain.uow import UnitOfWork

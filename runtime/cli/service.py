@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from web.cli_support import bound_settings, errors, fail, listen, load_settings, safe_url, serve_app
+from runtime.cli.support import bound_settings, errors, fail, listen, load_settings, safe_url, serve_app
 
 if TYPE_CHECKING:
     import socket
 
     from fastapi import FastAPI
 
+    from runtime.bootstrap import Runtime
+    from runtime.settings import Settings
     from services.subscriptions import Subscription
-    from web.bootstrap import Runtime
-    from web.settings import Settings
 
 
 class ServiceName(enum.StrEnum):
@@ -45,7 +45,7 @@ def service(
         help="Port for health and Dapr delivery (default: reminder 8001, recurrence 8002, audit 8003).")] = None,
 ) -> None:
     """Run one service (reminder, recurrence or audit) as its own process on TODO_AGENT_BUS=kafka or dapr."""
-    from web.bootstrap import prepare_database
+    from runtime.bootstrap import prepare_database
 
     with errors(ctx):
         settings = load_settings(ctx)
@@ -71,10 +71,10 @@ async def _serve(name: ServiceName, settings: Settings, sock: socket.socket) -> 
 def build_service_runtime(name: ServiceName, settings: Settings) -> tuple[Runtime, list[Subscription]]:
     """The runtime of one service process (the relay under the lease; on Kafka the service's consumers as
     workers; the reminder scheduler) and the service's subscriptions."""
-    from services.processes import PRIORITY_SERVICE, Loop, kafka_workers
+    from runtime.bootstrap import build_runtime
+    from runtime.wiring.workers import PRIORITY_SERVICE, Loop, kafka_workers
     from services.reminder_scheduler import run_scheduler
     from services.subscriptions import REMINDER, of_service, service_uow, subscriptions
-    from web.bootstrap import build_runtime
 
     rt = build_runtime(settings, role=f"service-{name.value}", priority=PRIORITY_SERVICE, web_consumers=False)
     subs = of_service(subscriptions(rt.uow, rt.services), name.value)
@@ -89,11 +89,14 @@ def build_service_runtime(name: ServiceName, settings: Settings) -> tuple[Runtim
 
 
 def service_app(name: ServiceName, rt: Runtime, subs: list[Subscription]) -> FastAPI:
-    """The service's HTTP app: /healthz, /readyz, and on Dapr the subscription routes."""
+    """The service's HTTP app: the probes (/healthz; /readyz with its consumers), and on Dapr the subscription
+    routes."""
     from fastapi import FastAPI
 
-    from services.processes import dapr_app_token, dapr_routes
-    from web.bootstrap import background
+    from runtime.bootstrap import background
+    from runtime.wiring.workers import dapr_app_token, dapr_routes
+    from web.routes import health
+    from web.routes.health import Readiness
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -101,52 +104,13 @@ def service_app(name: ServiceName, rt: Runtime, subs: list[Subscription]) -> Fas
             yield
 
     app = FastAPI(title=f"todo-agent {name.value} service", lifespan=lifespan)
-    app.state.runtime = rt
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        """The process is alive."""
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readyz() -> object:
-        """Ready when the database answers and every consumer has joined its group."""
-        return await _readiness(name, rt)
+    app.include_router(health.router)
+    app.state.readiness = Readiness(
+        rt.uow, leader=lambda: rt.lease.held, about={"service": name.value, "bus": rt.settings.bus},
+        consumers=lambda: {getattr(w, "name", type(w).__name__): w.is_ready() for w in rt.workers})
 
     if rt.settings.bus == "dapr":  # only then: on Kafka nothing but health is served
         from services.transport.dapr import subscription_app
 
         subscription_app(dapr_routes(subs), rt.settings.dapr_pubsub, app=app, app_token=dapr_app_token(rt.settings))
     return app
-
-
-async def _readiness(name: ServiceName, rt: Runtime) -> object:
-    from fastapi.responses import JSONResponse
-    from sqlalchemy import literal_column
-    from sqlalchemy.exc import SQLAlchemyError
-    from sqlmodel import select
-
-    from domain.outbox import outbox_status
-
-    workers = {getattr(w, "name", type(w).__name__): w.is_ready() for w in rt.workers}
-    try:
-        async with asyncio.timeout(5):
-            async with rt.uow.read() as tx:
-                await tx.session.exec(select(literal_column("1")))
-            status = await outbox_status(rt.uow)
-    except (SQLAlchemyError, OSError, TimeoutError) as exc:
-        failed: dict[str, object] = {
-            "status": "unavailable", "service": name.value, "database": type(exc).__name__, "consumers": workers,
-        }
-        return JSONResponse(failed, status_code=503)
-    ready = all(workers.values())
-    body: dict[str, object] = {
-        "status": "ready" if ready else "starting",
-        "service": name.value,
-        "bus": rt.settings.bus,
-        "database": "ok",
-        "consumers": workers,
-        "outbox": {"pending": status.pending, "failing": status.failing},
-        "leader": rt.lease.held,
-    }
-    return JSONResponse(body, status_code=200 if ready else 503)

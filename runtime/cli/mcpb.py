@@ -18,7 +18,7 @@ from typing import Any
 
 MANIFEST_VERSION = "0.4"
 ENTRY_POINT = "mcpb_server.py"
-PACKAGES = ("agent", "domain", "mcp_server", "services", "web", "evals")
+PACKAGES = ("agent", "domain", "mcp_server", "services", "web", "runtime", "evals")
 TOP_FILES = ("pyproject.toml", "README.md")
 SKIPPED_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 SKIPPED_SUFFIXES = {".pyc", ".pyo", ".db", ".sqlite", ".log"}
@@ -27,7 +27,7 @@ ENTRY_SOURCE = '''"""Entry point of the todo-agent MCP bundle: the stdio MCP ser
 
 import sys
 
-from web.cli import app
+from runtime.cli.main import app
 
 app(["mcp", *sys.argv[1:]], prog_name="todo-agent")
 '''
@@ -48,7 +48,7 @@ class BundleDefaults:
 
 def source_root() -> Path:
     """The checkout this code runs from (an editable install), or NotASourceTree."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # runtime/cli/mcpb.py -> the checkout
     if not (root / "pyproject.toml").is_file():
         raise NotASourceTree(f"no pyproject.toml in {root}: build the bundle from a source checkout "
                              "(the one `make run` uses)")

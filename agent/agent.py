@@ -1,4 +1,4 @@
-"""The agent: runs a turn of a conversation as an async stream of events (see agent.events)."""
+"""The agent: runs a turn of a conversation as an async stream of events (see agent.stream)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pydantic import BaseModel
 
 from agent.calls import approval_reason, call_key, parse_arguments
 from agent.catalog import ToolFacts
-from agent.events import ApprovalRequired, TurnError, TurnEvent, TurnStarted
 from agent.ledger import Emit, Ledger, counted
 from agent.model import ChatModel
+from agent.ports import LazyToolbox, ToolboxFactory, ToolOutcome
 from agent.prompt import system_prompt
 from agent.settings import AgentSettings
 from agent.slots import TurnSlots
@@ -29,8 +29,8 @@ from agent.store import (
     Message,
     NewMessage,
 )
+from agent.stream import ApprovalRequired, TurnError, TurnEvent, TurnStarted
 from agent.tokens import count_tokens
-from agent.toolbox import LazyToolbox, ToolboxFactory, ToolOutcome
 from agent.turn import Turn
 
 logger = logging.getLogger(__name__)

@@ -14,18 +14,20 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from domain.db import Database
-from domain.lease import LeaseKeeper
-from domain.outbox import Relay
 from domain.ports import Publisher
-from domain.retention import run_retention
 from domain.uow import UnitOfWork
-from services.live import LiveHub
+from runtime.lease import LeaseKeeper
+from runtime.relay import Relay
+from runtime.retention import run_retention
+from runtime.settings import Settings
 from services.settings import ServiceSettings
-from web.settings import Settings
+from web.live import LiveHub
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from mcp_server import McpPorts
-    from services.processes import Worker
+    from runtime.wiring.workers import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -120,18 +122,18 @@ def wire_consumers(
     publishes to it, so the services run in the lease holder alone, and the live hub is fed by the same bus.
 
     On Kafka (`web_host`): consumers of `task-commands` (task service) and `reminders` (notification store), and
-    a broadcast consumer per process feeding the live hub (services.processes). The services run as
-    `todo-agent service NAME`. On Dapr the sidecar delivers to HTTP routes instead (services.processes.
+    a broadcast consumer per process feeding the live hub (runtime.wiring.workers). The services run as
+    `todo-agent service NAME`. On Dapr the sidecar delivers to HTTP routes instead (runtime.wiring.workers.
     web_host_dapr_routes), so there is nothing to run here.
     """
-    from services.embedded import wire_inprocess
+    from runtime.wiring.inprocess import wire_inprocess
     from services.transport.inprocess import InProcessBus
 
     if isinstance(publisher, InProcessBus):
         wire_inprocess(publisher, uow, live, wake=relay.wake, settings=services)
         return []
     if web_host and settings is not None and settings.bus == "kafka":
-        from services.processes import web_host_kafka_workers
+        from runtime.wiring.workers import web_host_kafka_workers
         from services.subscriptions import subscriptions
 
         return web_host_kafka_workers(subscriptions(uow, services), settings, live, uow, wake=relay.wake)
@@ -158,7 +160,7 @@ def mcp_ports(rt: Runtime, *, fixed_user_id: int | None = None) -> McpPorts:
 
 async def leader_duties(rt: Runtime) -> None:
     """What only the lease holder runs: the relay (which drives the in-process services), retention, the scheduler."""
-    from domain.outbox_wakeup import listen_for_outbox
+    from runtime.wakeup import listen_for_outbox
     from services.reminder_scheduler import run_scheduler
     from services.retention import PRUNERS
     from services.subscriptions import REMINDER, service_uow
@@ -189,7 +191,7 @@ async def close_runtime(rt: Runtime) -> None:
 @asynccontextmanager
 async def background(rt: Runtime) -> AsyncIterator[Runtime]:
     """Run the leader duties whenever this process holds the lease; on exit stop them gracefully and close."""
-    from services.processes import run_workers, stop_workers
+    from runtime.wiring.workers import run_workers, stop_workers
 
     task = asyncio.create_task(rt.lease.run_while_leader(lambda: leader_duties(rt)), name="lease")
     task.add_done_callback(_log_failure)
@@ -214,8 +216,55 @@ def _log_failure(task: asyncio.Task[None]) -> None:
 def prepare_database(settings: Settings) -> None:
     """Migrate the default SQLite database (every command that opens it does this first); others are left alone."""
     if settings.uses_default_database:
-        from web.migrate import upgrade
+        from runtime.migrate import upgrade
 
         settings.ensure_data_dir()  # 0700: the database lives there
         logger.debug("migrating %s", settings.db_url)
         upgrade(settings.db_url)
+
+
+def create_app(rt: Runtime) -> FastAPI:
+    """The web host for one runtime: REST, page, chat and `/mcp`; it runs the leader duties in the background while
+    it serves, and on Dapr the sidecar's deliveries arrive at its routes."""
+
+    from mcp_server import build_server, http_app
+    from runtime.chat import build_agent, close_agent, conversation_store
+    from web.app import build_app
+    from web.deps import ApiState
+    from web.ratelimit import WindowLimiter
+    from web.routes.health import Readiness
+
+    ports = mcp_ports(rt)
+    mcp = build_server(ports)
+    mcp_app = http_app(mcp, ports)
+    settings = rt.settings
+    state = ApiState(uow=rt.uow, secret=rt.secret, conversations=conversation_store(rt),
+                     allow_registration=settings.allow_registration, agent=build_agent(rt, mcp_app),
+                     access_ttl=timedelta(minutes=settings.access_token_minutes),
+                     session_max=timedelta(hours=settings.session_max_hours),
+                     stream_recheck_seconds=settings.stream_recheck_seconds,
+                     ping_seconds=rt.services.stream_ping_seconds,
+                     register_by_address=WindowLimiter(limit=settings.register_per_hour, window=3600))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with background(rt), mcp.session_manager.run():
+            try:
+                yield
+            finally:
+                rt.live.close()  # open streams end, so the server can stop
+                await close_agent(state.agent)  # its pooled MCP sessions, before the MCP app stops
+
+    return build_app(state, mcp_app=mcp_app, live=rt.live, lifespan=lifespan, max_body_bytes=settings.max_body_bytes,
+                     readiness=Readiness(rt.uow, leader=lambda: rt.lease.held),
+                     extra_routes=(lambda app: _add_dapr_routes(app, rt)) if settings.bus == "dapr" else None)
+
+
+def _add_dapr_routes(app: FastAPI, rt: Runtime) -> None:
+    """On Dapr the sidecar delivers the task commands, reminders and task changes to routes of this app."""
+    from runtime.wiring.workers import dapr_app_token, web_host_dapr_routes
+    from services.subscriptions import subscriptions
+    from services.transport.dapr import subscription_app
+
+    routes = web_host_dapr_routes(subscriptions(rt.uow, rt.services), rt.live, rt.uow)
+    subscription_app(routes, rt.settings.dapr_pubsub, app=app, app_token=dapr_app_token(rt.settings))

@@ -10,9 +10,10 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
 
+from domain.uow import OUTBOX_CHANNEL as CHANNEL
+
 logger = logging.getLogger(__name__)
 
-CHANNEL = "todo_agent_outbox"  # UnitOfWork.write() notifies it with pg_notify() before committing events
 RETRY_SECONDS = (0.5, 30.0)  # first and longest wait before listening again after the connection failed
 
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlmodel import col
 
 from domain.models import AuthSession, IdempotencyRecord
-from domain.outbox import prune_outbox
-from domain.uow import Tx, UnitOfWork
+from domain.ports import Pruner
+from domain.uow import UnitOfWork
+from domain.usecases import prune_outbox
 
 logger = logging.getLogger(__name__)
 
-Pruner = Callable[[Tx, datetime], Awaitable[int]]  # deletes what is older than the cutoff; returns how many
 
 
 async def prune(uow: UnitOfWork, older_than: timedelta, extra: Mapping[str, Pruner] | None = None) -> dict[str, int]:

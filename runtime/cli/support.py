@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
     from domain.uow import UnitOfWork
-    from web.settings import Settings
+    from runtime.settings import Settings
 
 T = TypeVar("T")
 
@@ -56,7 +56,7 @@ def describe(exc: BaseException) -> str:
     from sqlalchemy.exc import DBAPIError
 
     from domain.errors import DomainError
-    from web.bootstrap import ConfigurationError
+    from runtime.bootstrap import ConfigurationError
 
     if isinstance(exc, ValidationError):
         return "; ".join(setting_problem(error) for error in exc.errors())
@@ -94,7 +94,7 @@ LOG_FILE_BACKUPS = 3
 def load_settings(ctx: typer.Context, log_file: str | None = None) -> Settings:
     """Load the settings and send logs at their level to stderr, or, with `log_file`, to that file in the data
     directory's logs/ (with --verbose to stderr as well): the terminal chat keeps its screen for the conversation."""
-    from web.settings import Settings
+    from runtime.settings import Settings
 
     settings = Settings()
     level = logging.getLevelNamesMapping().get(settings.log_level.upper())
@@ -147,7 +147,7 @@ def _rotate_privately(source: str, dest: str) -> None:
 
 def with_database(ctx: typer.Context, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
     """Migrate the default database if needed, run `work` on a unit of work, and close the database."""
-    from web.bootstrap import build_unit_of_work, prepare_database
+    from runtime.bootstrap import build_unit_of_work, prepare_database
 
     async def run(settings: Settings) -> T:
         uow = build_unit_of_work(settings, role="cli")

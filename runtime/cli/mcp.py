@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from web.cli_support import bound_settings, errors, fail, listen, load_settings, serve_app
+from runtime.cli.support import bound_settings, errors, fail, listen, load_settings, serve_app
 
 if TYPE_CHECKING:
     import socket
 
     from domain.uow import UnitOfWork
-    from web.settings import Settings
+    from runtime.settings import Settings
 
 
 def mcp(
@@ -25,7 +25,7 @@ def mcp(
     port: Annotated[int | None, typer.Option(help="Port for --transport http.")] = None,
 ) -> None:
     """Run the MCP server: over stdio as one user (nothing but protocol on stdout), or over HTTP with bearer auth."""
-    from web.bootstrap import prepare_database
+    from runtime.bootstrap import prepare_database
 
     with errors(ctx):
         settings = load_settings(ctx)
@@ -63,9 +63,9 @@ def database_in_use(settings: Settings) -> str:
 
 
 async def _stdio(settings: Settings, email: str | None, token: str | None) -> None:
-    from domain.lease import PRIORITY_CLIENT
     from mcp_server import build_server
-    from web.bootstrap import background, build_runtime, mcp_ports
+    from runtime.bootstrap import background, build_runtime, mcp_ports
+    from runtime.lease import PRIORITY_CLIENT
 
     rt = build_runtime(settings, role="mcp", priority=PRIORITY_CLIENT)
     try:
@@ -81,10 +81,10 @@ async def _http(settings: Settings, sock: socket.socket) -> None:
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    from domain.lease import PRIORITY_CLIENT
     from mcp_server import build_server, http_app
+    from runtime.bootstrap import background, build_runtime, mcp_ports
+    from runtime.lease import PRIORITY_CLIENT
     from web.body_limit import BodyLimit
-    from web.bootstrap import background, build_runtime, mcp_ports
 
     rt = build_runtime(settings, role="mcp", priority=PRIORITY_CLIENT)
     server = build_server(mcp_ports(rt))
