@@ -111,6 +111,10 @@ async def test_a_reminder_rings_the_bell_and_can_be_marked_read(serve: Serve, op
     note = page.locator("#notifications li.notification")
     await expect(note).to_have_count(1)
     await expect(note).to_contain_text("Call the dentist")
+    # One date format across the page: the bell says the due exactly as the task's row does (dates.js).
+    row_due = (await page.locator("#task-list li.task .task-due").first.inner_text()).strip()
+    assert row_due, "the row shows its due"
+    await expect(note).to_contain_text(f"Due {row_due}")
     await note.locator("button.mark-read").click()
     await expect(page.locator("#bell-count")).to_be_hidden()
     with site.api(await asyncio.to_thread(site.login, "ada@example.com")) as http:

@@ -3,6 +3,7 @@
 import { ApiError, get, post, withQuery } from "./api.js";
 import { userTimezone } from "./account.js";
 import { byId, clear, el, plural } from "./dom.js";
+import { formatDue } from "./dates.js";
 
 const LIMIT = 20;
 
@@ -104,19 +105,7 @@ function item(n) {
 }
 
 function dueText(n) {
-  const timeZone = userTimezone();
-  try {
-    if (n.due_at) {
-      const when = new Date(n.due_at).toLocaleString(undefined, { timeZone, dateStyle: "medium", timeStyle: "short" });
-      return `Due ${when}`;
-    }
-    if (n.due_date) {
-      const [y, m, d] = n.due_date.split("-").map(Number);
-      const day = new Date(Date.UTC(y, m - 1, d)).toLocaleDateString(undefined, { timeZone: "UTC", dateStyle: "medium" });
-      return `Due ${day} (all day)`;
-    }
-  } catch {
-    // an unknown zone or date: fall through
-  }
-  return "Reminder";
+  const due = formatDue(n, userTimezone());
+  if (!due) return "Reminder";
+  return n.due_at ? `Due ${due}` : `Due ${due} (all day)`;
 }

@@ -6,6 +6,7 @@ import * as chatlog from "./chatlog.js";
 import { userTimezone } from "./account.js";
 import { byId, clear, el } from "./dom.js";
 import { jsonData, readEvents } from "./sse.js";
+import { dayKey, formatDay, formatTime } from "./dates.js";
 
 const RELOAD_AFTER_STOP_MS = 300; // give the server a moment to record the cancelled turn
 const ASK = "Ask me to add, change or find tasks…";
@@ -318,8 +319,7 @@ function when(iso) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return "";
   const timeZone = userTimezone();
-  const day = (d) => d.toLocaleDateString("en-CA", { timeZone });
-  return day(date) === day(new Date())
-    ? date.toLocaleTimeString(undefined, { timeZone, hour: "2-digit", minute: "2-digit" })
-    : date.toLocaleDateString(undefined, { timeZone, month: "short", day: "numeric" });
+  // Today's conversations show the time, older ones the day, in the page's one format (dates.js).
+  return dayKey(date, timeZone) === dayKey(new Date(), timeZone) ? formatTime(date, timeZone)
+    : formatDay(dayKey(date, timeZone), timeZone);
 }

@@ -1,6 +1,8 @@
 // Rendering of the chat log (#messages): message bubbles, tool-call cards with approvals, errors and notices.
 // Text is always set with textContent: what the model or the user wrote is shown, never interpreted.
 
+import { userTimezone } from "./account.js";
+import { formatDue } from "./dates.js";
 import { byId, clear, el, nearBottom, truncate } from "./dom.js";
 
 const MAX_ARGS = 6; // arguments shown on a card
@@ -126,7 +128,8 @@ function isTask(doc) {
 function taskLine(task) {
   const parts = [task.status, task.priority && task.priority !== "none" ? task.priority : null].filter(Boolean);
   const tags = Array.isArray(task.tags) && task.tags.length ? ` [${task.tags.join(", ")}]` : "";
-  const due = task.due_local ? `, due ${task.due_local}` : "";
+  const when = formatDue(task, userTimezone());
+  const due = when ? `, due ${when}` : "";
   return truncate(`#${task.id} ${task.title}${parts.length ? ` — ${parts.join(", ")}` : ""}${tags}${due}`, 200);
 }
 
