@@ -1,8 +1,7 @@
-"""The agent's limits and policies, read from TODO_AGENT_* environment variables (defaults otherwise)."""
+"""The agent's limits and policies (runtime.settings.AgentConfig fills them from TODO_AGENT_* variables)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -30,24 +29,3 @@ class AgentSettings:
     turns_per_user: int = 3
     # A user's pooled MCP session is closed after this long without a turn using it.
     tool_session_idle: timedelta = timedelta(minutes=4)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> AgentSettings:
-        """Settings from TODO_AGENT_SESSION_TIMEOUT_MINUTES, TODO_AGENT_APPROVAL_TOOLS, TODO_AGENT_TOKEN_BUDGET, ..."""
-        tools = env.get("TODO_AGENT_APPROVAL_TOOLS")
-        return cls(
-            max_model_calls=int(env.get("TODO_AGENT_MAX_MODEL_CALLS", cls.max_model_calls)),
-            model_timeout=float(env.get("TODO_AGENT_MODEL_TIMEOUT_SECONDS", cls.model_timeout)),
-            tool_timeout=float(env.get("TODO_AGENT_TOOL_TIMEOUT_SECONDS", cls.tool_timeout)),
-            approval_tools=DEFAULT_APPROVAL_TOOLS if tools is None else _names(tools),
-            session_timeout=timedelta(minutes=float(env.get("TODO_AGENT_SESSION_TIMEOUT_MINUTES", 30))),
-            token_budget=int(env.get("TODO_AGENT_TOKEN_BUDGET", cls.token_budget)),
-            tools_ttl=timedelta(seconds=float(env.get("TODO_AGENT_TOOLS_CACHE_SECONDS", 600))),
-            timezone_ttl=timedelta(seconds=float(env.get("TODO_AGENT_TIMEZONE_CACHE_SECONDS", 300))),
-            turns_per_user=max(1, int(env.get("TODO_AGENT_CHAT_TURNS_PER_USER", cls.turns_per_user))),
-            tool_session_idle=timedelta(seconds=float(env.get("TODO_AGENT_TOOL_SESSION_IDLE_SECONDS", 240))),
-        )
-
-
-def _names(value: str) -> frozenset[str]:
-    return frozenset(name.strip() for name in value.split(",") if name.strip())

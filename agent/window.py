@@ -99,12 +99,3 @@ def assemble(
 
 def _tokens(row: Message) -> int:
     return row.token_count or message_tokens(row)
-
-
-def arguments_of(call: dict[str, Any]) -> dict[str, Any]:
-    """A stored call's arguments as an object ({} when the model wrote something else)."""
-    try:
-        value = json.loads(call.get("arguments") or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}

@@ -45,6 +45,7 @@ from agent.model import ModelEnd, ModelEvent, ModelText, ModelToolCall, ToolSpec
 from agent.store import Conversation, Message, NewMessage
 from agent.window import message_tokens
 from bench import harness
+from bench.datasets import analyze
 from bench.harness import Backend, RunContext, Stats, ms, table
 from domain.schemas import TaskCreate
 from domain.usecases import Actor, create_task, create_user
@@ -136,16 +137,6 @@ async def seed(backend: Backend, user_id: int, size: int, task_id: int) -> Histo
             chunk = [r | {"conversation_id": conversation_id} for r in rows[start:start + 10_000]]
             await conn.execute(sa.insert(Message), chunk)
     return History(size, conversation_id, size)
-
-
-async def analyze(backend: Backend) -> None:
-    async with backend.db.engine.connect() as conn:
-        if backend.db.sqlite:
-            await conn.exec_driver_sql("ANALYZE")
-            await conn.commit()
-        else:
-            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await auto.exec_driver_sql("VACUUM ANALYZE")
 
 
 async def forget_turn(backend: Backend, h: History) -> None:

@@ -192,6 +192,13 @@ async def load_dataset(backend: Backend, spec: DatasetSpec, rng: random.Random) 
                 await conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"
                 )
+    await analyze(backend)
+    tags = {a: [name for name, _ in counts.most_common()] for a, counts in tag_use.items()}
+    return Dataset(spec, actors, live, tags, df, time.perf_counter() - t0, total)
+
+
+async def analyze(backend: Backend) -> None:
+    """Refresh the planner's statistics after a bulk load (ANALYZE; VACUUM ANALYZE on PostgreSQL)."""
     async with backend.db.engine.connect() as conn:
         if backend.db.sqlite:
             await conn.exec_driver_sql("ANALYZE")
@@ -199,8 +206,6 @@ async def load_dataset(backend: Backend, spec: DatasetSpec, rng: random.Random) 
         else:
             auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await auto.exec_driver_sql("VACUUM ANALYZE")
-    tags = {a: [name for name, _ in counts.most_common()] for a, counts in tag_use.items()}
-    return Dataset(spec, actors, live, tags, df, time.perf_counter() - t0, total)
 
 
 def chunks(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:

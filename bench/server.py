@@ -5,7 +5,8 @@ TODO_AGENT_DATA_DIR, TODO_AGENT_SECRET_KEY, ...), so the load generator never sh
 It runs the `serve` command unchanged except that the two factories it calls are wrapped for this process only:
 
 - `mcp_server.build_server`: the MCP server instance gets a `noop` tool (returns "ok": transport, session, bearer
-  check and tool dispatch only) and a `noop_actor` tool (also looks up the caller, as every real tool does);
+  check and tool dispatch only) and a `noop_actor` tool (also reads the verified caller from its context, as
+  every real tool does);
 - `runtime.bootstrap.create_app`: the FastAPI instance gets `GET /bench/noop` (no auth, no database),
   `GET /bench/noop-auth` (the REST bearer-token dependency only) and `GET /bench/noop-syncdep` (one plain `def`
   dependency, which FastAPI runs in its thread pool), placed before the MCP app mounted at `/`.
@@ -37,7 +38,7 @@ def _patch() -> None:
     import mcp_server
     import runtime.bootstrap
     from mcp_server import McpPorts
-    from mcp_server.context import current_actor
+    from mcp_server.context import Ctx, acting
     from web.deps import CurrentActor
 
     build_server, create_app = mcp_server.build_server, runtime.bootstrap.create_app
@@ -51,9 +52,9 @@ def _patch() -> None:
             """Do nothing (benchmark baseline)."""
             return "ok"
 
-        async def noop_actor() -> str:
-            """Look up the caller and do nothing else (benchmark baseline)."""
-            actor = await current_actor(ports)
+        async def noop_actor(ctx: Ctx) -> str:
+            """Read the verified caller and do nothing else (benchmark baseline)."""
+            _, actor = acting(ctx)
             return f"user {actor.id}"
 
         server.add_tool(noop, name="noop", annotations=read_only)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,9 @@ class Database:
         write_engine = self.engine.execution_options(immediate=True)
         self.reader = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self.writer = async_sessionmaker(write_engine, class_=AsyncSession, expire_on_commit=False)
+        # Called after each commit through this database that wrote outbox rows (UnitOfWork.write), by whichever
+        # unit of work made it: the process's relay registers its wake-up here once.
+        self.events_committed: list[Callable[[], None]] = []
 
     @property
     def dialect(self) -> str:

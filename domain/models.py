@@ -9,6 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
+from domain.events import TASK_COMPLETED, TASK_DELETED, TASK_REOPENED, TASK_RESTORED
+from domain.values import Status
+
 NO_DUE_KEY = 2**62  # the sort key of a task without a due date: after every real one
 
 # Compare titles byte-wise on both databases so sorting answers alike (PostgreSQL would use the locale).
@@ -91,6 +94,35 @@ class Task(SQLModel, table=True):
     completed_at: datetime | None = None
     deleted_at: datetime | None = None
     version: int = 1
+
+    # The life cycle. Each transition returns the type of the event it makes, or None when the task is already
+    # there (completing a completed task changes nothing); mutate() records it.
+
+    def complete(self, at: datetime) -> str | None:
+        """Mark the task completed at `at`."""
+        if self.status == Status.COMPLETED:
+            return None
+        self.status, self.completed_at = Status.COMPLETED, at
+        return TASK_COMPLETED
+
+    def reopen(self) -> str | None:
+        """Mark a completed task open again."""
+        if self.status == Status.OPEN:
+            return None
+        self.status, self.completed_at = Status.OPEN, None
+        return TASK_REOPENED
+
+    def delete(self, at: datetime) -> str:
+        """Move the task to the trash (deleting again moves its deletion time)."""
+        self.deleted_at = at
+        return TASK_DELETED
+
+    def restore(self) -> str | None:
+        """Take the task out of the trash."""
+        if self.deleted_at is None:
+            return None
+        self.deleted_at = None
+        return TASK_RESTORED
 
 
 class Tag(SQLModel, table=True):

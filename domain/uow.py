@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +22,8 @@ from domain.ports import Clock, SystemClock
 
 OUTBOX_CHANNEL = "todo_agent_outbox"  # write() notifies it with pg_notify() before committing events (PostgreSQL)
 
+S = TypeVar("S", bound=sa.Select[Any])
+
 
 @dataclass
 class Tx:
@@ -28,8 +32,19 @@ class Tx:
     session: AsyncSession
     now: datetime
     source: str
+    dialect: str  # the database's (Database.dialect): "sqlite" or "postgresql"
     operation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     emitted: int = 0
+
+    def for_update(self, stmt: S, *, read: bool = False, skip_locked: bool = False) -> S:
+        """Lock the selected rows on PostgreSQL (SQLite's write transactions are serial already)."""
+        if self.dialect == "postgresql":
+            return stmt.with_for_update(read=read, skip_locked=skip_locked)
+        return stmt
+
+    def insert(self, table: type[Any]) -> postgresql.Insert | sqlite.Insert:
+        """The dialect's INSERT for `table`, which offers `on_conflict_do_nothing()`."""
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
     def emit(
         self, event_type: str, data: BaseModel, *, user_id: int | None, subject: str | None, undoable: bool = False
@@ -59,27 +74,42 @@ class UnitOfWork:
         self.db = db
         self.clock: Clock = clock or SystemClock()
         self.source = source
-        self._listeners: list[Callable[[], None]] = []
+        self._open: Tx | None = None  # set on a joined unit of work: its transactions are this one
+
+    def joined(self, tx: Tx) -> UnitOfWork:
+        """A unit of work whose write() and read() are `tx`, already open and committed or rolled back by its
+        owner: a use case called by a message handler joins the delivering transaction, so its effect, its
+        events and the inbox row commit together."""
+        joined = UnitOfWork(self.db, self.clock, source=self.source)
+        joined._open = tx
+        return joined
 
     def on_events_committed(self, listener: Callable[[], None]) -> None:
-        """Call `listener` after every commit that wrote outbox rows (the relay's wake-up)."""
-        self._listeners.append(listener)
+        """Call `listener` after every commit that wrote outbox rows (the relay's wake-up), made by this or any other
+        unit of work on the same database."""
+        self.db.events_committed.append(listener)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
         """A write transaction (BEGIN IMMEDIATE on SQLite); commits on success, rolls back on any error."""
+        if self._open is not None:
+            yield self._open
+            return
         async with self.db.writer() as session, session.begin():
-            tx = Tx(session=session, now=self.clock.now(), source=self.source)
+            tx = Tx(session=session, now=self.clock.now(), source=self.source, dialect=self.db.dialect)
             yield tx
-            if tx.emitted and self.db.dialect == "postgresql":
+            if tx.emitted and tx.dialect == "postgresql":
                 # Delivered on commit to the relay's process, wherever it runs (runtime.wakeup LISTENs).
                 await session.exec(select(sa.func.pg_notify(OUTBOX_CHANNEL, "")))
         if tx.emitted:
-            for listener in self._listeners:
+            for listener in self.db.events_committed:
                 listener()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
         """A read-only transaction."""
+        if self._open is not None:
+            yield self._open
+            return
         async with self.db.reader() as session, session.begin():
-            yield Tx(session=session, now=self.clock.now(), source=self.source)
+            yield Tx(session=session, now=self.clock.now(), source=self.source, dialect=self.db.dialect)

@@ -19,6 +19,8 @@ from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from domain.errors import DomainError, VersionConflict
+
 MAX_SENTENCES = 3  # a list of 20 bad items is one mistake repeated: show a few
 _KINDS = {
     "int": "an integer", "float": "a number", "decimal": "a number", "string": "a string", "bool": "true or false",
@@ -135,7 +137,8 @@ class ReadableErrorsServer(MCPServer):
 
     `MCPServer.call_tool` raises every failure as a ToolError whose `__cause__` is what went wrong; this rewrites
     its message and keeps that cause, so the SDK still returns `is_error=True`, logs field names only for bad
-    arguments, and logs a crash with its traceback (UnexpectedToolError stays one)."""
+    arguments, and logs a crash with its traceback (UnexpectedToolError stays one). A use case's refusal
+    (DomainError) is no crash: it becomes a tool error in the use case's words, so no tool maps errors itself."""
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
@@ -143,6 +146,8 @@ class ReadableErrorsServer(MCPServer):
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
+            if isinstance(exc.__cause__, DomainError):  # a refusal of the use case, worded for the caller
+                raise ToolError(finish(domain_message(exc.__cause__))) from exc.__cause__
             raise UnexpectedToolError(
                 f"{name} failed because of a problem on the server, not in your call; try once more, and if it "
                 "fails again tell the user it could not be done."
@@ -166,6 +171,13 @@ class ReadableErrorsServer(MCPServer):
         if isinstance(cause, ToolError | ResourceError):
             return finish(str(cause))
         return finish(str(exc).removeprefix(f"Error executing tool {name}: "))
+
+
+def domain_message(exc: DomainError) -> str:
+    """A use case's refusal as the model should read it: a version conflict also says how to recover."""
+    if isinstance(exc, VersionConflict):
+        return f"{exc.message} (call get_task for the current version)"
+    return exc.message
 
 
 def _example_call(tool: str, field: str, description: str) -> str | None:

@@ -10,61 +10,70 @@ from domain import usecases as uc
 from domain.errors import NotFound
 from domain.schemas import TaskQuery
 from domain.values import PAGE_MAX, StatusFilter
-from mcp_server.context import McpPorts, current_actor
+from mcp_server.context import current_call
 from mcp_server.shapes import TaskList, TaskRow
 
 _OPEN = [StatusFilter.OPEN]
 
 
-async def _rows(ports: McpPorts, query: TaskQuery) -> str:
-    page = await uc.list_tasks(ports.uow, await current_actor(ports), query)
+async def _rows(query: TaskQuery) -> str:
+    uow, me = current_call().acting()
+    page = await uc.list_tasks(uow, me, query)
     body = TaskList(data=[TaskRow.of(t) for t in page.data], count=page.count, next_cursor=page.next_cursor)
     return body.model_dump_json()
 
 
-def register(mcp: MCPServer, ports: McpPorts) -> None:
+async def today() -> str:
+    return await _rows(TaskQuery(status=_OPEN, due_today=True, limit=PAGE_MAX))
+
+
+async def overdue() -> str:
+    return await _rows(TaskQuery(status=_OPEN, overdue=True, limit=PAGE_MAX))
+
+
+async def upcoming() -> str:
+    now = current_call().ports.uow.clock.now()
+    query = TaskQuery(
+        status=_OPEN, due_after=now.isoformat(), due_before=(now + timedelta(days=7)).isoformat(), limit=PAGE_MAX
+    )
+    return await _rows(query)
+
+
+async def task(task_id: str) -> str:
+    if not task_id.isdigit():
+        raise ResourceNotFoundError(f"task://{task_id}: a task id is a number, e.g. task://42")
+    uow, me = current_call().acting()
+    try:
+        view = await uc.get_task(uow, me, int(task_id))
+    except NotFound as exc:
+        raise ResourceNotFoundError(exc.message) from exc
+    return json.dumps(view.model_dump(mode="json"))
+
+
+def plan_my_day() -> str:
+    return (
+        "Help me plan my day. Call whoami for my local date and time, then list_tasks(overdue=true) and "
+        "list_tasks(due_today=true), and list_tasks(priority=['urgent','high'], has_due=false) for important "
+        "undated work. Propose an order with rough times, most urgent first, and ask before changing anything. "
+        "Offer to reschedule what won't fit with set_due_date."
+    )
+
+
+def weekly_review() -> str:
+    return (
+        "Run my weekly review. Call whoami, then list_tasks(status=['completed'], sort='updated') for what I "
+        "finished, list_tasks(overdue=true) for what slipped, and list_tasks with due_after today and due_before "
+        "a week from today for what's next. Summarize in three short sections, then suggest which overdue tasks "
+        "to reschedule, re-prioritize or delete; change nothing until I agree."
+    )
+
+
+def add_resources_and_prompts(mcp: MCPServer) -> None:
     """Add the resources and prompts to `mcp`."""
-
-    @mcp.resource("tasks://today", mime_type="application/json", description="Open tasks due today (user's day)")
-    async def today() -> str:
-        return await _rows(ports, TaskQuery(status=_OPEN, due_today=True, limit=PAGE_MAX))
-
-    @mcp.resource("tasks://overdue", mime_type="application/json", description="Open tasks past their due")
-    async def overdue() -> str:
-        return await _rows(ports, TaskQuery(status=_OPEN, overdue=True, limit=PAGE_MAX))
-
-    @mcp.resource("tasks://upcoming", mime_type="application/json", description="Open tasks due in the next 7 days")
-    async def upcoming() -> str:
-        now = ports.uow.clock.now()
-        query = TaskQuery(
-            status=_OPEN, due_after=now.isoformat(), due_before=(now + timedelta(days=7)).isoformat(), limit=PAGE_MAX
-        )
-        return await _rows(ports, query)
-
-    @mcp.resource("task://{task_id}", mime_type="application/json", description="One task with every field")
-    async def task(task_id: str) -> str:
-        if not task_id.isdigit():
-            raise ResourceNotFoundError(f"task://{task_id}: a task id is a number, e.g. task://42")
-        try:
-            view = await uc.get_task(ports.uow, await current_actor(ports), int(task_id))
-        except NotFound as exc:
-            raise ResourceNotFoundError(exc.message) from exc
-        return json.dumps(view.model_dump(mode="json"))
-
-    @mcp.prompt(description="Plan today from overdue and due-today tasks")
-    def plan_my_day() -> str:
-        return (
-            "Help me plan my day. Call whoami for my local date and time, then list_tasks(overdue=true) and "
-            "list_tasks(due_today=true), and list_tasks(priority=['urgent','high'], has_due=false) for important "
-            "undated work. Propose an order with rough times, most urgent first, and ask before changing anything. "
-            "Offer to reschedule what won't fit with set_due_date."
-        )
-
-    @mcp.prompt(description="Review the past week and plan the next")
-    def weekly_review() -> str:
-        return (
-            "Run my weekly review. Call whoami, then list_tasks(status=['completed'], sort='updated') for what I "
-            "finished, list_tasks(overdue=true) for what slipped, and list_tasks with due_after today and due_before "
-            "a week from today for what's next. Summarize in three short sections, then suggest which overdue tasks "
-            "to reschedule, re-prioritize or delete; change nothing until I agree."
-        )
+    json_resource = "application/json"
+    mcp.resource("tasks://today", mime_type=json_resource, description="Open tasks due today (user's day)")(today)
+    mcp.resource("tasks://overdue", mime_type=json_resource, description="Open tasks past their due")(overdue)
+    mcp.resource("tasks://upcoming", mime_type=json_resource, description="Open tasks due in the next 7 days")(upcoming)
+    mcp.resource("task://{task_id}", mime_type=json_resource, description="One task with every field")(task)
+    mcp.prompt(description="Plan today from overdue and due-today tasks")(plan_my_day)
+    mcp.prompt(description="Review the past week and plan the next")(weekly_review)

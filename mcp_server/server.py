@@ -1,17 +1,23 @@
 """build_server(ports) -> MCPServer: every task operation as a tool, plus resources and prompts; http_app(server,
 ports): its streamable HTTP endpoint behind strict Host/Origin checks and fair per-user sessions."""
 
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp
 
-from mcp_server import resources, tools_fields, tools_misc, tools_tasks
-from mcp_server.context import McpPorts, TodoTokenVerifier
+from mcp_server.context import CallState, IdentifyCaller, McpPorts, TodoTokenVerifier
 from mcp_server.errors import ReadableErrorsServer
 from mcp_server.guard import RejectUnknownArguments
 from mcp_server.hosts import StrictHostAndOrigin
+from mcp_server.resources import add_resources_and_prompts
 from mcp_server.sessions import OpenSessions, SessionGuard, attach, sessions_of
+from mcp_server.tools import catalogue
 
 INSTRUCTIONS = """\
 todo-agent manages the user's tasks. Guidance:
@@ -32,12 +38,12 @@ todo-agent manages the user's tasks. Guidance:
 """
 
 
-def build_server(ports: McpPorts) -> MCPServer:
+def build_server(ports: McpPorts) -> MCPServer[CallState]:
     """The MCP server over the domain use cases; HTTP callers authenticate with a bearer token."""
     guard = RejectUnknownArguments()
-    verifier = TodoTokenVerifier(ports)
+    verifier = TodoTokenVerifier(ports.uow, ports.secret)
     sessions = OpenSessions(verifier, ports.session_limits)
-    server: MCPServer = ReadableErrorsServer(  # every tool error worded once, as a sentence (mcp_server.errors)
+    server: MCPServer[CallState] = ReadableErrorsServer(  # every tool error worded once (mcp_server.errors)
         "todo-agent",
         title="todo-agent",
         instructions=INSTRUCTIONS,
@@ -51,14 +57,27 @@ def build_server(ports: McpPorts) -> MCPServer:
             required_scopes=[],
             validate_token_resource=False,
         ),
-        middleware=[guard],
-        lifespan=sessions.lifespan,  # rechecks the open sessions' tokens while the server runs
+        middleware=[guard, IdentifyCaller()],  # unknown arguments are refused before the caller is looked up
+        lifespan=_lifespan(ports, sessions),
+        tools=list(catalogue()),  # module-level functions (mcp_server.tools), their schemas derived once
     )
     guard.server = server
     attach(server, sessions)
-    for module in (tools_tasks, tools_fields, tools_misc, resources):
-        module.register(server, ports)
+    add_resources_and_prompts(server)
     return server
+
+
+def _lifespan(
+    ports: McpPorts, sessions: OpenSessions
+) -> Callable[[MCPServer[CallState]], AbstractAsyncContextManager[CallState]]:
+    """While the server runs: its ports as the typed context every call starts from, and the session rechecks."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_server: MCPServer[Any]) -> AsyncIterator[CallState]:
+        async with sessions.rechecking():
+            yield CallState(ports=ports)
+
+    return lifespan
 
 
 def http_app(server: MCPServer, ports: McpPorts) -> ASGIApp:

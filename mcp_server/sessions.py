@@ -4,7 +4,7 @@ The SDK keeps one process-wide session table (10,000 by default) with no notion 
 one account could fill it and lock everyone else out. `SessionGuard` wraps the streamable HTTP app: it sees each
 request's `mcp-session-id` (asked for, and handed out on `initialize`) and the authenticated user, keeps each
 user's open sessions in least-recently-used order, and closes the oldest once a user holds more than the cap.
-While the server's lifespan runs (`OpenSessions.lifespan`), every `recheck_seconds` it verifies each open
+While the server's lifespan runs (`OpenSessions.rechecking`), every `recheck_seconds` it verifies each open
 session's bearer token again with the server's TokenVerifier and closes the sessions whose token no longer
 verifies (a revoked API token or login session, an expired JWT), so their open streams end within seconds.
 """
@@ -100,12 +100,12 @@ class OpenSessions:
                 await self.close(session_id)
 
     @contextlib.asynccontextmanager
-    async def lifespan(self, _server: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
-        """The MCP server's lifespan: recheck the open sessions while it runs."""
+    async def rechecking(self) -> AsyncIterator[None]:
+        """Recheck the open sessions while the MCP server runs (its lifespan enters this)."""
         async with anyio.create_task_group() as group:
             group.start_soon(self._recheck_forever)
             try:
-                yield {}
+                yield
             finally:
                 group.cancel_scope.cancel()
 

@@ -1,4 +1,8 @@
-"""The composition root: builds each process's adapters from settings (nothing is built at import time)."""
+"""The composition root: builds each process's adapters from settings (nothing is built at import time).
+
+Every long-running process starts here: `todo-agent serve` (create_app), `mcp` and `chat` (build_runtime and
+build_mcp), `service NAME` (build_service); one-shot commands use build_unit_of_work.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +11,30 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from domain.db import Database
-from domain.ports import Publisher
+from domain.ports import Clock, Publisher
 from domain.uow import UnitOfWork
 from runtime.lease import LeaseKeeper
 from runtime.relay import Relay
 from runtime.retention import run_retention
-from runtime.settings import Settings
+from runtime.settings import ServiceConfig, Settings
 from services.settings import ServiceSettings
 from web.live import LiveHub
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from mcp.server.mcpserver import MCPServer
+    from starlette.types import ASGIApp
 
     from mcp_server import McpPorts
     from runtime.wiring.workers import Worker
+    from services.subscriptions import Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +59,10 @@ class Runtime:
     workers: list[Worker] = field(default_factory=list)  # consumers etc., run while the process serves
 
 
-def build_unit_of_work(settings: Settings, *, role: str) -> UnitOfWork:
-    """A unit of work on the configured database whose events carry the source `todo-agent/<role>`."""
-    return UnitOfWork(Database(settings.db_url), source=f"todo-agent/{role}")
+def build_unit_of_work(settings: Settings, *, role: str, clock: Clock | None = None) -> UnitOfWork:
+    """A unit of work on the configured database whose events carry the source `todo-agent/<role>` (`clock`: the
+    wall clock unless a test freezes one)."""
+    return UnitOfWork(Database(settings.db_url), clock, source=f"todo-agent/{role}")
 
 
 def build_publisher(settings: Settings) -> Publisher:
@@ -71,7 +79,8 @@ def build_publisher(settings: Settings) -> Publisher:
         from services.transport.dapr import DaprPublisher
 
         token = settings.dapr_api_token.get_secret_value() if settings.dapr_api_token is not None else None
-        return DaprPublisher(settings.dapr_pubsub, http_port=settings.dapr_http_port, api_token=token)
+        return DaprPublisher(settings.dapr_pubsub, endpoint=settings.dapr_http_endpoint,
+                             host=settings.dapr_runtime_host, http_port=settings.dapr_http_port, api_token=token)
     raise ConfigurationError(f"TODO_AGENT_BUS={settings.bus} is not a transport; use inprocess, kafka or dapr")
 
 
@@ -80,14 +89,16 @@ def holder_id(role: str) -> str:
     return f"{role}:{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def build_runtime(settings: Settings, *, role: str, priority: int, web_consumers: bool | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings, *, role: str, priority: int, web_consumers: bool | None = None, clock: Clock | None = None
+) -> Runtime:
     """Build the adapters of a long-running process (`role` is e.g. "web"; higher `priority` wins the lease).
 
     `web_consumers`: on Kafka, run the web host's consumers (task service, notifications, live feed) in this
     process; by default only the role "web" does. The in-process default wires every process alike.
     """
     publisher = build_publisher(settings)
-    uow = build_unit_of_work(settings, role=role)
+    uow = build_unit_of_work(settings, role=role, clock=clock)
     lease = LeaseKeeper(
         uow,
         holder=holder_id(role),
@@ -102,10 +113,12 @@ def build_runtime(settings: Settings, *, role: str, priority: int, web_consumers
         poll_seconds=settings.relay_poll_seconds,
         still_leader=lease.still_held,  # a fence: never publish after losing the lease
     )
-    services = ServiceSettings.from_env(os.environ)
+    # The one wake-up wiring: every unit of work on this database (the services', the scheduler's) shares it.
+    uow.on_events_committed(relay.wake)
+    services = ServiceConfig().as_settings()
     live = LiveHub.from_settings(services)
     host = role == "web" if web_consumers is None else web_consumers
-    workers = wire_consumers(publisher, uow, live, relay, services, settings=settings, web_host=host)
+    workers = wire_consumers(publisher, uow, live, services, settings=settings, web_host=host)
     return Runtime(
         settings=settings, db=uow.db, uow=uow, publisher=publisher, relay=relay, lease=lease,
         secret=settings.signing_secret(), services=services, live=live, workers=workers,
@@ -113,7 +126,7 @@ def build_runtime(settings: Settings, *, role: str, priority: int, web_consumers
 
 
 def wire_consumers(
-    publisher: Publisher, uow: UnitOfWork, live: LiveHub, relay: Relay, services: ServiceSettings,
+    publisher: Publisher, uow: UnitOfWork, live: LiveHub, services: ServiceSettings,
     *, settings: Settings | None = None, web_host: bool = False,
 ) -> list[Worker]:
     """Wire this process's consumers; returns the workers to run while it serves.
@@ -130,14 +143,22 @@ def wire_consumers(
     from services.transport.inprocess import InProcessBus
 
     if isinstance(publisher, InProcessBus):
-        wire_inprocess(publisher, uow, live, wake=relay.wake, settings=services)
+        wire_inprocess(publisher, uow, live, settings=services)
         return []
     if web_host and settings is not None and settings.bus == "kafka":
         from runtime.wiring.workers import web_host_kafka_workers
         from services.subscriptions import subscriptions
 
-        return web_host_kafka_workers(subscriptions(uow, services), settings, live, uow, wake=relay.wake)
+        return web_host_kafka_workers(subscriptions(uow, services), settings, live, uow)
     return []
+
+
+def consumer_groups(uow: UnitOfWork) -> dict[str, Subscription]:
+    """Every consumer group's subscription on this database, by group: what `todo-agent deadletters replay`
+    delivers to again (handlers bound as in the processes that run them)."""
+    from services.subscriptions import by_group, subscriptions
+
+    return by_group(subscriptions(uow, ServiceConfig().as_settings()))
 
 
 def mcp_ports(rt: Runtime, *, fixed_user_id: int | None = None) -> McpPorts:
@@ -158,12 +179,28 @@ def mcp_ports(rt: Runtime, *, fixed_user_id: int | None = None) -> McpPorts:
     )
 
 
+@dataclass(frozen=True)
+class McpHost:
+    """This process's MCP server and its streamable-HTTP app (run `server.session_manager.run()` while it serves)."""
+
+    server: MCPServer[Any]
+    app: ASGIApp
+
+
+def build_mcp(rt: Runtime) -> McpHost:
+    """The MCP server of a runtime and the HTTP app serving it at `/mcp`: the app the web host mounts, `todo-agent
+    mcp --transport http` serves, and the in-process agent reaches."""
+    from mcp_server import build_server, http_app
+
+    ports = mcp_ports(rt)
+    server = build_server(ports)
+    return McpHost(server, http_app(server, ports))
+
+
 async def leader_duties(rt: Runtime) -> None:
     """What only the lease holder runs: the relay (which drives the in-process services), retention, the scheduler."""
     from runtime.wakeup import listen_for_outbox
-    from services.reminder_scheduler import run_scheduler
     from services.retention import PRUNERS
-    from services.subscriptions import REMINDER, service_uow
 
     retention = timedelta(days=rt.settings.retention_days)
     async with asyncio.TaskGroup() as group:
@@ -172,12 +209,16 @@ async def leader_duties(rt: Runtime) -> None:
             group.create_task(listen_for_outbox(rt.settings.db_url, rt.relay.wake), name="outbox-listener")
         group.create_task(run_retention(rt.uow, retention, extra=PRUNERS), name="retention")
         if rt.settings.bus == "inprocess":  # elsewhere `todo-agent service reminder` runs it
-            scheduler_uow = service_uow(rt.uow, REMINDER)
-            scheduler_uow.on_events_committed(rt.relay.wake)
-            group.create_task(
-                run_scheduler(scheduler_uow, every=rt.services.scheduler_every, grace=rt.services.reminder_grace),
-                name="reminder-scheduler",
-            )
+            group.create_task(reminder_scheduler(rt), name="reminder-scheduler")
+
+
+def reminder_scheduler(rt: Runtime) -> Coroutine[Any, Any, None]:
+    """The reminder service's scheduler loop, sending as the reminder service (the relay wakes on what it sends)."""
+    from services.reminder_scheduler import run_scheduler
+    from services.subscriptions import REMINDER, service_uow
+
+    return run_scheduler(service_uow(rt.uow, REMINDER), every=rt.services.scheduler_every,
+                         grace=rt.services.reminder_grace)
 
 
 async def close_runtime(rt: Runtime) -> None:
@@ -227,19 +268,16 @@ def create_app(rt: Runtime) -> FastAPI:
     """The web host for one runtime: REST, page, chat and `/mcp`; it runs the leader duties in the background while
     it serves, and on Dapr the sidecar's deliveries arrive at its routes."""
 
-    from mcp_server import build_server, http_app
     from runtime.chat import build_agent, close_agent, conversation_store
     from web.app import build_app
     from web.deps import ApiState
     from web.ratelimit import WindowLimiter
     from web.routes.health import Readiness
 
-    ports = mcp_ports(rt)
-    mcp = build_server(ports)
-    mcp_app = http_app(mcp, ports)
+    mcp = build_mcp(rt)
     settings = rt.settings
     state = ApiState(uow=rt.uow, secret=rt.secret, conversations=conversation_store(rt),
-                     allow_registration=settings.allow_registration, agent=build_agent(rt, mcp_app),
+                     allow_registration=settings.allow_registration, agent=build_agent(rt, mcp.app),
                      access_ttl=timedelta(minutes=settings.access_token_minutes),
                      session_max=timedelta(hours=settings.session_max_hours),
                      stream_recheck_seconds=settings.stream_recheck_seconds,
@@ -248,14 +286,14 @@ def create_app(rt: Runtime) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with background(rt), mcp.session_manager.run():
+        async with background(rt), mcp.server.session_manager.run():
             try:
                 yield
             finally:
                 rt.live.close()  # open streams end, so the server can stop
                 await close_agent(state.agent)  # its pooled MCP sessions, before the MCP app stops
 
-    return build_app(state, mcp_app=mcp_app, live=rt.live, lifespan=lifespan, max_body_bytes=settings.max_body_bytes,
+    return build_app(state, mcp_app=mcp.app, live=rt.live, lifespan=lifespan, max_body_bytes=settings.max_body_bytes,
                      readiness=Readiness(rt.uow, leader=lambda: rt.lease.held),
                      extra_routes=(lambda app: _add_dapr_routes(app, rt)) if settings.bus == "dapr" else None)
 
@@ -268,3 +306,47 @@ def _add_dapr_routes(app: FastAPI, rt: Runtime) -> None:
 
     routes = web_host_dapr_routes(subscriptions(rt.uow, rt.services), rt.live, rt.uow)
     subscription_app(routes, rt.settings.dapr_pubsub, app=app, app_token=dapr_app_token(rt.settings))
+
+
+def build_service(name: str, settings: Settings) -> tuple[Runtime, FastAPI]:
+    """`todo-agent service NAME` (reminder, recurrence or audit) on Kafka or Dapr: its runtime (the relay under the
+    lease, at the lowest priority; on Kafka a consumer per subscription; the reminder scheduler) and its HTTP app
+    (/healthz, /readyz with its consumers, and on Dapr the subscription routes)."""
+    from runtime.lease import PRIORITY_SERVICE
+    from runtime.wiring.workers import Loop, dapr_app_token, kafka_workers
+    from services.subscriptions import AUDIT, RECURRENCE, REMINDER, of_service, subscriptions
+
+    if name not in (REMINDER, RECURRENCE, AUDIT):
+        raise ConfigurationError(f"{name!r} is not a service; use reminder, recurrence or audit")
+    token = dapr_app_token(settings) if settings.bus == "dapr" else None  # refuses before anything is built
+    rt = build_runtime(settings, role=f"service-{name}", priority=PRIORITY_SERVICE, web_consumers=False)
+    subs = of_service(subscriptions(rt.uow, rt.services), name)
+    if settings.bus == "kafka":
+        rt.workers.extend(kafka_workers(subs, settings))
+    if name == REMINDER:
+        rt.workers.append(Loop("reminder-scheduler", lambda: reminder_scheduler(rt)))
+    return rt, _service_app(name, rt, subs, token)
+
+
+def _service_app(name: str, rt: Runtime, subs: list[Subscription], token: str | None) -> FastAPI:
+    from fastapi import FastAPI
+
+    from runtime.wiring.workers import dapr_routes
+    from web.routes import health
+    from web.routes.health import Readiness
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with background(rt):
+            yield
+
+    app = FastAPI(title=f"todo-agent {name} service", lifespan=lifespan)
+    app.include_router(health.router)
+    app.state.readiness = Readiness(
+        rt.uow, leader=lambda: rt.lease.held, about={"service": name, "bus": rt.settings.bus},
+        consumers=lambda: {getattr(w, "name", type(w).__name__): w.is_ready() for w in rt.workers})
+    if rt.settings.bus == "dapr":  # only then: on Kafka nothing but health is served
+        from services.transport.dapr import subscription_app
+
+        subscription_app(dapr_routes(subs), rt.settings.dapr_pubsub, app=app, app_token=token)
+    return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
@@ -11,13 +10,11 @@ from starlette.types import ASGIApp
 
 from agent.agent import Agent
 from agent.mcp_client import McpToolbox, connect_in_process, connect_remote
-from agent.model_choice import build_model
 from agent.pool import SessionPool
-from agent.settings import AgentSettings
 from agent.store import ConversationStore
 from domain.access_tokens import AUDIENCE_MCP, issue_access_token
 from runtime.bootstrap import Runtime
-from runtime.settings import Settings
+from runtime.settings import AgentConfig, ModelConfig, Settings
 
 MCP_TOKEN_TTL = timedelta(minutes=5)
 
@@ -38,7 +35,7 @@ def build_agent(rt: Runtime, mcp_app: ASGIApp) -> Agent | None:
 
     Each user's MCP session is pooled across turns (agent.pool); close them with `close_agent` at shutdown.
     """
-    model = build_model(os.environ)
+    model = ModelConfig().chat_model()
     if model is None:
         return None
     base_url = in_process_url(rt.settings)
@@ -52,7 +49,7 @@ def build_agent(rt: Runtime, mcp_app: ASGIApp) -> Agent | None:
 
         return connect_in_process(mcp_app, mint, base_url=base_url)
 
-    settings = AgentSettings.from_env(os.environ)
+    settings = AgentConfig().as_settings()
     pool = SessionPool(tools_for, idle_seconds=settings.tool_session_idle.total_seconds())
     return Agent(model, pool, conversation_store(rt), rt.uow.clock, settings)
 
@@ -65,7 +62,7 @@ async def close_agent(agent: Agent | None) -> None:
 
 def build_remote_agent(rt: Runtime, url: str, token: str) -> Agent | None:
     """The agent over a remote MCP server (streamable HTTP at `url`) with the user's personal token."""
-    model = build_model(os.environ)
+    model = ModelConfig().chat_model()
     if model is None:
         return None
 
@@ -74,7 +71,7 @@ def build_remote_agent(rt: Runtime, url: str, token: str) -> Agent | None:
         async with connect_remote(url, token) as toolbox:
             yield toolbox
 
-    return Agent(model, tools_for, conversation_store(rt), rt.uow.clock, AgentSettings.from_env(os.environ))
+    return Agent(model, tools_for, conversation_store(rt), rt.uow.clock, AgentConfig().as_settings())
 
 
 async def remote_user_id(url: str, token: str) -> int:

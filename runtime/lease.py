@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -23,31 +24,25 @@ from domain.uow import Tx, UnitOfWork
 
 logger = logging.getLogger(__name__)
 
-PRIORITY_WEB = 10
+# The one table of lease priorities: when processes share a database, the highest priority leads (runs the relay).
+PRIORITY_WEB = 10  # the web host (`todo-agent serve`)
 PRIORITY_CLIENT = 5  # the stdio MCP server and the terminal chat
+PRIORITY_SERVICE = 1  # a service process: below the web host and the clients, it leads only when they are gone
 
 
+@dataclass(eq=False)
 class LeaseKeeper:
     """Takes, renews and releases one named lease; `held` and `epoch` describe our current hold."""
 
-    def __init__(
-        self,
-        uow: UnitOfWork,
-        name: str = "runtime",
-        *,
-        holder: str,
-        priority: int = 0,
-        ttl: float = 15.0,
-        renew_every: float = 5.0,
-    ) -> None:
-        self.uow = uow
-        self.name = name
-        self.holder = holder
-        self.priority = priority
-        self.ttl = ttl
-        self.renew_every = renew_every
-        self.held = False
-        self.epoch = 0
+    uow: UnitOfWork
+    name: str = "runtime"
+    _: KW_ONLY
+    holder: str
+    priority: int = 0
+    ttl: float = 15.0  # seconds a hold lasts without a renewal
+    renew_every: float = 5.0
+    held: bool = field(default=False, init=False)
+    epoch: int = field(default=0, init=False)
 
     async def try_acquire(self) -> bool:
         """Take the lease if it is free, expired or ours (renewing it if held); else ask a lower-priority holder."""

@@ -23,8 +23,3 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at `url` to `revision` (a new SQLite file is created 0600 in a 0700 directory)."""
     create_private_sqlite_file(url)
     command.upgrade(alembic_config(url), revision)
-
-
-def revision(url: str, message: str) -> None:
-    """Autogenerate a new revision against the database at `url` (for developers)."""
-    command.revision(alembic_config(url), message=message, autogenerate=True)

@@ -8,7 +8,7 @@ import itertools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,32 +33,24 @@ class _Failure:
     next_attempt_at: datetime
 
 
+@dataclass(eq=False)
 class Relay:
-    """Moves outbox rows to a publisher in seq order; a row waiting for its retry holds back the rows after it."""
+    """Moves outbox rows to a publisher in seq order; a row waiting for its retry holds back the rows after it.
+    `still_leader` is the lease's fence: the relay never publishes after losing it."""
 
-    def __init__(
-        self,
-        uow: UnitOfWork,
-        publisher: Publisher,
-        *,
-        batch: int = 100,
-        poll_seconds: float = 0.2,
-        base_backoff: float = 0.5,
-        max_backoff: float = 30.0,
-        still_leader: Callable[[], Awaitable[bool]] | None = None,
-    ) -> None:
-        self.uow = uow
-        self.publisher = publisher
-        self.batch = batch
-        self.poll_seconds = poll_seconds
-        self.base_backoff = base_backoff
-        self.max_backoff = max_backoff
-        self.still_leader = still_leader
-        self._wakeup = asyncio.Event()
-        uow.on_events_committed(self.wake)
+    uow: UnitOfWork
+    publisher: Publisher
+    _: KW_ONLY
+    batch: int = 100
+    poll_seconds: float = 0.2
+    base_backoff: float = 0.5  # seconds before a failed row's first retry; doubled per attempt up to max_backoff
+    max_backoff: float = 30.0
+    still_leader: Callable[[], Awaitable[bool]] | None = None
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     def wake(self) -> None:
-        """Make the running relay look at the outbox now (called after each local commit that wrote events)."""
+        """Make the running relay look at the outbox now: the composition root registers it to run after each local
+        commit that wrote events (UnitOfWork.on_events_committed), and the PostgreSQL LISTEN loop calls it too."""
         self._wakeup.set()
 
     async def run(self) -> None:

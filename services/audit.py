@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.events import TASK_CREATED, TASK_EVENT_TYPES, CloudEvent, TaskChangedV1
+from domain.events import TASK_CREATED, CloudEvent, TaskChangedV1
 from domain.uow import Tx
 from services.consumer import Event, Poison, decode
 from services.tables import AuditEntry
@@ -15,8 +15,6 @@ UNKNOWN_BEFORE = ("updated_at", "version", "due_local")
 
 async def on_task_event(tx: Tx, event: Event) -> None:
     """Append the event to the audit log."""
-    if event.get("type") not in TASK_EVENT_TYPES:
-        return
     envelope = _envelope(event)
     change = decode(event, TaskChangedV1)
     after = change.task.model_dump(mode="json")

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, func, select
 
+from domain.cursors import decode_id_cursor, encode_id_cursor
 from domain.timeutil import normalize_local, utc
 from domain.uow import UnitOfWork
 from domain.usecases import Actor
 from domain.values import PAGE_DEFAULT, PAGE_MAX
-from services.paging import decode_cursor, encode_cursor
 from services.tables import AuditEntry
 
 TYPE_PREFIX = "com.todoagent."
@@ -57,10 +57,10 @@ async def list_audit(uow: UnitOfWork, actor: Actor, query: AuditQuery, *, everyo
         total = (await tx.session.exec(select(func.count()).select_from(AuditEntry).where(*filters))).one()
         stmt = select(AuditEntry).where(*filters)
         if query.cursor:
-            stmt = stmt.where(col(AuditEntry.id) < decode_cursor(query.cursor))
+            stmt = stmt.where(col(AuditEntry.id) < decode_id_cursor(query.cursor))
         rows = list((await tx.session.exec(stmt.order_by(col(AuditEntry.id).desc()).limit(query.limit + 1))).all())
     page = rows[: query.limit]
-    cursor = encode_cursor(page[-1].id or 0) if len(rows) > query.limit else None
+    cursor = encode_id_cursor(page[-1].id or 0) if len(rows) > query.limit else None
     return AuditPage(
         data=[AuditEntryView.model_validate(r, from_attributes=True) for r in page], count=int(total),
         next_cursor=cursor,

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import col, select
 
@@ -22,7 +21,6 @@ from domain.events import TOPIC_OF
 from domain.models import User
 from domain.uow import Tx, UnitOfWork
 from domain.values import valid_id
-from services.sql import dialect
 from services.tables import EVENT_ID_LENGTH, DeadLetter, InboxRecord
 
 logger = logging.getLogger(__name__)
@@ -108,8 +106,7 @@ def decode(event: Event, model: type[M]) -> M:
 
 async def _claim(tx: Tx, group: str, event_id: str) -> bool:
     """Insert the inbox row; False if it exists (on PostgreSQL a concurrent duplicate waits for the first)."""
-    insert = postgresql.insert if dialect(tx) == "postgresql" else sqlite.insert
-    stmt = insert(InboxRecord).values(consumer_group=group, event_id=event_id, processed_at=tx.now)
+    stmt = tx.insert(InboxRecord).values(consumer_group=group, event_id=event_id, processed_at=tx.now)
     inserted = await tx.session.exec(stmt.on_conflict_do_nothing().returning(col(InboxRecord.event_id)))
     return inserted.first() is not None
 

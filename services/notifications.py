@@ -8,13 +8,13 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 from sqlmodel import col, func, select
 
+from domain.cursors import decode_id_cursor, encode_id_cursor
 from domain.errors import NotFound
-from domain.events import REMINDER_DUE, ReminderDueV1
+from domain.events import ReminderDueV1
 from domain.uow import Tx, UnitOfWork
 from domain.usecases import Actor
 from domain.values import PAGE_DEFAULT, valid_id
 from services.consumer import Event, decode, event_id_of, require_user
-from services.paging import decode_cursor, encode_cursor
 from services.tables import Notification
 
 
@@ -39,8 +39,6 @@ class NotificationPage(BaseModel):
 
 async def on_reminder_due(tx: Tx, event: Event) -> None:
     """Store the reminder as a notification of its user (Poison if there is no such user)."""
-    if event.get("type") != REMINDER_DUE:
-        return
     due = decode(event, ReminderDueV1)
     await require_user(tx, due.user_id)  # no notification for an account that does not exist
     tx.session.add(Notification(
@@ -61,12 +59,12 @@ async def list_notifications(
         total = (await tx.session.exec(select(func.count()).select_from(Notification).where(*filters))).one()
         stmt = select(Notification).where(*filters)
         if cursor:
-            stmt = stmt.where(col(Notification.id) < decode_cursor(cursor))
+            stmt = stmt.where(col(Notification.id) < decode_id_cursor(cursor))
         rows = list((await tx.session.exec(stmt.order_by(col(Notification.id).desc()).limit(limit + 1))).all())
     page = rows[:limit]
     return NotificationPage(
         data=[NotificationView.model_validate(r, from_attributes=True) for r in page], count=int(total),
-        next_cursor=encode_cursor(page[-1].id or 0) if len(rows) > limit else None,
+        next_cursor=encode_id_cursor(page[-1].id or 0) if len(rows) > limit else None,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC
 
-from domain.events import NEXT_OCCURRENCE_REQUESTED, TASK_COMPLETED, NextOccurrenceRequestedV1, TaskChangedV1
+from domain.events import NEXT_OCCURRENCE_REQUESTED, NextOccurrenceRequestedV1, TaskChangedV1
 from domain.models import Task, User
 from domain.schemas import TaskView
 from domain.timeutil import zone
@@ -16,10 +16,8 @@ from services.consumer import Event, decode
 logger = logging.getLogger(__name__)
 
 
-async def on_task_event(tx: Tx, event: Event) -> None:
+async def on_task_completed(tx: Tx, event: Event) -> None:
     """On `task.completed` of a recurring task, send `recurrence.next-requested` with the next due."""
-    if event.get("type") != TASK_COMPLETED:
-        return
     change = decode(event, TaskChangedV1)
     task = change.task
     if task.recurrence is None or task.completed_at is None:

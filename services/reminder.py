@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from domain.events import TASK_EVENT_TYPES, TaskChangedV1
+from domain.events import TaskChangedV1
 from domain.models import User
 from domain.schemas import TaskView
 from domain.timeutil import Due, zone
@@ -16,7 +16,6 @@ from domain.uow import Tx
 from domain.values import Status
 from services.consumer import Event, decode
 from services.reminder_times import fire_times
-from services.sql import for_update
 from services.tables import ReminderSchedule, ReminderTaskState
 
 logger = logging.getLogger(__name__)
@@ -26,8 +25,6 @@ DEFAULT_ALL_DAY_AT = time(9, 0)
 
 async def on_task_event(tx: Tx, event: Event, *, all_day_at: time = DEFAULT_ALL_DAY_AT) -> None:
     """Replace a task's pending reminders by those its snapshot asks for (none once completed or deleted)."""
-    if event.get("type") not in TASK_EVENT_TYPES:
-        return
     change = decode(event, TaskChangedV1)
     task = change.task
     if not await _advance(tx, task.id, change.user_id, task.version):
@@ -56,7 +53,7 @@ def due_of(task: TaskView) -> Due | None:
 
 async def _advance(tx: Tx, task_id: int, user_id: int, version: int) -> bool:
     """Record `version` as the newest applied for the task; False if it is not newer than the one applied."""
-    stmt = for_update(tx, select(ReminderTaskState).where(ReminderTaskState.task_id == task_id))
+    stmt = tx.for_update(select(ReminderTaskState).where(ReminderTaskState.task_id == task_id))
     state = (await tx.session.exec(stmt)).first()
     if state is not None and state.version >= version:
         return False

@@ -12,7 +12,6 @@ from domain.events import REMINDER_DUE, ReminderDueV1
 from domain.models import Task
 from domain.uow import Tx, UnitOfWork
 from domain.values import Status
-from services.sql import for_update
 from services.tables import ReminderSchedule
 
 logger = logging.getLogger(__name__)
@@ -42,12 +41,12 @@ async def fire_due(uow: UnitOfWork, *, grace: timedelta = DEFAULT_GRACE, batch: 
             .order_by(col(ReminderSchedule.fire_at), col(ReminderSchedule.id))
             .limit(batch)
         )
-        rows = list((await tx.session.exec(for_update(tx, stmt, skip_locked=True))).all())
+        rows = list((await tx.session.exec(tx.for_update(stmt, skip_locked=True))).all())
         if not rows:
             return 0
         # Lock the tasks against a concurrent completion until this commits: never remind of a completed task.
         task_stmt = select(Task).where(col(Task.id).in_({r.task_id for r in rows}))
-        tasks = {t.id: t for t in (await tx.session.exec(for_update(tx, task_stmt, read=True))).all()}
+        tasks = {t.id: t for t in (await tx.session.exec(tx.for_update(task_stmt, read=True))).all()}
         for row in rows:
             task = tasks.get(row.task_id)
             if task is None or not _still_wanted(row, task):

@@ -1,12 +1,22 @@
-"""Which consumer group handles which topic with which handler: the one table every transport reads."""
+"""Which consumer group handles which event types of which topic with which handler: the one table every
+transport reads."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from domain.events import TOPIC_REMINDERS, TOPIC_TASK_COMMANDS, TOPIC_TASKS
-from domain.uow import UnitOfWork
+from domain.events import (
+    NEXT_OCCURRENCE_REQUESTED,
+    REMINDER_DUE,
+    TASK_COMPLETED,
+    TASK_EVENT_TYPES,
+    TOPIC_REMINDERS,
+    TOPIC_TASK_COMMANDS,
+    TOPIC_TASKS,
+)
+from domain.uow import Tx, UnitOfWork
 from services import audit, notifications, recurrence, reminder, task_commands
 from services.consumer import Event, Handler, Outcome, deliver
 from services.settings import ServiceSettings
@@ -17,17 +27,23 @@ SERVICES = (REMINDER, RECURRENCE, AUDIT, WEB)  # WEB: the consumers living in th
 
 @dataclass(frozen=True)
 class Subscription:
-    """A consumer group of a service on a topic, and the transport-free handler it delivers to."""
+    """A consumer group of a service on a topic, and the transport-free handler of each event type it handles."""
 
     service: str
     topic: str
     group: str
-    handler: Handler
+    handlers: Mapping[str, Handler]  # event type -> handler; the group acknowledges other types unhandled
     uow: UnitOfWork  # whose source names the service on the events the handler sends
 
     async def deliver(self, event: Event) -> Outcome:
         """Deliver one CloudEvent (a JSON object) through the consumer runtime: SUCCESS, RETRY or DROP."""
-        return await deliver(self.uow, self.group, self.handler, event)
+        kind = event.get("type") if isinstance(event, dict) else None
+        handler = self.handlers.get(kind, _acknowledge) if isinstance(kind, str) else _acknowledge
+        return await deliver(self.uow, self.group, handler, event)
+
+
+async def _acknowledge(_tx: Tx, _event: Event) -> None:
+    """An event of a type the group does not handle: taken through the inbox like any other, with no effect."""
 
 
 def service_uow(uow: UnitOfWork, service: str) -> UnitOfWork:
@@ -40,15 +56,19 @@ def subscriptions(uow: UnitOfWork, settings: ServiceSettings | None = None) -> l
     settings = settings or ServiceSettings()
     units = {name: service_uow(uow, name) for name in SERVICES}
     on_reminder = functools.partial(reminder.on_task_event, all_day_at=settings.all_day_reminder_time)
-    on_command = functools.partial(task_commands.on_task_command, uow=units[WEB])
-    table: list[tuple[str, str, str, Handler]] = [
-        (REMINDER, TOPIC_TASKS, "reminder", on_reminder),
-        (RECURRENCE, TOPIC_TASKS, "recurrence", recurrence.on_task_event),
-        (AUDIT, TOPIC_TASKS, "audit", audit.on_task_event),
-        (WEB, TOPIC_TASK_COMMANDS, "task-service", on_command),
-        (WEB, TOPIC_REMINDERS, "notifications", notifications.on_reminder_due),
+    on_command = functools.partial(task_commands.on_next_occurrence_requested, uow=units[WEB])
+    table: list[tuple[str, str, str, Iterable[str], Handler]] = [
+        # service, topic, consumer group, the event types it handles, handler
+        (REMINDER, TOPIC_TASKS, "reminder", TASK_EVENT_TYPES, on_reminder),
+        (RECURRENCE, TOPIC_TASKS, "recurrence", [TASK_COMPLETED], recurrence.on_task_completed),
+        (AUDIT, TOPIC_TASKS, "audit", TASK_EVENT_TYPES, audit.on_task_event),
+        (WEB, TOPIC_TASK_COMMANDS, "task-service", [NEXT_OCCURRENCE_REQUESTED], on_command),
+        (WEB, TOPIC_REMINDERS, "notifications", [REMINDER_DUE], notifications.on_reminder_due),
     ]
-    return [Subscription(service, topic, group, handler, units[service]) for service, topic, group, handler in table]
+    return [
+        Subscription(service, topic, group, dict.fromkeys(types, handler), units[service])
+        for service, topic, group, types, handler in table
+    ]
 
 
 def of_service(subs: list[Subscription], service: str) -> list[Subscription]:

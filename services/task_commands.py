@@ -5,22 +5,19 @@ from __future__ import annotations
 import logging
 
 from domain.errors import TaskNotFound, UserNotFound
-from domain.events import NEXT_OCCURRENCE_REQUESTED, NextOccurrenceRequestedV1
+from domain.events import NextOccurrenceRequestedV1
 from domain.uow import Tx, UnitOfWork
 from domain.usecases import actor_for, create_successor
 from services.consumer import Event, decode, require_user
-from services.sql import TxUnitOfWork
 
 logger = logging.getLogger(__name__)
 
 
-async def on_task_command(tx: Tx, event: Event, *, uow: UnitOfWork) -> None:
+async def on_next_occurrence_requested(tx: Tx, event: Event, *, uow: UnitOfWork) -> None:
     """On `recurrence.next-requested`, create the successor inside the delivering transaction."""
-    if event.get("type") != NEXT_OCCURRENCE_REQUESTED:
-        return
     command = decode(event, NextOccurrenceRequestedV1)
     await require_user(tx, command.user_id)  # a missing user is poison (dead letter), not a retry loop
-    joined = TxUnitOfWork(uow, tx)  # the successor, its event and the inbox row commit together
+    joined = uow.joined(tx)  # the successor, its event and the inbox row commit together
     try:
         actor = await actor_for(joined, user_id=command.user_id)
         successor = await create_successor(joined, actor, command.predecessor_id)

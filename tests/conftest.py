@@ -1,5 +1,6 @@
 """Shared fixtures: a migrated database per backend (SQLite file and a throwaway PostgreSQL database), a unit of
-work with a controllable clock, and a fresh user per test (tests isolate by users, not by re-created schemas)."""
+work with a controllable clock, and a fresh user per test (tests isolate by users, not by re-created schemas),
+with the helpers that make users and tasks for them."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from domain.db import Database
+from domain.schemas import TaskCreate, TaskView
 from domain.uow import UnitOfWork
-from domain.usecases import Actor, create_user
+from domain.usecases import Actor, create_task, create_user
 from runtime.migrate import upgrade
 from tests.infra import create_test_database, drop_test_database, postgres_admin_url, require_or_skip, sqlite_url
 
@@ -93,9 +96,14 @@ def uow(database: Database, clock: Clock) -> UnitOfWork:
     return UnitOfWork(database, clock)
 
 
-async def new_actor(uow: UnitOfWork, timezone: str = "UTC") -> Actor:
-    user = await create_user(uow, f"user-{uuid.uuid4().hex[:12]}@example.com", timezone=timezone)
-    return Actor(id=user.id, timezone=user.timezone)
+async def new_actor(uow: UnitOfWork, timezone: str = "UTC", *, admin: bool = False) -> Actor:
+    user = await create_user(uow, f"user-{uuid.uuid4().hex[:12]}@example.com", timezone=timezone, is_admin=admin)
+    return Actor(id=user.id, timezone=user.timezone, is_admin=user.is_admin)
+
+
+async def new_task(uow: UnitOfWork, actor: Actor, title: str = "Task", **fields: Any) -> TaskView:
+    """A task of the actor's, made by the create use case (any TaskCreate field can be given)."""
+    return await create_task(uow, actor, TaskCreate(title=title, **fields))
 
 
 @pytest.fixture

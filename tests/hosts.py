@@ -1,5 +1,5 @@
 """The embedded web host as `todo-agent serve` builds it, for tests: a runtime on a fresh migrated SQLite file
-(copied from a per-module template), a signed-in user, and a polling helper."""
+(copied from a per-module template), a signed-in user, the user's stored tasks, and a polling helper."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from sqlmodel import col, select
 
 from domain.access_tokens import issue_access_token
+from domain.models import Task
 from domain.usecases import create_user
 from runtime.bootstrap import Runtime, build_runtime, close_runtime
+from runtime.lease import PRIORITY_WEB
 from runtime.settings import Settings
 from tests.api.conftest import User
 from tests.conftest import migrate
@@ -37,7 +40,7 @@ async def runtime(migrated_file: Path, tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("TODO_AGENT_STREAM_PING_SECONDS", "0")
     path = Path(shutil.copy(migrated_file, tmp_path / "todo.db"))
     settings = Settings(data_dir=tmp_path, database_url=sqlite_url(path), bus="inprocess", relay_poll_seconds=0.05)
-    rt = build_runtime(settings, role="web", priority=10)
+    rt = build_runtime(settings, role="web", priority=PRIORITY_WEB)
     yield rt
     await close_runtime(rt)
 
@@ -55,3 +58,9 @@ async def user_of(rt: Runtime, email: str = "ada@example.com", timezone: str = "
     view = await create_user(rt.uow, email, timezone=timezone)
     token = issue_access_token(view.id, rt.secret, now=datetime.now(UTC), ttl=timedelta(minutes=5))
     return User(id=view.id, headers={"Authorization": f"Bearer {token}"})
+
+
+async def tasks_of(rt: Runtime, user_id: int) -> list[Task]:
+    """The user's task rows as stored in the runtime's database (whatever surface wrote them)."""
+    async with rt.uow.read() as tx:
+        return list((await tx.session.exec(select(Task).where(col(Task.owner_id) == user_id))).all())

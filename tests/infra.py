@@ -1,4 +1,5 @@
-"""Where the test suite finds its real services, and throwaway PostgreSQL databases on them.
+"""Where the test suite finds its real services and processes: throwaway PostgreSQL databases, the installed
+`todo-agent` command with a clean environment, and free local ports.
 
 No fixtures live here: conftest files build theirs from these functions.
 """
@@ -10,6 +11,7 @@ import functools
 import os
 import secrets
 import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +26,8 @@ from domain.db import Database
 
 TEST_DATABASE_PREFIX = "todo_agent_test_"
 _DEFAULT_PROBE = "127.0.0.1:5432"
+TODO_AGENT = Path(sys.executable).with_name("todo-agent")  # the command this virtualenv installed
+PASSWORD = "correct horse battery staple\n"  # as a person types it on --password-stdin
 
 
 def postgres_admin_url() -> str | None:
@@ -72,6 +76,19 @@ def drop_test_database(admin_url: str, url: str) -> None:
         raise ValueError(f"refusing to drop {name!r}: not a database made by create_test_database")
     with psycopg.connect(_libpq_url(make_url(admin_url)), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any TODO_AGENT_ variable, plus the given settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TODO_AGENT_")}
+    return env | {f"TODO_AGENT_{name.upper()}": value for name, value in settings.items()}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def sqlite_url(path: str | os.PathLike[str]) -> str:

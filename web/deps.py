@@ -11,10 +11,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agent.agent import Agent
 from agent.store import ConversationStore
-from domain.access_tokens import decode_token, looks_like_jwt
+from domain.access_tokens import AUDIENCE_API
 from domain.errors import AuthenticationFailed
 from domain.uow import UnitOfWork
-from domain.usecases import Actor, authenticate_session, authenticate_token
+from domain.usecases import Actor, authenticate_bearer
 from web.ratelimit import LoginLimiter, WindowLimiter
 
 
@@ -64,12 +64,9 @@ OptionalBearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)
 
 
 async def actor_for_bearer(state: ApiState, token: str) -> Actor:
-    """The user of a bearer credential: an unrevoked API token, or an access JWT whose login session is live
-    (one query); AuthenticationFailed otherwise. Requests and open streams (re-checking) both use this."""
-    if not looks_like_jwt(token):
-        return await authenticate_token(state.uow, token)
-    claims = decode_token(token, state.secret)
-    return await authenticate_session(state.uow, claims.user_id, claims.session_id)
+    """The user of a bearer credential for the REST API (audience `api`); AuthenticationFailed otherwise.
+    Requests and open streams (re-checking) both use this."""
+    return await authenticate_bearer(state.uow, state.secret, token, audience=AUDIENCE_API)
 
 
 async def current_actor(state: StateDep, token: BearerToken) -> Actor:

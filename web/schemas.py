@@ -8,7 +8,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.quick_add import TEXT_MAX as QUICK_TEXT_MAX
-from domain.schemas import TagList, TaskCreate, TaskUpdate, TaskView
+from domain.schemas import TagList, TaskUpdate, TaskView
 from domain.values import BULK_MAX, ID_MAX, Priority, Text
 
 
@@ -27,10 +27,6 @@ class TaskPatch(TaskUpdate):
 
     def changes(self) -> TaskUpdate:
         return TaskUpdate(**self.model_dump(exclude_unset=True, exclude={"version"}))
-
-
-TaskPublic = TaskView
-TaskCreateBody = TaskCreate
 
 
 class TasksPublic(BaseModel):

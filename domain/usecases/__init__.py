@@ -17,6 +17,7 @@ from domain.usecases.accounts import (
     user_emails,
 )
 from domain.usecases.bulk import bulk_add_tags, bulk_complete, bulk_delete, bulk_set_priority
+from domain.usecases.callers import authenticate_bearer
 from domain.usecases.common import Actor
 from domain.usecases.fields import (
     add_tags,
@@ -30,7 +31,7 @@ from domain.usecases.fields import (
 )
 from domain.usecases.now import whats_now
 from domain.usecases.outbox import OutboxStatus, outbox_status, prune_outbox
-from domain.usecases.queries import list_tasks, search_tasks
+from domain.usecases.queries import list_tasks, search_tasks, task_query
 from domain.usecases.quick import preview_quick_add, quick_add
 from domain.usecases.recurring import create_successor, next_due, preview_recurrence
 from domain.usecases.sessions import (
@@ -60,6 +61,8 @@ __all__ = [
     "OutboxStatus",
     "outbox_status",
     "prune_outbox",
+    "authenticate_bearer",
+    "task_query",
     "Actor", "Revoked", "SessionGrant", "SessionView", "TokenView", "UserView", "actor_for", "add_tags",
     "authenticate", "authenticate_session", "authenticate_token", "bulk_add_tags", "bulk_complete", "bulk_delete",
     "bulk_set_priority", "change_password", "clear_due_date", "clear_recurrence", "complete_task",

@@ -9,7 +9,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
 from domain.errors import TaskNotFound, VersionConflict
@@ -131,8 +130,8 @@ async def load_task(
     stmt = select(Task).where(Task.id == task_id, Task.owner_id == actor.id)
     if not include_deleted:
         stmt = stmt.where(col(Task.deleted_at).is_(None))
-    if for_update and tx.session.bind is not None and tx.session.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+    if for_update:
+        stmt = tx.for_update(stmt)
     task = (await tx.session.exec(stmt)).first()
     if task is None:
         raise TaskNotFound(task_id)
@@ -160,10 +159,8 @@ async def ensure_tags(tx: Tx, owner_id: int, names: list[str]) -> list[int]:
     """Ids of the owner's tags with these names, created when missing (safe under concurrent creators)."""
     if not names:
         return []
-    dialect = tx.session.bind.dialect.name if tx.session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await tx.session.exec(
-        insert(Tag).values([{"owner_id": owner_id, "name": n} for n in names]).on_conflict_do_nothing()
+        tx.insert(Tag).values([{"owner_id": owner_id, "name": n} for n in names]).on_conflict_do_nothing()
     )
     rows = await tx.session.exec(select(Tag.id, Tag.name).where(Tag.owner_id == owner_id, col(Tag.name).in_(names)))
     by_name = {name: tag_id for tag_id, name in rows.all() if tag_id is not None}

@@ -1,14 +1,16 @@
-"""Single-field task use cases: priority, tags, due date, recurrence, reminders."""
+"""Single-field task use cases: priority, tags, due date, recurrence, reminders (each a row of task_fields.FIELDS,
+tags also added and removed)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from domain.schemas import DueValue, RecurrenceSpec, TaskView
-from domain.timeutil import parse_due
 from domain.uow import UnitOfWork
-from domain.usecases.common import Actor, set_due
+from domain.usecases.common import Actor
 from domain.usecases.mutation import Apply, Draft, mutate
-from domain.usecases.recurring import apply_recurrence
-from domain.values import TAGS_PER_TASK_MAX, Priority, normalize_reminders, normalize_tags
+from domain.usecases.task_fields import setter
+from domain.values import TAGS_PER_TASK_MAX, Priority, normalize_tags
 
 
 async def _change(
@@ -18,20 +20,16 @@ async def _change(
         return await mutate(tx, actor, task_id, apply, expected_version=expected_version)
 
 
-def priority_setter(priority: Priority | str | None) -> Apply:
-    rank = Priority.parse(priority or Priority.NONE).rank
-
-    def apply(draft: Draft) -> None:
-        draft.task.priority = rank
-
-    return apply
+def field_setter(uow: UnitOfWork, actor: Actor, name: str, value: Any) -> Apply:
+    """The change setting one field (see task_fields.FIELDS), its value checked now in the actor's timezone."""
+    return setter(name, value, actor.tz, uow.clock.now())
 
 
 async def set_priority(
     uow: UnitOfWork, actor: Actor, task_id: int, priority: Priority | str | None, *, expected_version: int | None = None
 ) -> TaskView:
     """Set a task's priority; None or 'none' clears it."""
-    return await _change(uow, actor, task_id, priority_setter(priority), expected_version)
+    return await _change(uow, actor, task_id, field_setter(uow, actor, "priority", priority), expected_version)
 
 
 def tag_adder(tags: list[str]) -> Apply:
@@ -66,12 +64,7 @@ async def set_due_date(
     uow: UnitOfWork, actor: Actor, task_id: int, due: DueValue | None, *, expected_version: int | None = None
 ) -> TaskView:
     """Set a task's due: a moment (offset, or local to the user) or a plain date for all day; None clears it."""
-    parsed = parse_due(due, actor.tz, uow.clock.now()) if due is not None else None
-
-    def apply(draft: Draft) -> None:
-        set_due(draft.task, parsed, actor.tz)
-
-    return await _change(uow, actor, task_id, apply, expected_version)
+    return await _change(uow, actor, task_id, field_setter(uow, actor, "due_at", due), expected_version)
 
 
 async def clear_due_date(
@@ -85,13 +78,7 @@ async def set_recurrence(
     uow: UnitOfWork, actor: Actor, task_id: int, spec: RecurrenceSpec | None, *, expected_version: int | None = None
 ) -> TaskView:
     """Make a task recur (validating the rule), or stop it recurring with None."""
-    async with uow.write() as tx:
-        now = tx.now
-
-        def apply(draft: Draft) -> None:
-            apply_recurrence(draft.task, spec, actor.tz, now)
-
-        return await mutate(tx, actor, task_id, apply, expected_version=expected_version)
+    return await _change(uow, actor, task_id, field_setter(uow, actor, "recurrence", spec), expected_version)
 
 
 async def clear_recurrence(
@@ -105,9 +92,4 @@ async def set_reminders(
     uow: UnitOfWork, actor: Actor, task_id: int, reminders: list[int], *, expected_version: int | None = None
 ) -> TaskView:
     """Replace a task's reminder offsets (minutes before due); an empty list removes them."""
-    offsets = normalize_reminders(reminders)
-
-    def apply(draft: Draft) -> None:
-        draft.task.reminders = offsets
-
-    return await _change(uow, actor, task_id, apply, expected_version)
+    return await _change(uow, actor, task_id, field_setter(uow, actor, "reminders", reminders), expected_version)

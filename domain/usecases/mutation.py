@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from domain.events import TASK_UPDATED
 from domain.models import Task
@@ -24,14 +26,16 @@ from domain.usecases.common import (
 
 @dataclass
 class Draft:
-    """A task being changed: edit `task` and `tags`; `event_type` says what kind of change it is."""
+    """A task being changed: edit `task` and `tags`; `now` is the transaction's time, `tz` the actor's zone."""
 
     task: Task
     tags: list[str]
-    event_type: str = TASK_UPDATED
+    now: datetime
+    tz: ZoneInfo
 
 
-Apply = Callable[[Draft], None]
+# A change: edits the draft and returns its event type (a Task life-cycle method's answer), None for an update.
+Apply = Callable[[Draft], str | None]
 
 
 async def mutate(
@@ -48,8 +52,8 @@ async def mutate(
     check_version(task, expected_version)
     tags = (await tags_of(tx, [task_id]))[task_id]
     before = to_view(task, tags, actor.tz)
-    draft = Draft(task=task, tags=list(tags))
-    apply(draft)
+    draft = Draft(task=task, tags=list(tags), now=tx.now, tz=actor.tz)
+    event_type = apply(draft) or TASK_UPDATED
     if sorted(draft.tags) != sorted(tags):
         await replace_tags(tx, task, draft.tags)
     if not diff(before, to_view(task, draft.tags, actor.tz)):
@@ -57,5 +61,25 @@ async def mutate(
     touch(task, tx.now)
     tx.session.add(task)
     after = to_view(task, draft.tags, actor.tz)
-    emit_change(tx, actor.name, draft.event_type, before, after, actor.id)
+    emit_change(tx, actor.name, event_type, before, after, actor.id)
     return after
+
+
+def complete(draft: Draft) -> str | None:
+    """Complete the task now."""
+    return draft.task.complete(draft.now)
+
+
+def reopen(draft: Draft) -> str | None:
+    """Reopen the task."""
+    return draft.task.reopen()
+
+
+def delete(draft: Draft) -> str | None:
+    """Move the task to the trash now."""
+    return draft.task.delete(draft.now)
+
+
+def restore(draft: Draft) -> str | None:
+    """Take the task out of the trash."""
+    return draft.task.restore()

@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, func, select
 
+from domain.cursors import decode_cursor, encode_cursor
 from domain.errors import InvalidCursor, InvalidInput
 from domain.models import NO_DUE_KEY, Tag, Task, TaskTag
-from domain.schemas import DueValue, TaskPage, TaskQuery
+from domain.schemas import DueValue, SortKey, SortOrder, TaskPage, TaskQuery
 from domain.timeutil import day_bounds, local_midnight, parse_due
 from domain.uow import Tx, UnitOfWork
 from domain.usecases.common import Actor, views
-from domain.values import PAGE_MAX, SEARCH_TERMS_MAX, Priority, Status, StatusFilter, normalize_tag, words
+from domain.values import PAGE_DEFAULT, PAGE_MAX, SEARCH_TERMS_MAX, Priority, Status, StatusFilter, normalize_tag, words
 
 _FAR = NO_DUE_KEY  # due_key of tasks without a due: they sort last in both orders
 _DEFAULT_ORDER = {"due": "asc", "priority": "desc", "created": "desc", "updated": "desc", "title": "asc"}
+
+
+def task_query(
+    *, status: list[StatusFilter] | None = None, priority: list[Priority] | None = None, tag: list[str] | None = None,
+    tag_mode: Literal["any", "all"] = "any", due_before: str | None = None, due_after: str | None = None,
+    overdue: bool | None = None, due_today: bool | None = None, has_due: bool | None = None, q: str | None = None,
+    sort: SortKey = "due", order: SortOrder | None = None, limit: int = PAGE_DEFAULT, cursor: str | None = None,
+) -> TaskQuery:
+    """The TaskQuery of a list request as REST and MCP take it: a filter left out (None or an empty list) keeps
+    TaskQuery's default, so "no status" lists open and completed tasks on every surface."""
+    given: dict[str, Any] = {
+        "status": status, "priority": priority, "tag": tag, "tag_mode": tag_mode, "due_before": due_before,
+        "due_after": due_after, "overdue": overdue, "due_today": due_today, "has_due": has_due, "q": q,
+        "sort": sort, "order": order, "limit": limit, "cursor": cursor,
+    }
+    return TaskQuery(**{name: value for name, value in given.items() if value is not None and value != []})
 
 
 async def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery | None = None) -> TaskPage:
@@ -56,10 +72,7 @@ async def search_tasks(
     """Tasks whose title or description contain every word of `text` as a prefix (case-insensitive)."""
     if not words(text):
         raise InvalidInput("search text must contain at least one letter or digit, e.g. 'milk'", field="q")
-    query = TaskQuery(q=text, limit=limit, cursor=cursor, sort="updated")
-    if status:
-        query.status = status
-    return await list_tasks(uow, actor, query)
+    return await list_tasks(uow, actor, task_query(q=text, limit=limit, cursor=cursor, sort="updated", status=status))
 
 
 def _filters(tx: Tx, actor: Actor, q: TaskQuery) -> list[ColumnElement[bool]]:
@@ -158,8 +171,7 @@ def _due_on(day: date, tz: ZoneInfo) -> ColumnElement[bool]:
 
 def _matches(tx: Tx, owner_id: int, terms: list[str]) -> ColumnElement[bool]:
     """Every term as a prefix: FTS5 `"w"*` on SQLite, `w:*` with the simple configuration on PostgreSQL."""
-    bind = tx.session.bind
-    if bind is not None and bind.dialect.name == "postgresql":
+    if tx.dialect == "postgresql":
         tsquery = " & ".join(f"{t}:*" for t in terms)
         vector = func.to_tsvector(sa.literal_column("'simple'::regconfig"), col(Task.search_text))
         return vector.op("@@")(func.to_tsquery(sa.literal_column("'simple'::regconfig"), tsquery))
@@ -218,18 +230,14 @@ def _key_value(query: TaskQuery, order: str, task: Task) -> Any:
 
 
 def _encode(query: TaskQuery, order: str, last: Task) -> str:
-    body = {"f": _fingerprint(query, order), "k": _key_value(query, order, last), "i": last.id}
-    return base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).decode().rstrip("=")
+    return encode_cursor({"f": _fingerprint(query, order), "k": _key_value(query, order, last), "i": last.id})
 
 
 def _decode(query: TaskQuery, order: str) -> tuple[Any, int]:
-    bad = InvalidCursor(
-        "cursor is not valid for this query: pass back next_cursor unchanged, with the same filters and sort",
-        field="cursor",
-    )
+    message = "cursor is not valid for this query: pass back next_cursor unchanged, with the same filters and sort"
+    bad = InvalidCursor(message, field="cursor")
+    body = decode_cursor(query.cursor or "", message)
     try:
-        raw = query.cursor or ""
-        body = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
         key, task_id = body["k"], int(body["i"])
         if body["f"] != _fingerprint(query, order):
             raise bad

@@ -107,7 +107,9 @@ async def _repeat_or_refuse(
         return SessionEnded(SESSION_ENDED)
     if found.expires_at <= tx.now:
         return SessionExpired(SESSION_EXPIRED)
-    if found.refresh_hash == successor_hash and tx.now - found.refreshed_at < grace:
+    # grace > 0 first: this transaction's clock was read when it began, maybe before the renewal it lost to
+    # committed, so the difference can be negative; without a grace window a repeat is always a replay.
+    if grace > timedelta(0) and found.refresh_hash == successor_hash and tx.now - found.refreshed_at < grace:
         return found.auth_time, found.expires_at
     found.revoked_at = tx.now
     return SessionEnded(REFRESH_REUSED)

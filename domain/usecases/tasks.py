@@ -1,4 +1,17 @@
-"""Task use cases: create, get, update, complete, reopen, delete, restore."""
+"""Task use cases: create, get, update, complete, reopen, delete, restore.
+
+How to add a task field (say `estimate`), the places that remain:
+1. `domain/models.py` `Task`: the column; and a migration in `runtime/migrations/versions/`.
+2. `domain/schemas.py`: `TaskCreate`, `TaskUpdate` and `TaskView`; then re-export the event JSON Schemas
+   (`TaskView` is in every task event).
+3. `domain/usecases/task_fields.py` `FIELDS`: one row saying how an update checks it, how it lands on the task and
+   how undo puts it back; update_task and undo_last_change need nothing else.
+4. `to_view` in `domain/usecases/common.py` (task -> TaskView) and `_insert` in this module (a new task's value).
+5. `mcp_server`: the `add_task` and `update_task` tool arguments and `shapes.TaskRow` if lists show it.
+6. `services/recurrence.py` `as_task` only if the recurrence functions read it; `recurring._copy` if a
+   successor inherits it.
+The life cycle (complete, reopen, delete, restore) is `Task`'s methods, each returning its event type.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 
 from domain.errors import IdempotencyConflict, InvalidInput
-from domain.events import TASK_COMPLETED, TASK_CREATED, TASK_DELETED, TASK_REOPENED, TASK_RESTORED
+from domain.events import TASK_CREATED
 from domain.models import IdempotencyRecord, Task
 from domain.schemas import TaskCreate, TaskUpdate, TaskView
 from domain.timeutil import parse_due
@@ -25,16 +38,10 @@ from domain.usecases.common import (
     tags_of,
     to_view,
 )
-from domain.usecases.mutation import Apply, Draft, mutate
+from domain.usecases.mutation import Apply, Draft, complete, delete, mutate, reopen, restore
 from domain.usecases.recurring import apply_recurrence
-from domain.values import (
-    Priority,
-    Status,
-    check_description,
-    check_title,
-    normalize_reminders,
-    normalize_tags,
-)
+from domain.usecases.task_fields import FIELDS
+from domain.values import Priority, check_description, check_title, normalize_reminders, normalize_tags
 
 
 async def create_task(
@@ -108,29 +115,13 @@ async def get_task(uow: UnitOfWork, actor: Actor, task_id: int) -> TaskView:
 
 
 def _update_applier(data: TaskUpdate, tz: ZoneInfo, now: datetime) -> Apply:
-    """Validate a partial update up front and return the function that applies it to a draft."""
+    """Check a partial update up front (before the task is loaded) and return the change that applies it."""
     given = data.model_fields_set
-    title = check_title(data.title or "") if "title" in given else None
-    description = check_description(data.description) if "description" in given else None
-    priority = Priority.parse(data.priority or "none").rank if "priority" in given else None
-    tags = normalize_tags(data.tags) if "tags" in given else None
-    reminders = normalize_reminders(data.reminders) if "reminders" in given else None
-    due = parse_due(data.due_at, tz, now) if data.due_at is not None else None
+    checked = [(field, field.check(getattr(data, field.name), tz, now)) for field in FIELDS if field.name in given]
 
     def apply(draft: Draft) -> None:
-        task = draft.task
-        if title is not None or description is not None:
-            set_text(task, title or task.title, task.description if description is None else description)
-        if priority is not None:
-            task.priority = priority
-        if tags is not None:
-            draft.tags = tags
-        if reminders is not None:
-            task.reminders = reminders
-        if "due_at" in given:
-            set_due(task, due, tz)
-        if "recurrence" in given:
-            apply_recurrence(task, data.recurrence, tz, now)
+        for field, value in checked:
+            field.apply(draft, value)
 
     return apply
 
@@ -149,24 +140,7 @@ async def complete_task(
 ) -> TaskView:
     """Mark a task completed (completing a completed task changes nothing)."""
     async with uow.write() as tx:
-        return await mutate(tx, actor, task_id, completer(tx), expected_version=expected_version)
-
-
-def completer(tx: Tx) -> Apply:
-    def apply(draft: Draft) -> None:
-        if draft.task.status != Status.COMPLETED:
-            draft.task.status = Status.COMPLETED
-            draft.task.completed_at = tx.now
-            draft.event_type = TASK_COMPLETED
-
-    return apply
-
-
-def reopen(draft: Draft) -> None:
-    if draft.task.status != Status.OPEN:
-        draft.task.status = Status.OPEN
-        draft.task.completed_at = None
-        draft.event_type = TASK_REOPENED
+        return await mutate(tx, actor, task_id, complete, expected_version=expected_version)
 
 
 async def reopen_task(uow: UnitOfWork, actor: Actor, task_id: int, *, expected_version: int | None = None) -> TaskView:
@@ -175,24 +149,10 @@ async def reopen_task(uow: UnitOfWork, actor: Actor, task_id: int, *, expected_v
         return await mutate(tx, actor, task_id, reopen, expected_version=expected_version)
 
 
-def deleter(tx: Tx) -> Apply:
-    def apply(draft: Draft) -> None:
-        draft.task.deleted_at = tx.now
-        draft.event_type = TASK_DELETED
-
-    return apply
-
-
 async def delete_task(uow: UnitOfWork, actor: Actor, task_id: int, *, expected_version: int | None = None) -> TaskView:
     """Move a task to the trash; it answers not found until restored."""
     async with uow.write() as tx:
-        return await mutate(tx, actor, task_id, deleter(tx), expected_version=expected_version)
-
-
-def restore(draft: Draft) -> None:
-    if draft.task.deleted_at is not None:
-        draft.task.deleted_at = None
-        draft.event_type = TASK_RESTORED
+        return await mutate(tx, actor, task_id, delete, expected_version=expected_version)
 
 
 async def restore_task(

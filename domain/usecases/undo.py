@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
-from zoneinfo import ZoneInfo
-
 import sqlalchemy as sa
 from sqlmodel import col, select
 
@@ -20,15 +16,13 @@ from domain.events import (
     TASK_UPDATED,
     TaskChangedV1,
 )
-from domain.models import OutboxEvent, Task
+from domain.models import OutboxEvent
 from domain.schemas import UndoResult
-from domain.timeutil import Due
 from domain.uow import Tx, UnitOfWork
-from domain.usecases.common import Actor, load_task, set_due, set_text
+from domain.usecases.common import Actor, load_task
 from domain.usecases.mutation import Apply, Draft, mutate
-from domain.values import Priority, Status
-
-_DUE_FIELDS = {"due_at", "due_date", "all_day"}
+from domain.usecases.task_fields import FIELDS, as_datetime
+from domain.values import Status
 
 
 async def undo_last_change(uow: UnitOfWork, actor: Actor) -> UndoResult:
@@ -41,8 +35,7 @@ async def undo_last_change(uow: UnitOfWork, actor: Actor) -> UndoResult:
         for row in rows:
             event = TaskChangedV1.model_validate(row.payload["data"])
             await _check_unchanged(tx, actor, row, event)
-            tasks.append(await mutate(tx, actor, event.task.id, _reverter(row.type, event, tx.now, actor.tz),
-                                      include_deleted=True))
+            tasks.append(await mutate(tx, actor, event.task.id, _reverter(row.type, event), include_deleted=True))
         undone = {rows[0].operation_id, tx.operation_id}
         await tx.session.exec(
             sa.update(OutboxEvent).where(col(OutboxEvent.operation_id).in_(undone)).values(undoable=False)
@@ -94,56 +87,28 @@ async def _known_version(tx: Tx, actor: Actor, row: OutboxEvent, event: TaskChan
     return version
 
 
-def _reverter(event_type: str, event: TaskChangedV1, now: datetime, tz: ZoneInfo) -> Apply:
+def _reverter(event_type: str, event: TaskChangedV1) -> Apply:
+    """The change back to the before-state: each changed field from the table, then the life-cycle step back."""
     old = {name: pair[0] for name, pair in event.changes.items()}
     before = {**event.task.model_dump(mode="json"), **old}
 
-    def apply(draft: Draft) -> None:
+    def apply(draft: Draft) -> str | None:
         task = draft.task
         if event_type == TASK_CREATED:
-            task.deleted_at = now
-            draft.event_type = TASK_DELETED
-            return
-        if "title" in old or "description" in old:
-            set_text(task, before["title"], before["description"])
-        if "priority" in old:
-            task.priority = Priority(before["priority"]).rank
-        if "tags" in old:
-            draft.tags = list(before["tags"])
-        if "reminders" in old:
-            task.reminders = list(before["reminders"])
-        if _DUE_FIELDS & old.keys():
-            set_due(task, _due(before), tz)
-        if "recurrence" in old:
-            _set_recurrence(task, before["recurrence"])
+            return task.delete(draft.now)
+        for field in FIELDS:
+            if field.shown_as & old.keys():
+                field.revert(draft, before)
+        step: str | None = None
         if "status" in old:
-            task.status = before["status"]
-            task.completed_at = _dt(before["completed_at"])
-            draft.event_type = TASK_COMPLETED if task.status == Status.COMPLETED else TASK_REOPENED
+            completed_at = as_datetime(before["completed_at"]) or draft.now
+            step = task.complete(completed_at) if before["status"] == Status.COMPLETED else task.reopen()
         if "deleted_at" in old:
-            task.deleted_at = _dt(before["deleted_at"])
-            draft.event_type = TASK_DELETED if task.deleted_at else TASK_RESTORED
+            deleted_at = as_datetime(before["deleted_at"])
+            step = task.delete(deleted_at) if deleted_at else task.restore()
+        return step
 
     return apply
-
-
-def _due(snapshot: dict[str, Any]) -> Due | None:
-    if snapshot["all_day"] and snapshot["due_date"]:
-        return Due(day=date.fromisoformat(snapshot["due_date"]))
-    if snapshot["due_at"]:
-        return Due(at=datetime.fromisoformat(snapshot["due_at"]))
-    return None
-
-
-def _set_recurrence(task: Task, recurrence: dict[str, Any] | None) -> None:
-    task.recurrence_rule = recurrence["rule"] if recurrence else None
-    task.recurrence_mode = recurrence["mode"] if recurrence else None
-    task.recurrence_until = _dt(recurrence["until"]) if recurrence else None
-    task.recurrence_count = recurrence["count"] if recurrence else None
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 def _describe(rows: list[OutboxEvent]) -> str:

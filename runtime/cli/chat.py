@@ -31,12 +31,13 @@ def chat(
 ) -> None:
     """Talk to your tasks. Interactive on a terminal; otherwise one message per input line, until end of input
     (a failed turn then ends the chat with exit code 3). Logs go to logs/chat.log in the data directory."""
-    from agent.model_choice import NO_MODEL_HELP, build_model
+    from agent.model_choice import NO_MODEL_HELP
     from runtime.bootstrap import prepare_database
+    from runtime.settings import ModelConfig
 
     with errors(ctx):
         settings = load_settings(ctx, log_file=LOG_FILE)
-        if build_model(os.environ) is None:
+        if ModelConfig().chat_model() is None:
             raise fail(NO_MODEL_HELP)
         prepare_database(settings)
         token = os.environ.get("TODO_AGENT_TOKEN")
@@ -51,22 +52,15 @@ def chat(
 
 
 async def _chat(settings: Settings, email: str | None, token: str | None, approve_all: bool) -> bool:
-    from mcp_server import build_server, http_app
-    from runtime.bootstrap import background, build_runtime, mcp_ports
+    from runtime.bootstrap import background, build_mcp
     from runtime.chat import build_agent, close_agent
-    from runtime.cli.mcp import database_in_use, resolve_user
-    from runtime.lease import PRIORITY_CLIENT
+    from runtime.cli.mcp import client_runtime
 
-    rt = build_runtime(settings, role="chat", priority=PRIORITY_CLIENT)
-    try:
-        user_id = await resolve_user(rt.uow, email, token, where=database_in_use(settings))
-    except BaseException:
-        await rt.db.dispose()
-        raise
-    server = build_server(mcp_ports(rt))
-    agent = build_agent(rt, http_app(server, mcp_ports(rt)))
+    rt, user_id = await client_runtime(settings, "chat", email, token)
+    mcp = build_mcp(rt)
+    agent = build_agent(rt, mcp.app)
     assert agent is not None  # the command checked the model before starting
-    async with background(rt), server.session_manager.run():
+    async with background(rt), mcp.server.session_manager.run():
         try:
             return await _conversation(agent, user_id, interactive=sys.stdin.isatty(), approve_all=approve_all)
         finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -54,12 +53,10 @@ def replay(
 
 
 async def _replay(uow: UnitOfWork, ids: list[int], everything: bool) -> list[Replayed]:
+    from runtime.bootstrap import consumer_groups
     from services.deadletters import list_dead_letters
     from services.deadletters import replay as replay_letters
-    from services.settings import ServiceSettings
-    from services.subscriptions import by_group, subscriptions
 
     if everything:
         ids = [row.id for row in await list_dead_letters(uow, limit=10_000)]
-    groups = by_group(subscriptions(uow, ServiceSettings.from_env(os.environ)))
-    return await replay_letters(uow, ids, groups)
+    return await replay_letters(uow, ids, consumer_groups(uow))

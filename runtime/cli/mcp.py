@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import socket
 
     from domain.uow import UnitOfWork
+    from runtime.bootstrap import Runtime
     from runtime.settings import Settings
 
 
@@ -62,17 +63,25 @@ def database_in_use(settings: Settings) -> str:
     return "the database at TODO_AGENT_DATABASE_URL"
 
 
-async def _stdio(settings: Settings, email: str | None, token: str | None) -> None:
-    from mcp_server import build_server
-    from runtime.bootstrap import background, build_runtime, mcp_ports
+async def client_runtime(settings: Settings, role: str, email: str | None, token: str | None) -> tuple[Runtime, int]:
+    """The runtime of a client process (`mcp` over stdio, `chat`) and the user it acts for (resolve_user); without
+    such a user the database is closed again before the error goes up."""
+    from runtime.bootstrap import build_runtime
     from runtime.lease import PRIORITY_CLIENT
 
-    rt = build_runtime(settings, role="mcp", priority=PRIORITY_CLIENT)
+    rt = build_runtime(settings, role=role, priority=PRIORITY_CLIENT)
     try:
-        user_id = await resolve_user(rt.uow, email, token, where=database_in_use(settings))
+        return rt, await resolve_user(rt.uow, email, token, where=database_in_use(settings))
     except BaseException:
         await rt.db.dispose()
         raise
+
+
+async def _stdio(settings: Settings, email: str | None, token: str | None) -> None:
+    from mcp_server import build_server
+    from runtime.bootstrap import background, mcp_ports
+
+    rt, user_id = await client_runtime(settings, "mcp", email, token)
     async with background(rt):
         await build_server(mcp_ports(rt, fixed_user_id=user_id)).run_stdio_async()
 
@@ -81,14 +90,13 @@ async def _http(settings: Settings, sock: socket.socket) -> None:
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    from mcp_server import build_server, http_app
-    from runtime.bootstrap import background, build_runtime, mcp_ports
+    from runtime.bootstrap import background, build_mcp, build_runtime
     from runtime.lease import PRIORITY_CLIENT
     from web.body_limit import BodyLimit
 
     rt = build_runtime(settings, role="mcp", priority=PRIORITY_CLIENT)
-    server = build_server(mcp_ports(rt))
-    app = BodyLimit(Starlette(routes=[Mount("/", http_app(server, mcp_ports(rt)))]), limit=settings.max_body_bytes)
+    mcp = build_mcp(rt)
+    app = BodyLimit(Starlette(routes=[Mount("/", mcp.app)]), limit=settings.max_body_bytes)
     typer.echo(f"todo-agent MCP on {settings.base_url}/mcp", err=True)
-    async with background(rt), server.session_manager.run():
+    async with background(rt), mcp.server.session_manager.run():
         await serve_app(app, sock, settings)

@@ -78,7 +78,9 @@ def setting_problem(error: ErrorDetails) -> str:
     loc = field_name(error["loc"])
     if not loc:
         return error["msg"].removeprefix("Value error, ")
-    return sentence_for(f"TODO_AGENT_{loc.upper().replace('.', '__')}", error).rstrip(".")
+    # A field read from a variable of its own (validation_alias, e.g. DAPR_HTTP_PORT) is located by that name.
+    variable = loc if loc.isupper() else f"TODO_AGENT_{loc.upper().replace('.', '__')}"
+    return sentence_for(variable, error).rstrip(".")
 
 
 def first_line(value: object) -> str:

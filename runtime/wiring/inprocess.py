@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from domain.events import TOPIC_REMINDERS, TOPIC_TASKS
 from domain.uow import UnitOfWork
 from services.consumer import Event, Outcome
@@ -22,16 +20,11 @@ class RetryLater(Exception):
 
 
 def wire_inprocess(
-    bus: InProcessBus, uow: UnitOfWork, hub: LiveHub, *, wake: Callable[[], None],
-    settings: ServiceSettings | None = None,
+    bus: InProcessBus, uow: UnitOfWork, hub: LiveHub, *, settings: ServiceSettings | None = None
 ) -> list[Subscription]:
-    """Subscribe the services, the task service, the notification store and the live hub; returns the services'.
-
-    `wake` (the relay's) runs after a consumer commits outgoing events, so they go out at once.
-    """
+    """Subscribe the services, the task service, the notification store and the live hub; returns the services'."""
     subs = subscriptions(uow, settings)
     for sub in subs:
-        sub.uow.on_events_committed(wake)
         bus.subscribe(sub.topic, bus_handler(sub), group=sub.group)
     # After the notification store on `reminders`: the live feed shows what it stored.
     bus.subscribe(TOPIC_TASKS, task_changed_feed(hub), group=LIVE_GROUP)

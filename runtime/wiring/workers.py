@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PRIORITY_SERVICE = 1  # below the web host and the clients: a service leads (runs the relay) only when they are gone
 LIVE_GROUP_PREFIX = "live-"
 NOTIFICATION_WAIT_SECONDS = 5.0  # how long the live feed waits for the notification store to commit
 NOTIFICATION_POLL_SECONDS = 0.05  # how often it looks for the notifications it waits for
@@ -117,13 +116,12 @@ def delivering(sub: Subscription, after: Callable[[Event], Awaitable[None]] | No
     return handle
 
 
-def kafka_workers(subs: Sequence[Subscription], settings: Settings, *, wake: Callable[[], None]) -> list[Worker]:
-    """A consumer per subscription, in the subscription's group; `wake` (the relay's) runs after outgoing events."""
+def kafka_workers(subs: Sequence[Subscription], settings: Settings) -> list[Worker]:
+    """A consumer per subscription, in the subscription's group."""
     from services.transport.kafka_consumer import KafkaConsumer
 
     workers: list[Worker] = []
     for sub in subs:
-        sub.uow.on_events_committed(wake)
         consumer = KafkaConsumer(settings.kafka_bootstrap, sub.group, [sub.topic], delivering(sub),
                                  **kafka_options(settings))
         workers.append(KafkaWorker(consumer))
@@ -211,7 +209,7 @@ class _LiveWorker(KafkaWorker):
 
 
 def web_host_kafka_workers(
-    subs: Sequence[Subscription], settings: Settings, hub: LiveHub, uow: UnitOfWork, *, wake: Callable[[], None]
+    subs: Sequence[Subscription], settings: Settings, hub: LiveHub, uow: UnitOfWork
 ) -> list[Worker]:
     """The web host on Kafka: the task service, the notification store, and this process's live broadcast."""
     from services.subscriptions import WEB, of_service
@@ -220,7 +218,6 @@ def web_host_kafka_workers(
     feed = LiveFeed(hub, uow)
     workers: list[Worker] = []
     for sub in of_service(list(subs), WEB):
-        sub.uow.on_events_committed(wake)
         after = feed.stored if sub.topic == TOPIC_REMINDERS else None
         consumer = KafkaConsumer(settings.kafka_bootstrap, sub.group, [sub.topic], delivering(sub, after),
                                  **kafka_options(settings))

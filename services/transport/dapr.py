@@ -20,7 +20,6 @@ import binascii
 import hmac
 import json
 import logging
-import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeGuard
 from urllib.parse import quote
@@ -54,15 +53,12 @@ class DaprPublishError(RuntimeError):
         self.status = status
 
 
-def sidecar_url(*, endpoint: str | None = None, host: str | None = None, http_port: int | None = None) -> str:
-    """The sidecar's HTTP base URL as the Dapr SDKs find it: DAPR_HTTP_ENDPOINT, else DAPR_RUNTIME_HOST and
-    DAPR_HTTP_PORT (127.0.0.1:3500 by default); explicit arguments win over the environment."""
-    endpoint = endpoint or os.environ.get("DAPR_HTTP_ENDPOINT")
+def sidecar_url(*, endpoint: str | None = None, host: str = "127.0.0.1", http_port: int = 3500) -> str:
+    """The sidecar's HTTP base URL as the Dapr SDKs find it: the endpoint (DAPR_HTTP_ENDPOINT) if given, else the
+    host and port (DAPR_RUNTIME_HOST, DAPR_HTTP_PORT); the composition root reads those variables."""
     if endpoint:
         return endpoint.rstrip("/")
-    host = host or os.environ.get("DAPR_RUNTIME_HOST") or "127.0.0.1"
-    port = http_port if http_port is not None else int(os.environ.get("DAPR_HTTP_PORT") or 3500)
-    return f"http://{host}:{port}"
+    return f"http://{host or '127.0.0.1'}:{http_port}"  # an empty DAPR_RUNTIME_HOST is unset, as the SDKs read it
 
 
 class DaprPublisher(Publisher):
@@ -79,8 +75,8 @@ class DaprPublisher(Publisher):
         self,
         pubsub: str = "pubsub",
         *,
-        http_port: int | None = None,
-        host: str | None = None,
+        http_port: int = 3500,
+        host: str = "127.0.0.1",
         endpoint: str | None = None,
         api_token: str | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -88,7 +84,7 @@ class DaprPublisher(Publisher):
     ) -> None:
         self.pubsub = pubsub
         self.base_url = sidecar_url(endpoint=endpoint, host=host, http_port=http_port)
-        self.api_token = api_token if api_token is not None else os.environ.get("DAPR_API_TOKEN") or None
+        self.api_token = api_token or None
         self.timeout = timeout
         self._client = http_client
         self._owns_client = http_client is None

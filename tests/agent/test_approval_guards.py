@@ -16,8 +16,7 @@ from agent.settings import AgentSettings
 from agent.store import DECLINED, ConversationStore, Message
 from domain.schemas import TaskCreate
 from domain.usecases import complete_task, create_task, get_task
-from tests.agent.conftest import World, kinds, of_type
-from tests.agent.test_approvals import a_task, ask_to_delete, call
+from tests.agent.conftest import World, a_task, ask_to_delete, call, kinds, of_type
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 

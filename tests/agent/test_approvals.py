@@ -5,29 +5,14 @@ model the person declined, and a new message instead of an answer records a deni
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from agent.store import DECLINED, OK, PENDING_APPROVAL
 from domain.errors import TaskNotFound
-from domain.schemas import TaskCreate, TaskQuery
-from domain.usecases import create_task, get_task, list_tasks
-from tests.agent.conftest import World, kinds, of_type
-
-
-def call(name: str, **arguments: Any) -> dict[str, Any]:
-    return {"name": name, "arguments": arguments}
-
-
-async def a_task(world: World, title: str = "Old plan") -> int:
-    return (await create_task(world.uow, world.user, TaskCreate(title=title))).id
-
-
-async def ask_to_delete(world: World, task_id: int, *after: dict[str, Any]) -> tuple[Any, list[Any]]:
-    """A turn whose delete_task waits for approval; returns the agent and its events."""
-    agent = world.agent([{"text": "I'll delete it.", "tool_calls": [call("delete_task", task_id=task_id)]}, *after])
-    return agent, await world.turn(agent, message="delete the old plan")
+from domain.schemas import TaskQuery
+from domain.usecases import get_task, list_tasks
+from tests.agent.conftest import World, a_task, ask_to_delete, call, kinds, of_type
 
 
 async def test_a_delete_waits_for_approval_and_ends_the_turn(world: World):

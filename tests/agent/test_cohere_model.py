@@ -18,6 +18,7 @@ from agent.model_choice import build_model
 from agent.scripted_model import ScriptedModel
 from domain.schemas import TaskQuery
 from domain.usecases import list_tasks
+from runtime.settings import ModelConfig
 from tests.agent.conftest import World, kinds
 
 URL = "http://cohere.test"
@@ -233,26 +234,37 @@ def mock_client(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.Asy
     return httpx.AsyncClient(transport=httpx.MockTransport(handler))
 
 
-async def test_build_model_reads_the_key_model_and_base_url_like_the_sdk():
+def model_env(monkeypatch: pytest.MonkeyPatch, **env: str) -> ModelConfig:
+    """The chat model's settings read from an environment holding only `env` of the variables they read."""
+    for name in ("CO_API_KEY", "COHERE_API_KEY", "CO_API_URL", "TODO_AGENT_MODEL", "TODO_AGENT_COHERE_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return ModelConfig()
+
+
+async def test_build_model_reads_the_key_model_and_base_url_like_the_sdk(monkeypatch: pytest.MonkeyPatch):
     """Cohere is mocked (fake transport, real SDK) because the API can't be reached here."""
     fake = FakeCohere(ok(text_stream("hi")))
     env = {"COHERE_API_KEY": "fallback-key", "CO_API_URL": "http://elsewhere.test", "TODO_AGENT_COHERE_MODEL": "m-1"}
-    model = build_model(env, httpx_client=mock_client(fake))
+    model = model_env(monkeypatch, **env).chat_model(httpx_client=mock_client(fake))
     assert isinstance(model, CohereModel)
     assert [e async for e in model.stream(MESSAGES, [])] == [ModelText("hi"), ModelEnd("COMPLETE")]
     (request,) = fake.requests
     assert str(request.url) == "http://elsewhere.test/v2/chat"
     assert request.headers["authorization"] == "Bearer fallback-key"
     assert fake.bodies()[0] == {"model": "m-1", "messages": MESSAGES, "stream": True}
-    co_key = build_model({"CO_API_KEY": "first", "COHERE_API_KEY": "second"})
+    co_key = model_env(monkeypatch, CO_API_KEY="first", COHERE_API_KEY="second").chat_model()
     assert isinstance(co_key, CohereModel) and co_key.model == "command-a-03-2025"
 
 
-def test_build_model_without_a_key_or_script_is_none_and_a_script_wins(tmp_path):
-    assert build_model({}) is None
-    assert build_model({"TODO_AGENT_MODEL": "cohere"}) is None
+def test_build_model_without_a_key_or_script_is_none_and_a_script_wins(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    assert model_env(monkeypatch).chat_model() is None
+    assert model_env(monkeypatch, TODO_AGENT_MODEL="cohere").chat_model() is None
+    assert build_model() is None
     script = tmp_path / "s.json"
     script.write_text('[{"text": "hi"}]')
-    assert isinstance(build_model({"TODO_AGENT_MODEL": f"scripted:{script}", "CO_API_KEY": "k"}), ScriptedModel)
+    scripted = model_env(monkeypatch, TODO_AGENT_MODEL=f"scripted:{script}", CO_API_KEY="k").chat_model()
+    assert isinstance(scripted, ScriptedModel)
     with pytest.raises(ValueError, match="scripted:<file>"):
-        build_model({"TODO_AGENT_MODEL": "gpt"})
+        model_env(monkeypatch, TODO_AGENT_MODEL="gpt")

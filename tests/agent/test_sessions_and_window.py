@@ -5,54 +5,23 @@ calls and results are never split at the window's edge, and the token budget dro
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+import os
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
-from sqlalchemy import event
 
 from agent.settings import AgentSettings
 from agent.store import DECLINED, PENDING_APPROVAL, ConversationNotFound, ConversationStore, Message, NewMessage
 from agent.stream import TurnEvent
 from agent.tokens import count_tokens, json_tokens
-from agent.window import assemble, chat_message, groups, message_tokens
+from agent.window import assemble, chat_message, groups
 from domain.db import Database
 from domain.schemas import TaskCreate
 from domain.usecases import create_task
-from tests.agent.conftest import World, of_type
-
-T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
-
-
-def call(name: str, **arguments: Any) -> dict[str, Any]:
-    return {"name": name, "arguments": arguments}
-
-
-def pairs(count: int, words: int = 3) -> list[NewMessage]:
-    """`count` user/assistant exchanges, each message `words` words long."""
-    out: list[NewMessage] = []
-    for n in range(count):
-        text = " ".join(["word"] * words)
-        out += [NewMessage("user", f"question {n} {text}"), NewMessage("assistant", f"answer {n} {text}")]
-    return [NewMessage(m.role, m.content, token_count=message_tokens(m)) for m in out]
-
-
-def tool_turn(ids: list[str]) -> list[NewMessage]:
-    """A user message, an assistant message calling three tools, their three results and the answer."""
-    calls = [{"id": i, "name": "get_task", "arguments": json.dumps({"task_id": n + 1})} for n, i in enumerate(ids)]
-    results = [NewMessage("tool", json.dumps({"id": n + 1}), tool_call_id=i) for n, i in enumerate(ids)]
-    return [NewMessage("user", "show three"), NewMessage("assistant", "", tool_calls=calls), *results,
-            NewMessage("assistant", "Here they are.")]
-
-
-async def conversation(store: ConversationStore, user_id: int, now: datetime = T0) -> int:
-    created, _ = await store.current_or_new(user_id, None, now=now, timeout=timedelta(minutes=30))
-    assert created.id is not None
-    return created.id
-
+from runtime.settings import AgentConfig
+from tests.agent.conftest import T0, World, call, conversation, of_type, pairs, rows_examined, statements, tool_turn
 
 # --- sessions ---------------------------------------------------------------------------------------------------
 
@@ -164,42 +133,6 @@ def _assert_whole(messages: list[dict[str, Any]]) -> None:
     assert not open_calls
 
 
-@contextmanager
-def statements(database: Database) -> Iterator[list[tuple[str, Any]]]:
-    """Every SQL statement (and its parameters) the engine runs inside the block."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        seen.append((statement, parameters))
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
-
-
-async def rows_examined(database: Database, statement: str, parameters: Any) -> int:
-    """How many message rows the database touches to answer a statement (from its plan)."""
-    async with database.engine.connect() as conn:
-        if database.sqlite:
-            plan = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)).all()
-            details = [str(row[-1]) for row in plan]
-            # an index search in seq order: no full scan, no sort of the whole conversation
-            assert all("USING INDEX ix_message_conversation_seq" in d for d in details if "message" in d), details
-            assert not any("SCAN" in d or "TEMP B-TREE" in d for d in details), details
-            return 0
-        await conn.exec_driver_sql("ANALYZE message")
-        (plan,) = (await conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", parameters)).one()
-    return _scanned(plan[0]["Plan"])
-
-
-def _scanned(node: dict[str, Any]) -> int:
-    assert node["Node Type"] != "Seq Scan", node
-    own = node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0) if "Scan" in node["Node Type"] else 0
-    return own + sum(_scanned(child) for child in node.get("Plans", []))
-
-
 @pytest.mark.slow
 async def test_the_window_reads_only_its_rows_behind_ten_thousand_earlier_messages(
     store: ConversationStore, database: Database
@@ -269,12 +202,17 @@ async def test_approval_events_parse_back_from_json(world: World):
     assert of_type(events, "approval_required")[0].model_dump()["type"] == "approval_required"
 
 
-def test_settings_come_from_the_environment():
-    assert AgentSettings.from_env({}) == AgentSettings()
-    custom = AgentSettings.from_env({
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    for name in [name for name in os.environ if name.startswith("TODO_AGENT_")]:
+        monkeypatch.delenv(name)
+    assert AgentConfig().as_settings() == AgentSettings()
+    for name, value in {
         "TODO_AGENT_SESSION_TIMEOUT_MINUTES": "5", "TODO_AGENT_APPROVAL_TOOLS": "delete_task, rename_tag,",
         "TODO_AGENT_TOKEN_BUDGET": "8000", "TODO_AGENT_TOOL_TIMEOUT_SECONDS": "2.5",
-    })
+    }.items():
+        monkeypatch.setenv(name, value)
+    custom = AgentConfig().as_settings()
     assert custom.session_timeout == timedelta(minutes=5) and custom.token_budget == 8000
     assert custom.approval_tools == {"delete_task", "rename_tag"} and custom.tool_timeout == 2.5
-    assert AgentSettings.from_env({"TODO_AGENT_APPROVAL_TOOLS": ""}).approval_tools == frozenset()
+    monkeypatch.setenv("TODO_AGENT_APPROVAL_TOOLS", "")
+    assert AgentConfig().as_settings().approval_tools == frozenset()

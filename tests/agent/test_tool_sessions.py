@@ -30,8 +30,7 @@ from mcp_server import build_server, http_app
 from runtime.bootstrap import Runtime, mcp_ports
 from runtime.chat import build_agent, close_agent, in_process_url
 from tests.agent.conftest import kinds, of_type
-from tests.hosts import eventually, user_of
-from tests.web.test_chat_api import tasks_of
+from tests.hosts import eventually, tasks_of, user_of
 
 
 @dataclass(eq=False)  # hashable like the real app, so later clients adopt what the first one discovered

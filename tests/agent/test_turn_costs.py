@@ -23,8 +23,7 @@ from domain.access_tokens import issue_access_token
 from domain.db import Database
 from domain.uow import UnitOfWork
 from mcp_server import McpPorts, build_server, http_app
-from tests.agent.conftest import SECRET, World, of_type
-from tests.agent.test_sessions_and_window import conversation, pairs, rows_examined, statements, tool_turn
+from tests.agent.conftest import SECRET, World, conversation, of_type, pairs, rows_examined, statements, tool_turn
 from tests.conftest import new_actor
 
 T0 = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)  # already Wednesday 00:30 in Berlin

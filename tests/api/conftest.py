@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -26,23 +28,39 @@ class User:
     headers: dict[str, str]
 
 
+def api_state_over(uow: UnitOfWork, secret: str = SECRET, **options: Any) -> ApiState:
+    """What the routes need, over this unit of work's database (options as ApiState takes them)."""
+    return ApiState(uow=uow, secret=secret, conversations=ConversationStore(uow.db.writer, reader=uow.db.reader),
+                    **options)
+
+
 @pytest.fixture
 def api_state(uow: UnitOfWork) -> ApiState:
-    return ApiState(uow=uow, secret=SECRET, conversations=ConversationStore(uow.db.writer, reader=uow.db.reader))
+    return api_state_over(uow)
+
+
+@asynccontextmanager
+async def api_client(state: ApiState, base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the REST API alone over this state (no lifespan: nothing runs in the background)."""
+    app = FastAPI()
+    include_api(app, state)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as c:
+        yield c
 
 
 @pytest.fixture
 async def client(api_state: ApiState) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    include_api(app, api_state)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+    async with api_client(api_state) as c:
         yield c
 
 
-async def signed_in(uow: UnitOfWork, timezone: str = "UTC") -> User:
-    """A fresh user with a valid access token (no password hashing: that is tested in test_auth)."""
-    actor = await new_actor(uow, timezone)
-    token = issue_access_token(actor.id, SECRET, now=uow.clock.now(), ttl=timedelta(minutes=30))
+async def signed_in(
+    uow: UnitOfWork, timezone: str = "UTC", *, admin: bool = False, now: datetime | None = None
+) -> User:
+    """A fresh user with an access token valid at `now` (default: the unit of work's clock; no password hashing:
+    that is tested in test_auth)."""
+    actor = await new_actor(uow, timezone, admin=admin)
+    token = issue_access_token(actor.id, SECRET, now=now or uow.clock.now(), ttl=timedelta(minutes=30))
     return User(id=actor.id, headers={"Authorization": f"Bearer {token}"})
 
 

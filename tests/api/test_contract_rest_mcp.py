@@ -1,7 +1,9 @@
-"""The same operations through REST and through MCP leave identical database state (one use-case layer)."""
+"""The same operations through REST and through MCP answer alike (REST status, MCP error) and leave identical
+database state (one use-case layer)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from mcp import Client
@@ -13,48 +15,90 @@ from tests.api.conftest import SECRET
 
 T = "/api/v1/tasks"
 QUICK = "Buy stamps dec 5 at 9am p2 #errands every week"  # a date that moves once a year, not at midnight
+UNKNOWN = 999_999_999  # a valid id no task has
 _VOLATILE = {"id", "owner_id", "created_at", "updated_at", "completed_at", "deleted_at", "series_id",
              "predecessor_id"}
 
 
+@dataclass(frozen=True)
+class Ref:
+    """The id of a task an earlier step created (`save=`), filled in when the step runs."""
+
+    name: str
+
+
+A, B = Ref("a"), Ref("b")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One operation on both surfaces: the REST request and the status it must answer, and the same MCP call
+    (which must fail exactly when REST answers 4xx)."""
+
+    method: str
+    path: tuple[str | Ref, ...]
+    body: dict[str, Any] | None
+    status: int
+    tool: str
+    args: dict[str, Any]
+    save: str | None = None
+
+
+STEPS = [
+    Step("POST", (T,), {"title": "Water plants", "priority": "low", "tags": ["Home"], "due_at": "2026-12-01T08:00",
+                        "reminders": [15]}, 201,
+         "add_task", {"title": "Water plants", "priority": "low", "tags": ["Home"], "due_at": "2026-12-01T08:00",
+                      "reminders": [15]}, save="a"),
+    Step("POST", (T,), {"title": "File taxes", "description": "before the 31st"}, 201,
+         "add_task", {"title": "File taxes", "description": "before the 31st"}, save="b"),
+    Step("POST", (T, "quick"), {"text": QUICK}, 201, "quick_add", {"text": QUICK}),
+    Step("PATCH", (T, A), {"title": "Water the plants", "recurrence": {"rule": "every 3 days"}}, 200,
+         "update_task", {"task_id": A, "title": "Water the plants", "recurrence": "every 3 days"}),
+    Step("PATCH", (T, A), {"title": ""}, 422, "update_task", {"task_id": A, "title": ""}),
+    Step("POST", (T, "bulk"), {"action": "set_priority", "ids": [A, B], "priority": "high"}, 200,
+         "set_priority", {"task_ids": [A, B], "priority": "high"}),
+    Step("POST", (T, "bulk"), {"action": "add_tags", "ids": [B], "tags": ["money", "q4"]}, 200,
+         "add_tags", {"task_ids": [B], "tags": ["money", "q4"]}),
+    Step("POST", (T, B, "complete"), None, 200, "complete_task", {"task_id": B}),
+    Step("POST", (T, UNKNOWN, "complete"), None, 404, "complete_task", {"task_id": UNKNOWN}),
+    Step("POST", (T, B, "reopen"), None, 200, "reopen_task", {"task_id": B}),
+    Step("DELETE", (T, A), None, 200, "delete_task", {"task_id": A}),
+    Step("POST", (T, A, "restore"), None, 200, "restore_task", {"task_id": A}),
+    Step("PATCH", ("/api/v1/tags", "q4"), {"name": "quarter"}, 200,
+         "rename_tag", {"name": "q4", "new_name": "quarter"}),
+    Step("POST", ("/api/v1/undo",), None, 200, "undo_last_change", {}),
+]
+
+
+def _fill(value: Any, ids: dict[str, int]) -> Any:
+    """`value` with every Ref replaced by the id it names."""
+    if isinstance(value, Ref):
+        return ids[value.name]
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
 async def _via_rest(client, headers) -> None:
-    a = (await client.post(T, json={"title": "Water plants", "priority": "low", "tags": ["Home"],
-                                     "due_at": "2026-12-01T08:00", "reminders": [15]}, headers=headers)).json()
-    b = (await client.post(T, json={"title": "File taxes", "description": "before the 31st"}, headers=headers)).json()
-    await client.post(f"{T}/quick", json={"text": QUICK}, headers=headers)
-    await client.patch(f"{T}/{a['id']}", json={"title": "Water the plants", "recurrence": {"rule": "every 3 days"}},
-                       headers=headers)
-    await client.post(f"{T}/bulk", json={"action": "set_priority", "ids": [a["id"], b["id"]], "priority": "high"},
-                      headers=headers)
-    await client.post(f"{T}/bulk", json={"action": "add_tags", "ids": [b["id"]], "tags": ["money", "q4"]},
-                      headers=headers)
-    await client.post(f"{T}/{b['id']}/complete", headers=headers)
-    await client.post(f"{T}/{b['id']}/reopen", headers=headers)
-    await client.delete(f"{T}/{a['id']}", headers=headers)
-    await client.post(f"{T}/{a['id']}/restore", headers=headers)
-    await client.patch("/api/v1/tags/q4", json={"name": "quarter"}, headers=headers)
-    await client.post("/api/v1/undo", headers=headers)
+    ids: dict[str, int] = {}
+    for step in STEPS:
+        path = "/".join(str(_fill(part, ids)) for part in step.path)
+        response = await client.request(step.method, path, json=_fill(step.body, ids), headers=headers)
+        assert response.status_code == step.status, f"{step.method} {path}: {response.text}"
+        if step.save:
+            ids[step.save] = response.json()["id"]
 
 
 async def _via_mcp(mcp: Client) -> None:
-    async def call(tool: str, **args: Any) -> dict[str, Any]:
-        result = await mcp.call_tool(tool, args)
-        assert not result.is_error, result.content
-        return result.structured_content or {}
-
-    a = await call("add_task", title="Water plants", priority="low", tags=["Home"], due_at="2026-12-01T08:00",
-                   reminders=[15])
-    b = await call("add_task", title="File taxes", description="before the 31st")
-    await call("quick_add", text=QUICK)
-    await call("update_task", task_id=a["id"], title="Water the plants", recurrence="every 3 days")
-    await call("set_priority", task_ids=[a["id"], b["id"]], priority="high")
-    await call("add_tags", task_ids=[b["id"]], tags=["money", "q4"])
-    await call("complete_task", task_id=b["id"])
-    await call("reopen_task", task_id=b["id"])
-    await call("delete_task", task_id=a["id"])
-    await call("restore_task", task_id=a["id"])
-    await call("rename_tag", name="q4", new_name="quarter")
-    await call("undo_last_change")
+    ids: dict[str, int] = {}
+    for step in STEPS:
+        args = _fill(step.args, ids)
+        result = await mcp.call_tool(step.tool, args)
+        assert result.is_error == (step.status >= 400), f"{step.tool}({args}): {result.content}"
+        if step.save:
+            ids[step.save] = (result.structured_content or {})["id"]
 
 
 async def _state(uow, user_id: int) -> dict[str, Any]:

@@ -111,7 +111,7 @@ async def test_a_real_agent_turn_is_readable_through_the_history_api(client, api
     ]
     script = tmp_path / "script.json"
     script.write_text(json.dumps(steps))
-    model = build_model({"TODO_AGENT_MODEL": f"scripted:{script}"})
+    model = build_model(script=str(script))
     assert model is not None
     agent = Agent(model, lambda user_id: tools_of(uow, user_id), api_state.conversations, uow.clock)
 

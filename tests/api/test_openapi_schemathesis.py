@@ -3,7 +3,6 @@ no 5xx, every 4xx is problem+json, and responses conform to the documented schem
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -33,17 +32,11 @@ from domain.db import Database
 from domain.uow import UnitOfWork
 from mcp_server import McpPorts, build_server
 from runtime.migrate import upgrade
-from tests.infra import sqlite_url
+from tests.api.conftest import api_state_over
+from tests.infra import free_port, sqlite_url
 from web.api import include_api
-from web.deps import ApiState
 
 SECRET = "s" * 48
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _agent(uow: UnitOfWork, conversations: ConversationStore) -> Agent:
@@ -62,9 +55,9 @@ def _app(url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(url)
-        uow, conversations = UnitOfWork(db), ConversationStore(db.writer, reader=db.reader)
-        app.state.api = ApiState(uow=uow, secret=SECRET, conversations=conversations,
-                                 agent=_agent(uow, conversations))
+        state = api_state_over(UnitOfWork(db), SECRET)
+        state.agent = _agent(state.uow, state.conversations)
+        app.state.api = state
         yield
         await db.dispose()
 
@@ -77,7 +70,7 @@ def _app(url: str) -> FastAPI:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = sqlite_url(Path(tmp_path_factory.mktemp("st")) / "api.db")
     upgrade(url)
-    port = _free_port()
+    port = free_port()
     srv = uvicorn.Server(uvicorn.Config(_app(url), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

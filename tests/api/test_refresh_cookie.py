@@ -12,13 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from domain.access_tokens import AUDIENCE_REFRESH, decode_token
 from domain.uow import UnitOfWork
 from domain.usecases import create_user
-from tests.api.conftest import SECRET, assert_problem
-from web.api import include_api
+from tests.api.conftest import SECRET, api_client, assert_problem
 from web.deps import ApiState
 from web.routes.auth import REFRESH_GRACE
 
@@ -38,9 +36,7 @@ async def email(uow: UnitOfWork) -> str:
 
 @pytest.fixture
 async def https_client(api_state: ApiState) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    include_api(app, api_state)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver") as c:
+    async with api_client(api_state, "https://testserver") as c:
         yield c
 
 

@@ -22,8 +22,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, Request, async_playwright, expect
 
-from tests.e2e.conftest import Server, clean_env
-from tests.infra import require_or_skip
+from tests.e2e.conftest import Server
+from tests.infra import clean_env, require_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

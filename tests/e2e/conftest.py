@@ -9,12 +9,9 @@ are session-wide and start what they can at the same time; every process is stop
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,8 +22,7 @@ from typing import IO, Any
 import httpx
 import pytest
 
-TODO_AGENT = Path(sys.executable).with_name("todo-agent")
-PASSWORD = "correct horse battery staple\n"
+from tests.infra import PASSWORD, TODO_AGENT, clean_env, free_port
 
 # The catalogue issue 4 asks for, and quick_add (issue 12).
 TOOLS = frozenset({
@@ -67,12 +63,6 @@ class World:
         return (self.data_dir / "secret_key").read_text().strip()
 
 
-def clean_env(**settings: str) -> dict[str, str]:
-    """This process's environment without any TODO_AGENT_ variable, plus the given settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TODO_AGENT_")}
-    return env | {f"TODO_AGENT_{name.upper()}": value for name, value in settings.items()}
-
-
 def run(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed command to completion."""
     return subprocess.run([str(TODO_AGENT), *args], input=stdin, env=env, capture_output=True, text=True,
@@ -88,13 +78,6 @@ def run_together(*calls: tuple[list[str], dict[str, str], str | None]) -> list[s
 def succeeded(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, f"{result.args} failed:\n{result.stderr}"
     return result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def mcp_message(response: httpx.Response) -> dict[str, Any]:

@@ -27,8 +27,8 @@ from domain.errors import TaskNotFound
 from domain.schemas import TaskView
 from domain.uow import UnitOfWork
 from domain.usecases import Actor, actor_for, get_task
-from tests.e2e.conftest import PASSWORD, TODO_AGENT, clean_env, run, succeeded
-from tests.infra import sqlite_url
+from tests.e2e.conftest import run, succeeded
+from tests.infra import PASSWORD, TODO_AGENT, clean_env, sqlite_url
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import Servers, World, clean_env, run
+from tests.e2e.conftest import Servers, World, run
+from tests.infra import clean_env
 
 pytestmark = pytest.mark.slow
 

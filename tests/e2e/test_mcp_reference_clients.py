@@ -33,8 +33,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.e2e.conftest import TODO_AGENT, TOOLS, Servers, World, mcp_message, post_initialize
-from tests.infra import require_or_skip
+from tests.e2e.conftest import TOOLS, Servers, World, mcp_message, post_initialize
+from tests.infra import TODO_AGENT, require_or_skip
 
 pytestmark = pytest.mark.slow
 

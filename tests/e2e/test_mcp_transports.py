@@ -25,18 +25,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.types import TextContent
 
 from domain.access_tokens import issue_access_token
-from tests.e2e.conftest import (
-    INITIALIZE,
-    TODO_AGENT,
-    TOOLS,
-    Servers,
-    User,
-    World,
-    clean_env,
-    mcp_message,
-    post_initialize,
-    run_together,
-)
+from tests.e2e.conftest import INITIALIZE, TOOLS, Servers, User, World, mcp_message, post_initialize, run_together
+from tests.infra import TODO_AGENT, clean_env
 
 pytestmark = pytest.mark.slow
 

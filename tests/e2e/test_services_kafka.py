@@ -26,8 +26,15 @@ import httpx
 import pytest
 
 from domain.events import TOPIC_REMINDERS, TOPIC_TASK_COMMANDS, TOPIC_TASKS
-from tests.e2e.conftest import PASSWORD, Server, clean_env, run, succeeded
-from tests.infra import create_test_database, drop_test_database, postgres_admin_url, require_or_skip
+from tests.e2e.conftest import Server, run, succeeded
+from tests.infra import (
+    PASSWORD,
+    clean_env,
+    create_test_database,
+    drop_test_database,
+    postgres_admin_url,
+    require_or_skip,
+)
 from tests.transport.tansu import TansuBroker, tansu_binary
 
 pytestmark = pytest.mark.slow

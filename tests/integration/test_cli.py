@@ -3,102 +3,30 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import sqlite3
 import stat
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from alembic.script import ScriptDirectory
 
-from domain.db import Database
-from domain.errors import AuthenticationFailed
-from domain.uow import UnitOfWork
 from domain.usecases import authenticate_token
 from runtime.migrate import alembic_config
-from tests.conftest import migrate
-from tests.infra import create_test_database, drop_test_database, postgres_admin_url, require_or_skip, sqlite_url
+from tests.infra import PASSWORD, TODO_AGENT, free_port
+from tests.integration.conftest import Cli, accepted, assert_one_line_error, unit_of_work
 
 pytestmark = pytest.mark.slow
 
-TODO_AGENT = Path(sys.executable).with_name("todo-agent")
-PASSWORD = "correct horse battery staple\n"
-
-
-@dataclass
-class Cli:
-    """Runs the installed command with a clean TODO_AGENT_ environment."""
-
-    env: dict[str, str]
-    url: str
-
-    def __call__(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(TODO_AGENT), *args], input=stdin, env=self.env, capture_output=True, text=True, timeout=60
-        )
-
-
-def clean_env(**settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TODO_AGENT_")}
-    return env | {f"TODO_AGENT_{name.upper()}": value for name, value in settings.items()}
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 1, result
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
-
-
-@pytest.fixture
-def sqlite_cli(tmp_path: Path) -> Cli:
-    """The default database: a SQLite file in a data directory that does not exist yet."""
-    data = tmp_path / "data"
-    return Cli(clean_env(data_dir=str(data)), sqlite_url(data / "todo-agent.db"))
-
-
-@pytest.fixture
-def postgres_cli(tmp_path: Path) -> Iterator[Cli]:
-    """A fresh, unmigrated PostgreSQL database named by TODO_AGENT_DATABASE_URL."""
-    admin = postgres_admin_url()
-    if admin is None:
-        require_or_skip("PostgreSQL is not reachable: set TEST_DATABASE_URL or start it on 127.0.0.1:5432")
-    url = create_test_database(admin)
-    yield Cli(clean_env(data_dir=str(tmp_path / "data"), database_url=url), url)
-    drop_test_database(admin, url)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def cli(request: pytest.FixtureRequest) -> Cli:
-    """Either backend, ready for use: PostgreSQL migrated with runtime.migrate.upgrade, SQLite by the command."""
-    if request.param == "sqlite":
-        result: Cli = request.getfixturevalue("sqlite_cli")
-        return result
-    postgres: Cli = request.getfixturevalue("postgres_cli")
-    migrate(postgres.url)
-    return postgres
-
 
 async def authenticates(url: str, token: str) -> bool:
-    db = Database(url)
-    try:
-        await authenticate_token(UnitOfWork(db), token)
-        return True
-    except AuthenticationFailed:
-        return False
-    finally:
-        await db.dispose()
+    async with unit_of_work(url) as uow:
+        return await accepted(authenticate_token(uow, token))
 
 
 async def test_users_and_tokens_from_the_command_line(cli: Cli) -> None:
@@ -184,13 +112,6 @@ def test_verbose_shows_the_traceback(sqlite_cli: Cli) -> None:
     result = sqlite_cli("--verbose", "token", "create", "nobody@example.com")
     assert result.returncode == 1
     assert "Traceback" in result.stderr and result.stderr.strip().splitlines()[-1].startswith("error: ")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def wait_for_ready(base: str, process: subprocess.Popen[str], timeout: float = 30.0) -> dict[str, object]:

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration import test_cli as cli_tests
-from tests.integration.test_cli import PASSWORD, TODO_AGENT, Cli, assert_one_line_error
-
-sqlite_cli = cli_tests.sqlite_cli  # real processes on a default SQLite data directory, shared with test_cli
+from tests.infra import PASSWORD, TODO_AGENT
+from tests.integration.conftest import Cli, assert_one_line_error
 
 pytestmark = pytest.mark.slow
 

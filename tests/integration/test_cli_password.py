@@ -6,15 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from domain.db import Database
-from domain.errors import AuthenticationFailed
-from domain.uow import UnitOfWork
 from domain.usecases import actor_for, authenticate, authenticate_session, start_session
-from tests.integration import test_cli as cli_tests
-from tests.integration.test_cli import PASSWORD, Cli, assert_one_line_error
-
-# The command-running fixtures of test_cli (real processes on SQLite and on PostgreSQL), shared.
-cli, sqlite_cli, postgres_cli = cli_tests.cli, cli_tests.sqlite_cli, cli_tests.postgres_cli
+from tests.infra import PASSWORD
+from tests.integration.conftest import Cli, accepted, assert_one_line_error, unit_of_work
 
 pytestmark = pytest.mark.slow
 
@@ -22,36 +16,19 @@ NEW_PASSWORD = "a brand new passphrase\n"
 
 
 async def _start_session(url: str, email: str) -> str:
-    db = Database(url)
-    try:
-        uow = UnitOfWork(db)
+    async with unit_of_work(url) as uow:
         actor = await actor_for(uow, email=email)
         return (await start_session(uow, actor.id, max_age=timedelta(hours=1))).session_id
-    finally:
-        await db.dispose()
 
 
 async def _session_live(url: str, email: str, session_id: str) -> bool:
-    db = Database(url)
-    try:
-        uow = UnitOfWork(db)
-        await authenticate_session(uow, (await actor_for(uow, email=email)).id, session_id)
-        return True
-    except AuthenticationFailed:
-        return False
-    finally:
-        await db.dispose()
+    async with unit_of_work(url) as uow:
+        return await accepted(authenticate_session(uow, (await actor_for(uow, email=email)).id, session_id))
 
 
 async def _logs_in(url: str, email: str, password: str) -> bool:
-    db = Database(url)
-    try:
-        await authenticate(UnitOfWork(db), email, password)
-        return True
-    except AuthenticationFailed:
-        return False
-    finally:
-        await db.dispose()
+    async with unit_of_work(url) as uow:
+        return await accepted(authenticate(uow, email, password))
 
 
 async def test_user_password_sets_the_password_and_ends_every_session(cli: Cli) -> None:

@@ -25,11 +25,8 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from tests.infra import require_or_skip
-from tests.integration import test_cli as cli_tests
-from tests.integration.test_cli import PASSWORD, Cli, assert_one_line_error
-
-sqlite_cli = cli_tests.sqlite_cli
+from tests.infra import PASSWORD, require_or_skip
+from tests.integration.conftest import Cli, assert_one_line_error
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

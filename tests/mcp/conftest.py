@@ -1,12 +1,8 @@
 """MCP fixtures: the real server acting for one user over the parametrized database, driven in-process by an
 `mcp.Client`, with helpers that check every reply against the tool's output schema.
 
-Building a server costs ~0.3 s of schema generation and a new client re-compiles every output schema it meets
-(~60 ms each), too much to repeat for each of a few hundred tests on two databases. So each role ("me", "alice",
-"bob") gets one server and one connected client for the whole run, and each test points that server's ports at
-its own unit of work and freshly created user. The tools read the ports on every call, so this is exactly the
-server `build_server(McpPorts(uow=uow, secret=..., fixed_user_id=user.id))` returns for that test;
-test_tool_catalogue checks a freshly built server offers the same catalogue."""
+Every test gets servers of its own: `servers.session(uow, actor)` builds `build_server(McpPorts(uow=uow, ...,
+fixed_user_id=actor.id))` over the test's unit of work (its database and clock) and connects a client to it."""
 
 from __future__ import annotations
 
@@ -121,39 +117,24 @@ def _text(content: list[Any]) -> str:
 
 
 @dataclass
-class _Held:
-    ports: McpPorts
-    client: Client
-    tools: dict[str, Tool]
-
-
-@dataclass
 class Servers:
-    """One server and one connected client per role for the whole run (see the module docstring)."""
+    """The test's servers, one per user, each with a connected client held open until the test ends."""
 
-    held: dict[str, _Held] = field(default_factory=dict)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     holders: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def session(self, role: str, uow: UnitOfWork, actor: Actor) -> Session:
-        """The role's client, its server now acting for `actor` over `uow`."""
-        if role not in self.held:
-            ports = McpPorts(uow=uow, secret=SECRET, fixed_user_id=actor.id)
-            self.held[role] = await self._connect(ports)
-        held = self.held[role]
-        held.ports.uow, held.ports.fixed_user_id = uow, actor.id
-        return Session(client=held.client, actor=actor, tools=held.tools)
-
-    async def _connect(self, ports: McpPorts) -> _Held:
-        # The client's anyio cancel scopes must be left by the task that entered them, so one background task
-        # holds each client open until the run ends.
-        ready: asyncio.Future[_Held] = asyncio.get_running_loop().create_future()
+    async def session(self, uow: UnitOfWork, actor: Actor) -> Session:
+        """A client of a new server acting for `actor` over `uow`."""
+        # The client's anyio cancel scopes must be left by the task that entered them, so a background task holds
+        # each client open until the test ends.
+        ready: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
+        server = build_server(McpPorts(uow=uow, secret=SECRET, fixed_user_id=actor.id))
 
         async def hold() -> None:
             try:
-                async with Client(build_server(ports)) as client:
+                async with Client(server) as client:
                     tools = {t.name: t for t in (await client.list_tools()).tools}
-                    ready.set_result(_Held(ports=ports, client=client, tools=tools))
+                    ready.set_result(Session(client=client, actor=actor, tools=tools))
                     await self.stop.wait()
             except BaseException as exc:
                 if not ready.done():
@@ -168,7 +149,7 @@ class Servers:
         await asyncio.gather(*self.holders)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def servers() -> AsyncIterator[Servers]:
     held = Servers()
     yield held
@@ -185,10 +166,10 @@ def now(clock: Clock) -> datetime:
 @pytest.fixture
 async def me(servers: Servers, uow: UnitOfWork, now: datetime) -> Session:
     """A new user in Asia/Tokyo talking to their own server."""
-    return await servers.session("me", uow, await new_actor(uow, "Asia/Tokyo"))
+    return await servers.session(uow, await new_actor(uow, "Asia/Tokyo"))
 
 
 @pytest.fixture
 async def bob(servers: Servers, uow: UnitOfWork, now: datetime) -> Session:
     """Another new user, on a server of his own over the same database."""
-    return await servers.session("bob", uow, await new_actor(uow, "UTC"))
+    return await servers.session(uow, await new_actor(uow, "UTC"))

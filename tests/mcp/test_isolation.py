@@ -66,7 +66,7 @@ async def everything_of(uow: UnitOfWork, actor: uc.Actor) -> tuple[list[dict[str
 
 @pytest.fixture
 async def alice(servers: Servers, uow: UnitOfWork, now: Any, victim: Victim) -> Session:
-    return await servers.session("alice", uow, victim.actor)
+    return await servers.session(uow, victim.actor)
 
 
 # (tool, arguments): "{open}", "{done}", "{trashed}" stand for A's ids, "{mine}" for a task of B's own.

@@ -5,16 +5,13 @@ Every check iterates the catalogue the server offers, so a tool added later with
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from mcp import Client
 from mcp.types import Tool
 
-from domain import usecases as uc
 from domain.uow import UnitOfWork
 from mcp_server import McpPorts, build_server
-from tests.conftest import Clock
 from tests.mcp.conftest import COMPACT_ROW, SECRET, Session
 
 TOOLS = {
@@ -189,14 +186,3 @@ async def test_a_freshly_built_server_offers_the_same_catalogue_and_acts_for_its
     assert fresh == me.tools
     assert who.structured_content is not None and who.structured_content["user_id"] == me.actor.id
 
-
-async def test_the_shared_server_acts_for_this_tests_user_over_this_tests_database_and_clock(
-    me: Session, uow: UnitOfWork, clock: Clock
-):
-    # Guards the fixture's reuse of one server per role: a server that captured an earlier test's unit of work
-    # would answer with another database's user or another clock's time.
-    user = await uc.get_user(uow, user_id=me.actor.id)
-    clock.set(datetime(2026, 7, 1, 23, 45, tzinfo=UTC))
-    who = (await me.ok("whoami")).data
-    assert (who["user_id"], who["email"]) == (user.id, user.email)
-    assert (who["local_date"], who["local_time"]) == ("2026-07-02", "08:45")

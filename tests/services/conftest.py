@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,15 +14,15 @@ from fastapi import FastAPI
 from sqlmodel import col, select
 
 from agent.store import ConversationStore
-from domain.access_tokens import issue_access_token
 from domain.db import Database
+from domain.events import REMINDER_DUE, ReminderDueV1, make_event
 from domain.models import OutboxEvent
 from domain.uow import UnitOfWork
-from domain.usecases import create_user
 from services.settings import ServiceSettings
 from services.subscriptions import Subscription, by_group, subscriptions
 from services.tables import DeadLetter
 from tests.api.conftest import SECRET, User
+from tests.api.conftest import signed_in as api_signed_in
 from tests.infra import (
     throwaway_database,
 )
@@ -101,10 +100,8 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def signed_in(uow: UnitOfWork, timezone: str = "UTC", *, admin: bool = False) -> User:
-    """A fresh user with an access token valid now (whatever the test's clock says)."""
-    view = await create_user(uow, f"user-{uuid.uuid4().hex[:12]}@example.com", timezone=timezone, is_admin=admin)
-    token = issue_access_token(view.id, SECRET, now=datetime.now(UTC), ttl=timedelta(minutes=30))
-    return User(id=view.id, headers={"Authorization": f"Bearer {token}"})
+    """A fresh user with an access token valid now by the wall clock (these tests' clock stands still at T0)."""
+    return await api_signed_in(uow, timezone, admin=admin, now=datetime.now(UTC))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -114,3 +111,9 @@ async def fresh_database(request: pytest.FixtureRequest, tmp_path_factory: pytes
     """A migrated database of the module's own: its outbox holds only the module's events."""
     async with throwaway_database(request.param, Path(tmp_path_factory.mktemp("services"))) as db:
         yield db
+
+
+def reminder_due(user_id: int, task_id: int = 7, *, late: bool = False, title: str = "Call mum") -> dict[str, Any]:
+    data = ReminderDueV1(user_id=user_id, task_id=task_id, title=title, due_at=T0, due_date=None, offset_minutes=15,
+                         scheduled_for=T0 - timedelta(minutes=15), late=late)
+    return make_event(REMINDER_DUE, data, source="todo-agent/reminder", subject=str(task_id), time=T0).to_json()

@@ -1,5 +1,5 @@
-"""Streaming in tests: an httpx transport that runs an ASGI app in-process and streams its response body as the app
-sends it, and a reader of server-sent events.
+"""Streaming in tests: `stream(app, user)` opens GET /api/v1/stream for a user; an httpx transport that runs an ASGI app
+in-process and streams its response body as the app sends it, and a reader of server-sent events.
 
 httpx.ASGITransport collects the whole body before answering, which never happens for an endless event stream.
 Closing the response tells the app the client went away (`http.disconnect`).
@@ -10,11 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, MutableMapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from starlette.types import ASGIApp
+
+from tests.api.conftest import User
 
 Message = MutableMapping[str, Any]
 
@@ -146,3 +150,20 @@ def _scope(request: httpx.Request) -> dict[str, Any]:
         "server": (request.url.host, request.url.port or 80),
         "state": {},
     }
+
+
+@asynccontextmanager
+async def stream(app: FastAPI, user: User, last_event_id: int | None = None) -> AsyncIterator[Reader]:
+    """An open stream for the user, subscribed once this yields."""
+    headers = dict(user.headers)
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = str(last_event_id)
+    async with (
+        httpx.AsyncClient(transport=StreamingASGITransport(app), base_url="http://testserver") as client,
+        client.stream("GET", "/api/v1/stream", headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        reader = Reader(response)
+        assert (await reader.next()).comments == ["connected"]
+        yield reader

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from domain.events import REMINDER_DUE, TASK_CREATED, ReminderDueV1
+from domain.events import REMINDER_DUE, TASK_CREATED, TASK_UPDATED, ReminderDueV1
 from domain.models import OutboxEvent
 from domain.uow import Tx, UnitOfWork
 from services.consumer import Outcome, Poison, decode, deliver
@@ -108,6 +108,24 @@ async def test_a_message_without_an_id_is_poison(uow: UnitOfWork) -> None:
     assert await deliver(uow, "g-no-id", Counting(), {"type": TASK_CREATED, "data": {}}) is Outcome.DROP
 
 
+async def test_a_subscription_calls_a_handler_only_for_the_event_types_routed_to_it(uow: UnitOfWork) -> None:
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    created, updated = Counting(), Counting()
+    sub = Subscription("test", "tasks", group, {TASK_CREATED: created, TASK_UPDATED: updated}, uow)
+    assert await sub.deliver(an_event()) is Outcome.SUCCESS
+    assert (created.calls, updated.calls) == (1, 0)
+
+
+async def test_an_event_of_a_type_no_handler_takes_is_acknowledged_once_without_effect(uow: UnitOfWork) -> None:
+    group, handler = f"g-{uuid.uuid4().hex[:8]}", Counting()
+    sub = Subscription("test", "tasks", group, {TASK_UPDATED: handler}, uow)
+    event = an_event()  # task.created
+    assert await sub.deliver(event) is Outcome.SUCCESS
+    assert handler.calls == 0 and await sent_for(uow, event["id"]) == 0
+    assert await inbox_has(uow, group, event["id"])
+    assert await sub.deliver({"type": TASK_CREATED, "data": {}}) is Outcome.DROP  # no id: poison all the same
+
+
 @pytest.mark.parametrize("data", [
     {"schema_version": 2, "user_id": 1},
     {"user_id": 1},
@@ -125,14 +143,14 @@ async def test_a_replayed_dead_letter_is_delivered_again_and_marked(uow: UnitOfW
     await deliver(uow, group, Counting(fail=Poison("bad")), event)
     [letter] = await list_dead_letters(uow, group=group)
 
-    still_bad = Subscription("test", "tasks", group, Counting(fail=Poison("still bad")), uow)
+    still_bad = Subscription("test", "tasks", group, {TASK_CREATED: Counting(fail=Poison("still bad"))}, uow)
     [result] = await replay(uow, [letter.id], {group: still_bad})
     assert result.outcome == "DROP"
     [again] = await list_dead_letters(uow, group=group)
     assert (again.id, again.attempts, again.error) == (letter.id, 2, "still bad")
 
     fixed = Counting()
-    [result] = await replay(uow, [letter.id], {group: Subscription("test", "tasks", group, fixed, uow)})
+    [result] = await replay(uow, [letter.id], {group: Subscription("test", "tasks", group, {TASK_CREATED: fixed}, uow)})
     assert result.outcome == "SUCCESS" and fixed.calls == 1
     assert await list_dead_letters(uow, group=group) == []
     [done] = await list_dead_letters(uow, group=group, include_replayed=True)

@@ -2,7 +2,7 @@
 (APP_API_TOKEN, sent by daprd as `dapr-api-token`) a forged CloudEvent is refused and changes nothing; with it the
 event is delivered; production refuses to start without a token; other buses mount no delivery route at all.
 
-The web host (create_app) and a service process (service_app) are the real ones, on the Dapr bus with no sidecar:
+The web host (create_app) and a service process (build_service) are the real ones, on the Dapr bus with no sidecar:
 nothing here publishes, and the apps' lifespans (relay, lease) are not run."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from fastapi import FastAPI
 from domain.events import TASK_CREATED
 from domain.schemas import TaskCreate
 from domain.usecases import Actor, create_task
-from runtime.bootstrap import Runtime, build_runtime, close_runtime, create_app
-from runtime.cli.service import ServiceName, build_service_runtime, service_app
+from runtime.bootstrap import Runtime, build_runtime, build_service, close_runtime, create_app
+from runtime.lease import PRIORITY_WEB
 from runtime.settings import Settings
 from services.audit_log import AuditQuery, list_audit
 from services.notifications import notification_of_event
@@ -51,7 +51,7 @@ def dapr_settings(migrated_file: Path, tmp_path: Path) -> Callable[..., Settings
 @pytest.fixture
 async def web_host(dapr_settings: Callable[..., Settings]) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
     """The web host on the Dapr bus, with a client standing where the sidecar (or an attacker) would."""
-    rt = build_runtime(dapr_settings(), role="web", priority=10)
+    rt = build_runtime(dapr_settings(), role="web", priority=PRIORITY_WEB)
     try:
         async with client_of(create_app(rt)) as client:
             yield rt, client
@@ -62,9 +62,9 @@ async def web_host(dapr_settings: Callable[..., Settings]) -> AsyncIterator[tupl
 @pytest.fixture
 async def audit_service(dapr_settings: Callable[..., Settings]) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
     """`todo-agent service audit` on the Dapr bus."""
-    rt, subs = build_service_runtime(ServiceName.audit, dapr_settings())
+    rt, app = build_service("audit", dapr_settings())
     try:
-        async with client_of(service_app(ServiceName.audit, rt, subs)) as client:
+        async with client_of(app) as client:
             yield rt, client
     finally:
         await close_runtime(rt)
@@ -161,16 +161,14 @@ async def test_production_on_dapr_without_an_app_token_refuses_to_start(
 ) -> None:
     """Both the web host and a service process refuse to build their apps, saying which variable to set."""
     settings = dapr_settings(env="production", secret_key="k" * 40, dapr_app_token=None)
-    rt = build_runtime(settings, role="web", priority=10)
-    service_rt, subs = build_service_runtime(ServiceName.reminder, settings)
+    rt = build_runtime(settings, role="web", priority=PRIORITY_WEB)
     try:
         with pytest.raises(UnprotectedDelivery, match="APP_API_TOKEN"):
             create_app(rt)
         with pytest.raises(UnprotectedDelivery, match="APP_API_TOKEN"):
-            service_app(ServiceName.reminder, service_rt, subs)
+            build_service("reminder", settings)
     finally:
         await close_runtime(rt)
-        await close_runtime(service_rt)
 
 
 async def test_with_the_in_process_bus_the_web_host_mounts_no_delivery_route(runtime: Runtime) -> None:
@@ -184,9 +182,9 @@ async def test_with_the_in_process_bus_the_web_host_mounts_no_delivery_route(run
 
 async def test_on_kafka_a_service_process_mounts_no_delivery_route(dapr_settings: Callable[..., Settings]) -> None:
     """A service process on Kafka serves health only."""
-    rt, subs = build_service_runtime(ServiceName.audit, dapr_settings(bus="kafka", kafka_bootstrap="127.0.0.1:1"))
+    rt, app = build_service("audit", dapr_settings(bus="kafka", kafka_bootstrap="127.0.0.1:1"))
     try:
-        async with client_of(service_app(ServiceName.audit, rt, subs)) as client:
+        async with client_of(app) as client:
             assert (await client.post("/events/audit", json={})).status_code == 404
             assert (await client.get("/dapr/subscribe")).status_code == 404
     finally:

@@ -7,8 +7,10 @@ The relay and the scheduler are stepped by hand (relay_once, fire_due) on a cont
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,38 +18,45 @@ import pytest
 from fastapi import FastAPI
 from sqlmodel import col, select
 
-from agent.store import ConversationStore
 from domain.db import Database
 from domain.models import OutboxEvent, Task
-from domain.ports import OutboundMessage
+from domain.ports import OutboundMessage, Publisher
 from domain.schemas import RecurrenceSpec, TaskCreate
 from domain.uow import UnitOfWork
 from domain.usecases import Actor, complete_task, create_task
+from runtime.bootstrap import Runtime, build_runtime, close_runtime, create_app
+from runtime.lease import PRIORITY_WEB
 from runtime.relay import Relay
-from runtime.wiring.inprocess import wire_inprocess
+from runtime.settings import Settings
 from services import audit
 from services.reminder_scheduler import fire_due
 from services.subscriptions import REMINDER, service_uow
 from services.tables import AuditEntry, ReminderSchedule
-from services.transport.inprocess import InProcessBus
 from tests.api.conftest import SECRET, User
 from tests.conftest import Clock
 from tests.services.conftest import T0, signed_in
-from tests.services.test_stream import Reader, stream
-from web.api import include_api
-from web.deps import ApiState
-from web.live import LiveHub
+from tests.services.streaming import Reader, stream
 
 
 @dataclass
 class Embedded:
-    """The embedded runtime's moving parts, wired as the web host wires them."""
+    """The embedded runtime, built by the bootstrap as `todo-agent serve` builds it, on the test's database and
+    clock; the relay and the scheduler are stepped by hand instead of running in the background."""
 
-    uow: UnitOfWork
-    bus: InProcessBus
-    relay: Relay
-    hub: LiveHub
+    rt: Runtime
     app: FastAPI
+
+    @property
+    def uow(self) -> UnitOfWork:
+        return self.rt.uow
+
+    @property
+    def bus(self) -> Publisher:
+        return self.rt.publisher
+
+    @property
+    def relay(self) -> Relay:
+        return self.rt.relay
 
     async def drain(self) -> int:
         """Relay until the outbox is empty (consumers' outgoing events included); how many were published."""
@@ -61,17 +70,20 @@ class Embedded:
 
 
 @pytest.fixture
-def embedded(fresh_database: Database, clock: Clock) -> Embedded:
+async def embedded(fresh_database: Database, clock: Clock, tmp_path: Path) -> AsyncIterator[Embedded]:
     clock.set(T0)
-    uow = UnitOfWork(fresh_database, clock)
-    bus, hub = InProcessBus(), LiveHub(ping_seconds=0)
-    relay = Relay(uow, bus, base_backoff=0)
-    wire_inprocess(bus, uow, hub, wake=relay.wake)
-    app = FastAPI()
-    store = ConversationStore(uow.db.writer, reader=uow.db.reader)
-    include_api(app, ApiState(uow=uow, secret=SECRET, conversations=store))
-    app.state.live = hub
-    return Embedded(uow, bus, relay, hub, app)
+    # A lease that outlives the tests' clock jumps (days): this runtime leads, so its relay publishes.
+    settings = Settings(database_url=fresh_database.url, data_dir=tmp_path, secret_key=SECRET,
+                        lease_ttl_seconds=10 * 365 * 86400)
+    rt = build_runtime(settings, role="web", priority=PRIORITY_WEB, clock=clock)
+    rt.relay.base_backoff = 0
+    try:
+        assert await rt.lease.try_acquire()
+        yield Embedded(rt, create_app(rt))
+        clock.set(T0)  # released "at T0", so the module's next test (back at T0) can lead in turn
+        await rt.lease.release()
+    finally:
+        await close_runtime(rt)
 
 
 async def api(app: FastAPI, user: User, path: str, **params: Any) -> dict[str, Any]:

@@ -16,8 +16,7 @@ from domain.uow import UnitOfWork
 from runtime.wiring import workers
 from runtime.wiring.workers import LiveFeed
 from services.subscriptions import Subscription
-from tests.services.conftest import signed_in
-from tests.services.test_notifications import reminder_due
+from tests.services.conftest import reminder_due, signed_in
 from web.live import LiveEvent, LiveHub
 
 

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from domain.events import REMINDER_DUE, ReminderDueV1, make_event
+from domain.events import REMINDER_DUE
 from domain.uow import UnitOfWork
 from services.consumer import Outcome
 from services.notifications import notification_of_event
 from services.subscriptions import Subscription
 from tests.api.conftest import assert_problem
-from tests.services.conftest import T0, dead_letter, signed_in
-
-
-def reminder_due(user_id: int, task_id: int = 7, *, late: bool = False, title: str = "Call mum") -> dict[str, Any]:
-    data = ReminderDueV1(user_id=user_id, task_id=task_id, title=title, due_at=T0, due_date=None, offset_minutes=15,
-                         scheduled_for=T0 - timedelta(minutes=15), late=late)
-    return make_event(REMINDER_DUE, data, source="todo-agent/reminder", subject=str(task_id), time=T0).to_json()
+from tests.services.conftest import dead_letter, reminder_due, signed_in
 
 
 @pytest.fixture

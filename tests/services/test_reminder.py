@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 from sqlmodel import col, select
 
 from domain.schemas import TaskCreate, TaskUpdate
@@ -24,9 +25,10 @@ from domain.usecases import (
     set_reminders,
     update_task,
 )
+from runtime.cli.support import setting_problem
+from runtime.settings import ServiceConfig
 from services.consumer import Outcome
 from services.reminder_times import fire_time
-from services.settings import ServiceSettings
 from services.subscriptions import Subscription, by_group, subscriptions
 from services.tables import ReminderSchedule
 from tests.conftest import Clock, new_actor
@@ -144,9 +146,10 @@ async def test_all_day_tasks_remind_at_nine_local_on_the_due_day_minus_offsets(
 
 
 async def test_the_all_day_reminder_time_is_configurable(
-    uow: UnitOfWork, at_t0: Clock, outbox: Outbox
+    uow: UnitOfWork, at_t0: Clock, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = ServiceSettings.from_env({"TODO_AGENT_ALL_DAY_REMINDER_TIME": "07:30"})
+    monkeypatch.setenv("TODO_AGENT_ALL_DAY_REMINDER_TIME", "07:30")
+    settings = ServiceConfig().as_settings()
     reminder = by_group(subscriptions(uow, settings))["reminder"]
     actor = await new_actor(uow, "Europe/Berlin")
     task = await create_task(uow, actor, TaskCreate(title="Bins", due_at="2026-06-10", reminders=[0]))
@@ -154,9 +157,12 @@ async def test_the_all_day_reminder_time_is_configurable(
     assert await pending(uow, task.id) == [(0, datetime(2026, 6, 10, 7, 30, tzinfo=BERLIN).astimezone(UTC))]
 
 
-def test_a_bad_all_day_reminder_time_is_refused_naming_the_setting() -> None:
-    with pytest.raises(ValueError, match="TODO_AGENT_ALL_DAY_REMINDER_TIME"):
-        ServiceSettings.from_env({"TODO_AGENT_ALL_DAY_REMINDER_TIME": "nine"})
+def test_a_bad_all_day_reminder_time_is_refused_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TODO_AGENT_ALL_DAY_REMINDER_TIME", "nine")
+    with pytest.raises(ValidationError) as refused:
+        ServiceConfig()
+    assert [setting_problem(e) for e in refused.value.errors()] == [
+        "TODO_AGENT_ALL_DAY_REMINDER_TIME must be a time of day, e.g. 09:00 (got 'nine')"]
 
 
 async def test_offsets_of_a_day_or_more_keep_the_local_time_across_dst(

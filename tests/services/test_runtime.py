@@ -17,7 +17,7 @@ from domain.usecases import Actor, complete_task, create_task
 from runtime.bootstrap import Runtime, create_app
 from services.audit_log import AuditQuery, list_audit
 from tests.hosts import eventually, user_of
-from tests.services.test_stream import stream
+from tests.services.streaming import stream
 
 pytestmark = pytest.mark.slow
 

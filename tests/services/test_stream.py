@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -13,28 +11,11 @@ from fastapi import FastAPI
 from domain.schemas import TaskCreate
 from domain.uow import UnitOfWork
 from domain.usecases import Actor, complete_task, create_task
-from tests.api.conftest import User, assert_problem
+from tests.api.conftest import assert_problem
 from tests.services.conftest import Outbox, signed_in
-from tests.services.streaming import Reader, StreamingASGITransport
+from tests.services.streaming import stream
 from web.live import LiveHub
 from web.live_feed import task_changed_feed
-
-
-@asynccontextmanager
-async def stream(app: FastAPI, user: User, last_event_id: int | None = None) -> AsyncIterator[Reader]:
-    """An open stream for the user, subscribed once this yields."""
-    headers = dict(user.headers)
-    if last_event_id is not None:
-        headers["Last-Event-ID"] = str(last_event_id)
-    async with (
-        httpx.AsyncClient(transport=StreamingASGITransport(app), base_url="http://testserver") as client,
-        client.stream("GET", "/api/v1/stream", headers=headers) as response,
-    ):
-        assert response.status_code == 200
-        assert response.headers["content-type"].startswith("text/event-stream")
-        reader = Reader(response)
-        assert (await reader.next()).comments == ["connected"]
-        yield reader
 
 
 async def test_the_stream_needs_a_token(client: httpx.AsyncClient) -> None:

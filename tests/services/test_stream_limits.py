@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from domain.uow import UnitOfWork
-from services.settings import ServiceSettings
+from runtime.settings import ServiceConfig
 from tests.api.conftest import assert_problem
 from tests.services.conftest import signed_in
-from tests.services.test_stream import stream
+from tests.services.streaming import stream
 from web.live import CLOSED, LiveHub, LiveSubscription
 
 
@@ -56,9 +57,11 @@ async def test_a_full_process_refuses_a_new_stream_with_503_and_retry_after(
     assert int(refused.headers["Retry-After"]) > 0
 
 
-def test_the_stream_limits_are_read_from_the_environment() -> None:
+def test_the_stream_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """TODO_AGENT_STREAMS_PER_USER and TODO_AGENT_STREAMS_MAX set the hub's caps."""
-    settings = ServiceSettings.from_env({"TODO_AGENT_STREAMS_PER_USER": "3", "TODO_AGENT_STREAMS_MAX": "40"})
+    monkeypatch.setenv("TODO_AGENT_STREAMS_PER_USER", "3")
+    monkeypatch.setenv("TODO_AGENT_STREAMS_MAX", "40")
+    settings = ServiceConfig().as_settings()
     hub = LiveHub.from_settings(settings)
     assert (settings.streams_per_user, settings.streams_max) == (3, 40)
     assert (hub.per_user, hub.max_streams) == (3, 40)

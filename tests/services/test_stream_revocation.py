@@ -14,7 +14,7 @@ from domain.uow import UnitOfWork
 from domain.usecases import actor_for, create_api_token, revoke_session, revoke_token, start_session
 from tests.api.conftest import SECRET, User
 from tests.conftest import new_actor
-from tests.services.test_stream import stream
+from tests.services.streaming import stream
 from web.live import LiveHub
 
 RECHECK = 0.1  # seconds: short, so that the generous bounds below are never near

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+from tests.infra import free_port
+
 PORT_WAIT_SECONDS = 10.0
 
 
@@ -36,12 +38,6 @@ def tansu_binary() -> str | None:
         if os.access(path, os.X_OK):
             return str(path)
     return shutil.which("tansu")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def port_open(port: int) -> bool:

@@ -249,15 +249,11 @@ def outbound(event: dict[str, Any], topic: str = "reminders") -> OutboundMessage
     return OutboundMessage(topic=topic, key=str(event["data"]["user_id"]), event_id=event["id"], event=event)
 
 
-async def test_the_publisher_posts_our_cloud_event_to_the_documented_publish_api(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("DAPR_HTTP_PORT", "3601")
-    monkeypatch.setenv("DAPR_API_TOKEN", "s3cret-token")
+async def test_the_publisher_posts_our_cloud_event_to_the_documented_publish_api() -> None:
     fake = FakeSidecar()
     event = reminder_event(user_id=42, task_id=7)
     async with fake.client() as client:
-        publisher = DaprPublisher(http_client=client)
+        publisher = DaprPublisher(http_port=3601, api_token="s3cret-token", http_client=client)
         await publisher.publish(outbound(event))
         await publisher.close()
         assert not client.is_closed  # an injected client belongs to its owner
@@ -272,11 +268,7 @@ async def test_the_publisher_posts_our_cloud_event_to_the_documented_publish_api
     assert json.loads(request.content) == event  # our envelope as is: Dapr keeps id, type, source, subject, time
 
 
-async def test_without_a_token_no_token_header_is_sent_and_arguments_beat_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("DAPR_API_TOKEN", raising=False)
-    monkeypatch.setenv("DAPR_HTTP_PORT", "3601")
+async def test_without_a_token_no_token_header_is_sent() -> None:
     fake = FakeSidecar()
     async with fake.client() as client:
         await DaprPublisher("kafka-pubsub", http_port=3999, http_client=client).publish(outbound(reminder_event(1, 1)))
@@ -326,6 +318,19 @@ def test_the_composition_root_builds_the_configured_publisher_without_connecting
     dapr = build_publisher(Settings(bus="dapr", dapr_pubsub="kafka-pubsub"))
     assert isinstance(dapr, DaprPublisher)
     assert (dapr.pubsub, dapr.base_url, dapr.api_token) == ("kafka-pubsub", "http://127.0.0.1:3777", "tok")
+
+    def sidecar(**settings: Any) -> str:
+        publisher = build_publisher(Settings(bus="dapr", **settings))
+        assert isinstance(publisher, DaprPublisher)
+        return publisher.base_url
+
+    monkeypatch.setenv("DAPR_RUNTIME_HOST", "")
+    assert sidecar() == "http://127.0.0.1:3777"  # set but empty counts as unset
+    monkeypatch.setenv("DAPR_RUNTIME_HOST", "sidecar.local")
+    assert sidecar() == "http://sidecar.local:3777"
+    assert sidecar(dapr_http_port=3999) == "http://sidecar.local:3999"  # an argument beats the environment
+    monkeypatch.setenv("DAPR_HTTP_ENDPOINT", "https://dapr.example:443/")
+    assert sidecar() == "https://dapr.example:443"
 
     kafka = build_publisher(Settings(bus="kafka", kafka_bootstrap="127.0.0.1:1"))
     assert isinstance(kafka, KafkaPublisher) and kafka.bootstrap == "127.0.0.1:1"

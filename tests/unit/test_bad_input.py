@@ -44,13 +44,9 @@ from domain.usecases import (
     set_timezone,
     update_task,
 )
-from tests.conftest import new_actor
+from tests.conftest import new_actor, new_task
 
 VALID_PRIORITIES = ("none", "low", "medium", "high", "urgent")
-
-
-async def make(uow: UnitOfWork, actor: Actor, title: str = "Task", **fields: Any) -> TaskView:
-    return await create_task(uow, actor, TaskCreate(title=title, **fields))
 
 
 async def unchanged(uow: UnitOfWork, actor: Actor, task: TaskView) -> bool:
@@ -63,13 +59,13 @@ async def unchanged(uow: UnitOfWork, actor: Actor, task: TaskView) -> bool:
 @pytest.mark.parametrize("title", ["", "   ", "\n\t "])
 async def test_an_empty_or_blank_title_is_refused(uow, actor, title):
     with pytest.raises(InvalidInput) as err:
-        await make(uow, actor, title)
+        await new_task(uow, actor, title)
     assert err.value.field == "title" and "empty" in err.value.message
     assert (await list_tasks(uow, actor)).count == 0
 
 
 async def test_updating_a_title_to_blank_is_refused(uow, actor):
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     with pytest.raises(InvalidInput) as err:
         await update_task(uow, actor, task.id, TaskUpdate(title="  "))
     assert err.value.field == "title"
@@ -78,18 +74,18 @@ async def test_updating_a_title_to_blank_is_refused(uow, actor):
 
 async def test_a_title_of_501_characters_is_refused_and_500_is_accepted(uow, actor):
     with pytest.raises(InvalidInput) as err:
-        await make(uow, actor, "x" * 501)
+        await new_task(uow, actor, "x" * 501)
     assert err.value.field == "title" and "500" in err.value.message
-    assert len((await make(uow, actor, "x" * 500)).title) == 500
-    assert len((await make(uow, actor, " " + "y" * 500 + " ")).title) == 500
+    assert len((await new_task(uow, actor, "x" * 500)).title) == 500
+    assert len((await new_task(uow, actor, " " + "y" * 500 + " ")).title) == 500
 
 
 async def test_a_description_of_10001_characters_is_refused(uow, actor):
     with pytest.raises(InvalidInput) as err:
-        await make(uow, actor, description="d" * 10_001)
+        await new_task(uow, actor, description="d" * 10_001)
     assert err.value.field == "description" and "10000" in err.value.message.replace(",", "")
-    assert len((await make(uow, actor, description="d" * 10_000)).description) == 10_000
-    task = await make(uow, actor)
+    assert len((await new_task(uow, actor, description="d" * 10_000)).description) == 10_000
+    task = await new_task(uow, actor)
     with pytest.raises(InvalidInput) as err:
         await update_task(uow, actor, task.id, TaskUpdate(description="d" * 10_001))
     assert err.value.field == "description"
@@ -107,9 +103,9 @@ def _assert_names_valid_priorities(err: pytest.ExceptionInfo[InvalidInput]) -> N
 
 async def test_an_unknown_priority_is_refused_with_the_valid_ones_listed(uow, actor):
     with pytest.raises(InvalidInput) as err:
-        await make(uow, actor, priority="critical")
+        await new_task(uow, actor, priority="critical")
     _assert_names_valid_priorities(err)
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     for call in (
         set_priority(uow, actor, task.id, "critical"),
         update_task(uow, actor, task.id, TaskUpdate(priority="critical")),
@@ -127,9 +123,9 @@ async def test_an_unknown_priority_is_refused_with_the_valid_ones_listed(uow, ac
 
 async def test_twenty_one_tags_are_refused(uow, actor):
     with pytest.raises(InvalidInput) as err:
-        await make(uow, actor, tags=[f"tag{i}" for i in range(21)])
+        await new_task(uow, actor, tags=[f"tag{i}" for i in range(21)])
     assert err.value.field == "tags" and "20" in err.value.message
-    task = await make(uow, actor, tags=[f"tag{i}" for i in range(20)])
+    task = await new_task(uow, actor, tags=[f"tag{i}" for i in range(20)])
     with pytest.raises(InvalidInput) as err:
         await update_task(uow, actor, task.id, TaskUpdate(tags=[f"new{i}" for i in range(21)]))
     assert err.value.field == "tags"
@@ -137,21 +133,21 @@ async def test_twenty_one_tags_are_refused(uow, actor):
 
 
 async def test_twenty_tags_that_normalize_to_nineteen_are_accepted(uow, actor):
-    task = await make(uow, actor, tags=[f"tag{i}" for i in range(19)] + ["TAG0"])
+    task = await new_task(uow, actor, tags=[f"tag{i}" for i in range(19)] + ["TAG0"])
     assert len(task.tags) == 19
 
 
 async def test_twenty_one_tags_in_one_call_are_refused_even_when_they_normalize_to_twenty(uow, actor):
     with pytest.raises(InvalidInput) as err:
-        await make(uow, actor, tags=[f"tag{i}" for i in range(20)] + ["TAG0"])
+        await new_task(uow, actor, tags=[f"tag{i}" for i in range(20)] + ["TAG0"])
     assert err.value.field == "tags" and "at most 20 tags per call" in err.value.message
 
 
 async def test_a_tag_of_51_characters_is_refused_and_50_is_accepted(uow, actor):
     with pytest.raises(InvalidInput) as err:
-        await make(uow, actor, tags=["t" * 51])
+        await new_task(uow, actor, tags=["t" * 51])
     assert err.value.field == "tags" and "50" in err.value.message
-    task = await make(uow, actor, tags=["t" * 50])
+    task = await new_task(uow, actor, tags=["t" * 50])
     with pytest.raises(InvalidInput) as err:
         await add_tags(uow, actor, task.id, ["ok", "u" * 51])
     assert err.value.field == "tags"
@@ -161,12 +157,12 @@ async def test_a_tag_of_51_characters_is_refused_and_50_is_accepted(uow, actor):
 @pytest.mark.parametrize("tag", ["", "   ", "#"])
 async def test_an_empty_tag_is_refused(uow, actor, tag):
     with pytest.raises(InvalidInput) as err:
-        await make(uow, actor, tags=["fine", tag])
+        await new_task(uow, actor, tags=["fine", tag])
     assert err.value.field == "tags"
 
 
 async def test_renaming_a_tag_to_51_characters_or_an_unknown_tag_is_refused(uow, actor):
-    await make(uow, actor, tags=["home"])
+    await new_task(uow, actor, tags=["home"])
     with pytest.raises(InvalidInput) as err:
         await rename_tag(uow, actor, "home", "h" * 51)
     assert err.value.field == "new_name"
@@ -196,7 +192,7 @@ async def test_renaming_a_tag_to_51_characters_or_an_unknown_tag_is_refused(uow,
     ],
 )
 async def test_an_invalid_rule_is_refused_with_an_example(uow, actor, rule):
-    task = await make(uow, actor, due_at="2026-05-04T09:00")
+    task = await new_task(uow, actor, due_at="2026-05-04T09:00")
     with pytest.raises(InvalidRecurrence) as err:
         await set_recurrence(uow, actor, task.id, RecurrenceSpec(rule=rule))
     assert err.value.field == "rule"
@@ -207,9 +203,9 @@ async def test_an_invalid_rule_is_refused_with_an_example(uow, actor, rule):
 async def test_an_invalid_rule_is_refused_on_create_update_and_preview(uow, actor):
     bad = RecurrenceSpec(rule="every blursday")
     with pytest.raises(InvalidRecurrence):
-        await make(uow, actor, recurrence=bad)
+        await new_task(uow, actor, recurrence=bad)
     assert (await list_tasks(uow, actor)).count == 0
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     with pytest.raises(InvalidRecurrence):
         await update_task(uow, actor, task.id, TaskUpdate(title="changed", recurrence=bad))
     assert await unchanged(uow, actor, task)
@@ -241,9 +237,9 @@ async def test_an_unknown_timezone_is_refused_when_changing_it_and_the_old_one_s
 @pytest.mark.parametrize("due", ["next blursday", "2026-02-30", "2026-13-01T09:00", "31/12/2026", "soon", ""])
 async def test_an_unparseable_due_is_refused_with_examples(uow, actor, due):
     with pytest.raises(InvalidDue) as err:
-        await make(uow, actor, due_at=due)
+        await new_task(uow, actor, due_at=due)
     assert err.value.field == "due_at" and "e.g." in err.value.message
-    task = await make(uow, actor, due_at="2026-05-04")
+    task = await new_task(uow, actor, due_at="2026-05-04")
     for call in (set_due_date(uow, actor, task.id, due), update_task(uow, actor, task.id, TaskUpdate(due_at=due))):
         with pytest.raises(InvalidDue):
             await call
@@ -261,7 +257,7 @@ async def test_an_unparseable_due_filter_names_the_filter(uow, actor, field):
 
 
 async def test_a_stale_version_is_refused_with_the_current_one(uow, actor):
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     await complete_task(uow, actor, task.id)
     with pytest.raises(VersionConflict) as err:
         await update_task(uow, actor, task.id, TaskUpdate(title="late edit"), expected_version=1)
@@ -270,7 +266,7 @@ async def test_a_stale_version_is_refused_with_the_current_one(uow, actor):
 
 
 async def test_a_future_version_is_a_conflict_too(uow, actor):
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     with pytest.raises(VersionConflict):
         await set_priority(uow, actor, task.id, "high", expected_version=7)
 
@@ -304,7 +300,7 @@ _BULK = [
 
 @pytest.mark.parametrize("bulk", _BULK, ids=["complete", "delete", "priority", "tags"])
 async def test_a_bulk_request_with_no_ids_or_51_ids_is_refused(uow, actor, bulk):
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     for ids, hint in (([], "at least one"), ([task.id, *range(10**9, 10**9 + 50)], "50")):
         with pytest.raises(InvalidInput) as err:
             await bulk(uow, actor, ids)
@@ -341,7 +337,7 @@ async def test_a_bad_cursor_is_refused(uow, actor, cursor):
 
 async def test_a_cursor_is_refused_for_another_query_or_sort(uow, actor):
     for i in range(3):
-        await make(uow, actor, f"t{i}", priority="high")
+        await new_task(uow, actor, f"t{i}", priority="high")
     page = await list_tasks(uow, actor, TaskQuery(limit=1, sort="title"))
     assert page.next_cursor is not None
     for other in (
@@ -357,8 +353,8 @@ async def test_a_cursor_is_refused_for_another_query_or_sort(uow, actor):
 
 @pytest.mark.parametrize("sort", ["due", "priority", "created", "updated", "title"])
 async def test_a_forged_cursor_with_a_key_of_the_wrong_type_is_refused(uow, actor, sort):
-    await make(uow, actor, "a", due_at="2026-05-04")
-    await make(uow, actor, "b", due_at="2026-05-05")
+    await new_task(uow, actor, "a", due_at="2026-05-04")
+    await new_task(uow, actor, "b", due_at="2026-05-05")
     cursor = (await list_tasks(uow, actor, TaskQuery(limit=1, sort=sort))).next_cursor
     assert cursor is not None
     body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -386,9 +382,9 @@ async def test_search_text_over_500_characters_is_refused(uow, actor):
 @pytest.mark.parametrize("offsets", [[-1], [0, 40_321], [60 * 24 * 365], list(range(11))])
 async def test_reminder_offsets_out_of_range_or_too_many_are_refused(uow, actor, offsets):
     with pytest.raises(InvalidInput) as err:
-        await make(uow, actor, reminders=offsets)
+        await new_task(uow, actor, reminders=offsets)
     assert err.value.field == "reminders"
-    task = await make(uow, actor, due_at="2026-05-04T09:00", reminders=[0])
+    task = await new_task(uow, actor, due_at="2026-05-04T09:00", reminders=[0])
     for call in (lambda: set_reminders(uow, actor, task.id, offsets),
                  lambda: update_task(uow, actor, task.id, TaskUpdate(reminders=offsets))):
         with pytest.raises(InvalidInput) as err:
@@ -398,13 +394,13 @@ async def test_reminder_offsets_out_of_range_or_too_many_are_refused(uow, actor,
 
 
 async def test_the_largest_reminder_offset_is_four_weeks(uow, actor):
-    task = await make(uow, actor, reminders=[0, 40_320])
+    task = await new_task(uow, actor, reminders=[0, 40_320])
     assert task.reminders == [0, 40_320]
 
 
 @pytest.mark.parametrize("offsets", [[1.5], ["60"], [True]])
 async def test_a_reminder_that_is_not_whole_minutes_is_refused(uow, actor, offsets):
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     with pytest.raises(InvalidInput) as err:
         await set_reminders(uow, actor, task.id, offsets)
     assert err.value.field == "reminders"

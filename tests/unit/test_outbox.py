@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,11 +23,12 @@ from domain.models import OutboxEvent
 from domain.ports import OutboundMessage, Publisher
 from domain.schemas import TaskCreate, TaskQuery
 from domain.uow import UnitOfWork
-from domain.usecases import Actor, create_task, create_user, list_tasks, outbox_status, prune_outbox
+from domain.usecases import Actor, create_task, list_tasks, outbox_status, prune_outbox
 from domain.usecases.common import emit_change
 from runtime.relay import Relay
 from runtime.wakeup import listen_for_outbox
 from services.transport import InProcessBus
+from tests.conftest import new_actor
 from tests.infra import (
     throwaway_database,
 )
@@ -69,11 +69,6 @@ async def own_uow(own_database: Database, clock: Any) -> UnitOfWork:
     async with own_database.writer() as session, session.begin():
         await session.exec(sa.delete(OutboxEvent))
     return UnitOfWork(own_database, clock)
-
-
-async def new_actor(uow: UnitOfWork) -> Actor:
-    user = await create_user(uow, f"outbox-{uuid.uuid4().hex[:12]}@example.com")
-    return Actor(id=user.id)
 
 
 async def create_tasks(uow: UnitOfWork, actor: Actor, n: int) -> list[str]:
@@ -185,6 +180,7 @@ async def test_waking_the_relay_sends_a_committed_event_without_waiting_for_the_
     actor = await new_actor(own_uow)
     publisher = Recorder()
     relay = Relay(own_uow, publisher, poll_seconds=60)
+    own_uow.on_events_committed(relay.wake)  # as build_runtime wires it
     running = asyncio.create_task(relay.run())
     try:
         await asyncio.sleep(0.1)  # the first pass finds nothing and waits for a wake-up

@@ -15,7 +15,7 @@ from sqlmodel import col
 from domain.db import Database
 from domain.errors import Conflict, NothingToUndo, TagNotFound, TaskNotFound
 from domain.models import OutboxEvent, Task
-from domain.schemas import RecurrenceSpec, TaskCreate, TaskPage, TaskQuery, TaskUpdate, TaskView
+from domain.schemas import RecurrenceSpec, TaskPage, TaskQuery, TaskUpdate, TaskView
 from domain.uow import UnitOfWork
 from domain.usecases import (
     Actor,
@@ -23,7 +23,6 @@ from domain.usecases import (
     bulk_complete,
     bulk_set_priority,
     complete_task,
-    create_task,
     delete_tag,
     delete_task,
     get_task,
@@ -38,13 +37,9 @@ from domain.usecases import (
     update_task,
     whats_now,
 )
-from tests.conftest import Clock, new_actor
+from tests.conftest import Clock, new_actor, new_task
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-async def make(uow: UnitOfWork, actor: Actor, title: str = "Task", **fields: Any) -> TaskView:
-    return await create_task(uow, actor, TaskCreate(title=title, **fields))
 
 
 def ids(page: TaskPage) -> list[int]:
@@ -75,12 +70,12 @@ async def every_page(uow: UnitOfWork, actor: Actor, query: TaskQuery) -> tuple[l
 
 
 async def test_status_filters_select_open_completed_or_the_trash(uow, actor):
-    open_ = await make(uow, actor, "open")
-    done = await make(uow, actor, "done")
+    open_ = await new_task(uow, actor, "open")
+    done = await new_task(uow, actor, "done")
     await complete_task(uow, actor, done.id)
-    trashed = await make(uow, actor, "trashed")
+    trashed = await new_task(uow, actor, "trashed")
     await delete_task(uow, actor, trashed.id)
-    trashed_done = await make(uow, actor, "trashed done")
+    trashed_done = await new_task(uow, actor, "trashed done")
     await complete_task(uow, actor, trashed_done.id)
     await delete_task(uow, actor, trashed_done.id)
     assert await found(uow, actor) == {open_.id, done.id}
@@ -94,18 +89,18 @@ async def test_status_filters_select_open_completed_or_the_trash(uow, actor):
 
 
 async def test_priority_filter_takes_several_priorities_in_any_case(uow, actor):
-    by = {p: (await make(uow, actor, p, priority=p)).id for p in ("none", "low", "medium", "high", "urgent")}
+    by = {p: (await new_task(uow, actor, p, priority=p)).id for p in ("none", "low", "medium", "high", "urgent")}
     assert await found(uow, actor, priority=["HIGH", "urgent"]) == {by["high"], by["urgent"]}
     assert await found(uow, actor, priority=["none"]) == {by["none"]}
     assert await found(uow, actor, priority=[]) == set(by.values())
 
 
 async def test_tag_filter_matches_any_or_all_of_the_tags(uow, actor, other):
-    a = await make(uow, actor, "a", tags=["home"])
-    ab = await make(uow, actor, "ab", tags=["home", "errand"])
-    b = await make(uow, actor, "b", tags=["errand", "later"])
-    await make(uow, actor, "none")
-    await make(uow, other, "theirs", tags=["home", "errand"])
+    a = await new_task(uow, actor, "a", tags=["home"])
+    ab = await new_task(uow, actor, "ab", tags=["home", "errand"])
+    b = await new_task(uow, actor, "b", tags=["errand", "later"])
+    await new_task(uow, actor, "none")
+    await new_task(uow, other, "theirs", tags=["home", "errand"])
     assert await found(uow, actor, tag=["Home"]) == {a.id, ab.id}
     assert await found(uow, actor, tag=["home", "errand"]) == {a.id, ab.id, b.id}
     assert await found(uow, actor, tag=["home", "errand"], tag_mode="all") == {ab.id}
@@ -114,10 +109,10 @@ async def test_tag_filter_matches_any_or_all_of_the_tags(uow, actor, other):
 
 
 async def test_due_before_and_after_with_moments_are_strict_bounds(uow, actor):
-    early = await make(uow, actor, "early", due_at="2026-05-01T08:00:00Z")
-    edge = await make(uow, actor, "edge", due_at="2026-05-01T09:00:00Z")
-    late = await make(uow, actor, "late", due_at="2026-05-01T10:00:00Z")
-    await make(uow, actor, "no due")
+    early = await new_task(uow, actor, "early", due_at="2026-05-01T08:00:00Z")
+    edge = await new_task(uow, actor, "edge", due_at="2026-05-01T09:00:00Z")
+    late = await new_task(uow, actor, "late", due_at="2026-05-01T10:00:00Z")
+    await new_task(uow, actor, "no due")
     bound = "2026-05-01T11:00:00+02:00"  # 09:00Z
     assert await found(uow, actor, due_before=bound) == {early.id}
     assert await found(uow, actor, due_after=bound) == {late.id}
@@ -127,14 +122,14 @@ async def test_due_before_and_after_with_moments_are_strict_bounds(uow, actor):
 
 async def test_due_before_and_after_a_date_mean_whole_days_in_the_users_timezone(uow):
     actor = await new_actor(uow, "Asia/Tokyo")
-    day_before = await make(uow, actor, "all day 30th", due_at="2026-04-30")
-    last_second = await make(uow, actor, "23:59:59 on the 30th", due_at="2026-04-30T23:59:59")
-    first_second = await make(uow, actor, "00:00 on the 1st", due_at="2026-05-01T00:00")
-    all_day = await make(uow, actor, "all day 1st", due_at="2026-05-01")
-    night = await make(uow, actor, "23:59 on the 1st", due_at="2026-05-01T23:59")
-    next_day = await make(uow, actor, "00:00 on the 2nd", due_at="2026-05-02T00:00")
-    next_all_day = await make(uow, actor, "all day 2nd", due_at="2026-05-02")
-    await make(uow, actor, "no due")
+    day_before = await new_task(uow, actor, "all day 30th", due_at="2026-04-30")
+    last_second = await new_task(uow, actor, "23:59:59 on the 30th", due_at="2026-04-30T23:59:59")
+    first_second = await new_task(uow, actor, "00:00 on the 1st", due_at="2026-05-01T00:00")
+    all_day = await new_task(uow, actor, "all day 1st", due_at="2026-05-01")
+    night = await new_task(uow, actor, "23:59 on the 1st", due_at="2026-05-01T23:59")
+    next_day = await new_task(uow, actor, "00:00 on the 2nd", due_at="2026-05-02T00:00")
+    next_all_day = await new_task(uow, actor, "all day 2nd", due_at="2026-05-02")
+    await new_task(uow, actor, "no due")
     assert await found(uow, actor, due_before="2026-05-01") == {day_before.id, last_second.id}
     assert await found(uow, actor, due_after="2026-05-01") == {next_day.id, next_all_day.id}
     assert await found(uow, actor, due_after="2026-04-30", due_before="2026-05-02") == {
@@ -143,8 +138,8 @@ async def test_due_before_and_after_a_date_mean_whole_days_in_the_users_timezone
 
 async def test_a_date_object_means_a_whole_day_in_queries_and_new_tasks_too(uow):
     actor = await new_actor(uow, "Asia/Tokyo")
-    night = await make(uow, actor, "23:59 on the 1st", due_at="2026-05-01T23:59")
-    all_day = await make(uow, actor, "all day 2nd", due_at=date(2026, 5, 2))
+    night = await new_task(uow, actor, "23:59 on the 1st", due_at="2026-05-01T23:59")
+    all_day = await new_task(uow, actor, "all day 2nd", due_at=date(2026, 5, 2))
     assert all_day.all_day and all_day.due_at is None
     assert await found(uow, actor, due_after=date(2026, 5, 1)) == {all_day.id}
     assert await found(uow, actor, due_before=date(2026, 5, 2)) == {night.id}
@@ -153,13 +148,13 @@ async def test_a_date_object_means_a_whole_day_in_queries_and_new_tasks_too(uow)
 async def test_overdue_means_open_and_past_its_moment_or_past_its_whole_day(uow, clock: Clock):
     actor = await new_actor(uow, "America/Los_Angeles")
     clock.set(datetime(2026, 5, 1, 19, 0, tzinfo=UTC))  # 12:00 local on May 1st
-    past = await make(uow, actor, "past moment", due_at="2026-05-01T11:59")
-    yesterday = await make(uow, actor, "all day yesterday", due_at="2026-04-30")
-    today = await make(uow, actor, "all day today", due_at="2026-05-01")
-    soon = await make(uow, actor, "later today", due_at="2026-05-01T12:01")
-    done = await make(uow, actor, "completed past", due_at="2026-04-01")
+    past = await new_task(uow, actor, "past moment", due_at="2026-05-01T11:59")
+    yesterday = await new_task(uow, actor, "all day yesterday", due_at="2026-04-30")
+    today = await new_task(uow, actor, "all day today", due_at="2026-05-01")
+    soon = await new_task(uow, actor, "later today", due_at="2026-05-01T12:01")
+    done = await new_task(uow, actor, "completed past", due_at="2026-04-01")
     await complete_task(uow, actor, done.id)
-    none = await make(uow, actor, "no due")
+    none = await new_task(uow, actor, "no due")
     assert await found(uow, actor, overdue=True) == {past.id, yesterday.id}
     assert await found(uow, actor, overdue=False) == {today.id, soon.id, done.id, none.id}
     clock.set(datetime(2026, 5, 2, 7, 0, 1, tzinfo=UTC))  # 00:00:01 local on May 2nd
@@ -169,13 +164,13 @@ async def test_overdue_means_open_and_past_its_moment_or_past_its_whole_day(uow,
 async def test_due_today_means_today_in_the_users_timezone(uow, clock: Clock):
     actor = await new_actor(uow, "Australia/Sydney")
     clock.set(datetime(2026, 5, 1, 14, 30, tzinfo=UTC))  # 00:30 local on May 2nd
-    start = await make(uow, actor, "00:00 local", due_at="2026-05-02T00:00")
-    end = await make(uow, actor, "23:59:59 local", due_at="2026-05-02T23:59:59")
-    all_day = await make(uow, actor, "all day", due_at="2026-05-02")
-    done = await make(uow, actor, "done today", due_at="2026-05-02T08:00")
+    start = await new_task(uow, actor, "00:00 local", due_at="2026-05-02T00:00")
+    end = await new_task(uow, actor, "23:59:59 local", due_at="2026-05-02T23:59:59")
+    all_day = await new_task(uow, actor, "all day", due_at="2026-05-02")
+    done = await new_task(uow, actor, "done today", due_at="2026-05-02T08:00")
     await complete_task(uow, actor, done.id)
-    utc_today = await make(uow, actor, "May 1st all day", due_at="2026-05-01")
-    tomorrow = await make(uow, actor, "00:00 tomorrow", due_at="2026-05-03T00:00")
+    utc_today = await new_task(uow, actor, "May 1st all day", due_at="2026-05-01")
+    tomorrow = await new_task(uow, actor, "00:00 tomorrow", due_at="2026-05-03T00:00")
     assert await found(uow, actor, due_today=True) == {start.id, end.id, all_day.id, done.id}
     assert await found(uow, actor, due_today=True, status=["open"]) == {start.id, end.id, all_day.id}
     assert await found(uow, actor, due_today=False, has_due=True) == {utc_today.id, tomorrow.id}
@@ -184,16 +179,16 @@ async def test_due_today_means_today_in_the_users_timezone(uow, clock: Clock):
 async def test_not_due_today_includes_tasks_without_a_due_date(uow, clock: Clock):
     actor = await new_actor(uow)
     clock.set(T0)
-    await make(uow, actor, "today", due_at=T0.date())
-    later = await make(uow, actor, "later", due_at="2027-01-01")
-    none = await make(uow, actor, "no due")
+    await new_task(uow, actor, "today", due_at=T0.date())
+    later = await new_task(uow, actor, "later", due_at="2027-01-01")
+    none = await new_task(uow, actor, "no due")
     assert await found(uow, actor, due_today=False) == {later.id, none.id}
 
 
 async def test_has_due_separates_tasks_with_and_without_a_due_date(uow, actor):
-    moment = await make(uow, actor, due_at="2026-05-01T08:00")
-    day = await make(uow, actor, due_at="2026-05-01")
-    none = await make(uow, actor)
+    moment = await new_task(uow, actor, due_at="2026-05-01T08:00")
+    day = await new_task(uow, actor, due_at="2026-05-01")
+    none = await new_task(uow, actor)
     assert await found(uow, actor, has_due=True) == {moment.id, day.id}
     assert await found(uow, actor, has_due=False) == {none.id}
 
@@ -201,8 +196,8 @@ async def test_has_due_separates_tasks_with_and_without_a_due_date(uow, actor):
 async def test_after_a_timezone_change_all_day_tasks_keep_their_local_day_in_sorts_and_filters(uow, clock: Clock):
     actor = await new_actor(uow)
     clock.set(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
-    moment = await make(uow, actor, "moment", due_at="2026-05-01T20:00:00Z")
-    day = await make(uow, actor, "all day", due_at="2026-05-02")
+    moment = await new_task(uow, actor, "moment", due_at="2026-05-01T20:00:00Z")
+    day = await new_task(uow, actor, "all day", due_at="2026-05-02")
     assert ids(await list_tasks(uow, actor)) == [moment.id, day.id]
     await set_timezone(uow, actor, "Pacific/Kiritimati")
     moved = Actor(id=actor.id, timezone="Pacific/Kiritimati")  # 12:00Z is May 2nd, 02:00 there
@@ -214,15 +209,15 @@ async def test_after_a_timezone_change_all_day_tasks_keep_their_local_day_in_sor
 
 async def test_filters_combine_and_count_is_the_total_matching(uow, actor):
     for i in range(7):
-        await make(uow, actor, f"report {i}", priority="high" if i % 2 else "low", tags=["work"] if i < 5 else [])
-    await make(uow, actor, "something else", priority="high", tags=["work"])
+        await new_task(uow, actor, f"report {i}", priority="high" if i % 2 else "low", tags=["work"] if i < 5 else [])
+    await new_task(uow, actor, "something else", priority="high", tags=["work"])
     page = await list_tasks(uow, actor, TaskQuery(q="rep", priority=["high"], tag=["work"], limit=1))
     assert page.count == 2 and len(page.data) == 1 and page.next_cursor is not None
 
 
 async def test_a_users_list_never_shows_another_users_tasks(uow, actor, other):
-    mine = await make(uow, actor, "mine")
-    await make(uow, other, "theirs")
+    mine = await new_task(uow, actor, "mine")
+    await new_task(uow, other, "theirs")
     page = await list_tasks(uow, actor, TaskQuery(status=["open", "completed", "deleted"]))
     assert ids(page) == [mine.id] and page.count == 1
 
@@ -244,7 +239,7 @@ async def _sort_corpus(uow: UnitOfWork, actor: Actor, clock: Clock) -> list[Task
     tasks = []
     for i, (title, priority, due) in enumerate(rows):
         clock.set(T0 + timedelta(minutes=i % 3))
-        tasks.append(await make(uow, actor, title, priority=priority, due_at=due))
+        tasks.append(await new_task(uow, actor, title, priority=priority, due_at=due))
     clock.set(T0 + timedelta(hours=1))
     for t in tasks[::2]:
         tasks[tasks.index(t)] = await update_task(uow, actor, t.id, TaskUpdate(description="touched"))
@@ -283,9 +278,9 @@ async def test_every_sort_key_in_both_orders_breaks_ties_by_id(uow, actor, clock
 
 
 async def test_tasks_without_a_due_date_come_last_in_both_orders(uow, actor):
-    none = await make(uow, actor, "none")
-    a = await make(uow, actor, "a", due_at="2026-05-01")
-    b = await make(uow, actor, "b", due_at="2026-06-01T10:00")
+    none = await new_task(uow, actor, "none")
+    a = await new_task(uow, actor, "a", due_at="2026-05-01")
+    b = await new_task(uow, actor, "b", due_at="2026-06-01T10:00")
     assert ids(await list_tasks(uow, actor, TaskQuery(sort="due", order="asc"))) == [a.id, b.id, none.id]
     assert ids(await list_tasks(uow, actor, TaskQuery(sort="due", order="desc"))) == [b.id, a.id, none.id]
 
@@ -298,8 +293,8 @@ async def test_each_sort_has_a_sensible_default_order(uow, actor, clock: Clock):
 
 
 async def test_the_default_sort_is_by_due_date(uow, actor):
-    late = await make(uow, actor, "late", due_at="2026-06-01")
-    early = await make(uow, actor, "early", due_at="2026-05-01")
+    late = await new_task(uow, actor, "late", due_at="2026-06-01")
+    early = await new_task(uow, actor, "early", due_at="2026-05-01")
     assert ids(await list_tasks(uow, actor)) == [early.id, late.id]
 
 
@@ -311,7 +306,7 @@ async def test_cursor_paging_visits_every_task_once_and_count_is_the_total(uow, 
     made = []
     for i in range(13):
         clock.advance(minutes=i % 2)
-        made.append(await make(uow, actor, f"task {i % 4}", priority=["low", "high"][i % 2],
+        made.append(await new_task(uow, actor, f"task {i % 4}", priority=["low", "high"][i % 2],
                                due_at=None if i % 5 == 0 else f"2026-05-0{1 + i % 3}"))
     for sort in _SORTS:
         for order in ("asc", "desc"):
@@ -322,7 +317,7 @@ async def test_cursor_paging_visits_every_task_once_and_count_is_the_total(uow, 
 
 async def test_the_default_page_is_20_and_a_page_holds_at_most_100(uow, actor):
     for i in range(101):
-        await make(uow, actor, f"task {i:03}")
+        await new_task(uow, actor, f"task {i:03}")
     first = await list_tasks(uow, actor)
     assert len(first.data) == 20 and first.count == 101 and first.next_cursor is not None
     full = await list_tasks(uow, actor, TaskQuery(limit=100, sort="title"))
@@ -333,7 +328,7 @@ async def test_the_default_page_is_20_and_a_page_holds_at_most_100(uow, actor):
 
 async def test_the_last_page_has_no_cursor_even_when_it_is_exactly_full(uow, actor):
     for i in range(4):
-        await make(uow, actor, f"t{i}")
+        await new_task(uow, actor, f"t{i}")
     page = await list_tasks(uow, actor, TaskQuery(limit=2, sort="title"))
     last = await list_tasks(uow, actor, TaskQuery(limit=2, sort="title", cursor=page.next_cursor))
     assert [t.title for t in last.data] == ["t2", "t3"] and last.next_cursor is None
@@ -356,8 +351,8 @@ _PREFIX_CASES = [
 
 
 async def test_every_word_must_be_a_case_insensitive_prefix_in_title_or_description(uow, actor):
-    task = await make(uow, actor, "Buy oat milk", description="from the corner shop, before 6pm")
-    await make(uow, actor, "Unrelated", description="nothing here")
+    task = await new_task(uow, actor, "Buy oat milk", description="from the corner shop, before 6pm")
+    await new_task(uow, actor, "Unrelated", description="nothing here")
     for q, hit in _PREFIX_CASES:
         assert ids(await search_tasks(uow, actor, q)) == ([task.id] if hit else []), q
         assert await found(uow, actor, q=q) == ({task.id} if hit else set()), q
@@ -391,30 +386,30 @@ _TEXT_CASES = [
 
 
 async def test_search_handles_diacritics_scripts_and_punctuation(uow, actor):
-    by_title = {title: (await make(uow, actor, title)).id for title in dict.fromkeys(t for t, _, _ in _TEXT_CASES)}
+    by_title = {title: (await new_task(uow, actor, title)).id for title in dict.fromkeys(t for t, _, _ in _TEXT_CASES)}
     for title, q, hit in _TEXT_CASES:
         assert (by_title[title] in ids(await search_tasks(uow, actor, q))) is hit, (title, q)
 
 
 async def test_search_text_with_query_syntax_characters_is_taken_literally(uow, actor):
-    task = await make(uow, actor, "and or not near a b c")
+    task = await new_task(uow, actor, "and or not near a b c")
     for q in ['"', "'", "*", "a*", "AND", "OR NOT", "(", ":*", "\\", "a & b | !c", "NEAR(", "c:*", "-a"]:
         page = await list_tasks(uow, actor, TaskQuery(q=q))
         assert ids(page) == [task.id], q
 
 
 async def test_search_follows_title_and_description_changes(uow, actor):
-    task = await make(uow, actor, "Call plumber")
+    task = await new_task(uow, actor, "Call plumber")
     await update_task(uow, actor, task.id, TaskUpdate(title="Call electrician", description="fuse box"))
     assert ids(await search_tasks(uow, actor, "plumb")) == []
     assert ids(await search_tasks(uow, actor, "electr fuse")) == [task.id]
 
 
 async def test_search_leaves_out_the_trash_and_other_users_unless_asked(uow, actor, other):
-    kept = await make(uow, actor, "milk run")
-    trashed = await make(uow, actor, "milk shake")
+    kept = await new_task(uow, actor, "milk run")
+    trashed = await new_task(uow, actor, "milk shake")
     await delete_task(uow, actor, trashed.id)
-    await make(uow, other, "milk for them")
+    await new_task(uow, other, "milk for them")
     assert ids(await search_tasks(uow, actor, "milk")) == [kept.id]
     assert ids(await search_tasks(uow, actor, "milk", status=["deleted"])) == [trashed.id]
 
@@ -424,7 +419,7 @@ async def test_search_lists_the_most_recently_updated_first_and_pages(uow, actor
     made = []
     for i in range(5):
         clock.advance(minutes=1)
-        made.append(await make(uow, actor, f"milk {i}"))
+        made.append(await new_task(uow, actor, f"milk {i}"))
     clock.advance(minutes=1)
     await set_priority(uow, actor, made[1].id, "high")
     first = await search_tasks(uow, actor, "milk", limit=3)
@@ -464,7 +459,7 @@ async def _search_results(url: str, clock: Clock) -> dict[str, list[str]]:
         uow = UnitOfWork(db, clock)
         actor = await new_actor(uow)
         for title, description in _CORPUS:
-            await make(uow, actor, title, description=description)
+            await new_task(uow, actor, title, description=description)
         out = {}
         for q in _QUERIES:
             page = await list_tasks(uow, actor, TaskQuery(q=q, limit=100))
@@ -487,21 +482,21 @@ async def test_search_answers_alike_on_sqlite_and_postgresql(sqlite_db_url, post
 
 
 async def test_tags_are_listed_with_counts_of_tasks_not_in_the_trash_most_used_first(uow, actor, other):
-    await make(uow, actor, "a", tags=["home", "work"])
-    await make(uow, actor, "b", tags=["home"])
-    done = await make(uow, actor, "c", tags=["home", "errand"])
+    await new_task(uow, actor, "a", tags=["home", "work"])
+    await new_task(uow, actor, "b", tags=["home"])
+    done = await new_task(uow, actor, "c", tags=["home", "errand"])
     await complete_task(uow, actor, done.id)
-    trashed = await make(uow, actor, "d", tags=["work", "gone"])
+    trashed = await new_task(uow, actor, "d", tags=["work", "gone"])
     await delete_task(uow, actor, trashed.id)
-    await make(uow, other, "theirs", tags=["home", "secret"])
+    await new_task(uow, other, "theirs", tags=["home", "secret"])
     listed = [(t.name, t.count) for t in await list_tags(uow, actor)]
     assert listed == [("home", 3), ("errand", 1), ("work", 1), ("gone", 0)]
 
 
 async def test_renaming_a_tag_renames_it_on_every_task(uow, actor, clock: Clock):
-    a = await make(uow, actor, "a", tags=["hom", "x"])
-    b = await make(uow, actor, "b", tags=["hom"])
-    trashed = await make(uow, actor, "c", tags=["hom"])
+    a = await new_task(uow, actor, "a", tags=["hom", "x"])
+    b = await new_task(uow, actor, "b", tags=["hom"])
+    trashed = await new_task(uow, actor, "c", tags=["hom"])
     await delete_task(uow, actor, trashed.id)
     renamed = await rename_tag(uow, actor, "HOM", " Home ")
     assert (renamed.name, renamed.count) == ("home", 2)
@@ -514,9 +509,9 @@ async def test_renaming_a_tag_renames_it_on_every_task(uow, actor, clock: Clock)
 
 
 async def test_renaming_onto_an_existing_tag_merges_the_two(uow, actor):
-    both = await make(uow, actor, "both", tags=["house", "home"])
-    old = await make(uow, actor, "old", tags=["house"])
-    new = await make(uow, actor, "new", tags=["home"])
+    both = await new_task(uow, actor, "both", tags=["house", "home"])
+    old = await new_task(uow, actor, "old", tags=["house"])
+    new = await new_task(uow, actor, "new", tags=["home"])
     merged = await rename_tag(uow, actor, "house", "home")
     assert (merged.name, merged.count) == ("home", 3)
     for task in (both, old, new):
@@ -525,14 +520,14 @@ async def test_renaming_onto_an_existing_tag_merges_the_two(uow, actor):
 
 
 async def test_renaming_a_tag_to_its_own_name_changes_nothing(uow, actor):
-    task = await make(uow, actor, "a", tags=["home"])
+    task = await new_task(uow, actor, "a", tags=["home"])
     assert (await rename_tag(uow, actor, "home", "HOME")).count == 1
     assert (await get_task(uow, actor, task.id)).version == 1
 
 
 async def test_deleting_a_tag_removes_it_from_every_task_and_says_how_many(uow, actor):
-    a = await make(uow, actor, "a", tags=["later", "x"])
-    b = await make(uow, actor, "b", tags=["later"])
+    a = await new_task(uow, actor, "a", tags=["later", "x"])
+    b = await new_task(uow, actor, "b", tags=["later"])
     assert await delete_tag(uow, actor, "Later") == 2
     assert (await get_task(uow, actor, a.id)).tags == ["x"]
     assert (await get_task(uow, actor, b.id)).tags == []
@@ -542,8 +537,8 @@ async def test_deleting_a_tag_removes_it_from_every_task_and_says_how_many(uow, 
 
 
 async def test_renaming_or_deleting_a_tag_never_touches_another_users_tags(uow, actor, other):
-    await make(uow, actor, "mine", tags=["home"])
-    theirs = await make(uow, other, "theirs", tags=["home", "work"])
+    await new_task(uow, actor, "mine", tags=["home"])
+    theirs = await new_task(uow, other, "theirs", tags=["home", "work"])
     await rename_tag(uow, actor, "home", "house")
     assert await delete_tag(uow, actor, "house") == 1
     with pytest.raises(TagNotFound):
@@ -556,7 +551,7 @@ async def test_renaming_or_deleting_a_tag_never_touches_another_users_tags(uow, 
 
 
 async def test_undo_reverts_the_latest_update_of_every_field_it_changed(uow, actor):
-    task = await make(uow, actor, "Old", description="d", priority="low", tags=["a"], due_at="2026-05-01T09:00",
+    task = await new_task(uow, actor, "Old", description="d", priority="low", tags=["a"], due_at="2026-05-01T09:00",
                       reminders=[5])
     await update_task(uow, actor, task.id, TaskUpdate(
         title="New", description="", priority="high", tags=["b", "c"], due_at="2026-06-01", reminders=[0, 60],
@@ -571,7 +566,7 @@ async def test_undo_reverts_the_latest_update_of_every_field_it_changed(uow, act
 
 
 async def test_undo_of_a_creation_moves_the_task_to_the_trash(uow, actor):
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     await undo_last_change(uow, actor)
     with pytest.raises(TaskNotFound):
         await get_task(uow, actor, task.id)
@@ -579,7 +574,7 @@ async def test_undo_of_a_creation_moves_the_task_to_the_trash(uow, actor):
 
 
 async def test_undo_of_a_completion_reopens_and_undo_of_a_delete_restores(uow, actor):
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     await complete_task(uow, actor, task.id)
     reopened = (await undo_last_change(uow, actor)).tasks[0]
     assert reopened.status == "open" and reopened.completed_at is None
@@ -591,14 +586,14 @@ async def test_undo_of_a_completion_reopens_and_undo_of_a_delete_restores(uow, a
 
 async def test_undo_of_a_due_date_change_restores_a_moment_in_the_users_timezone(uow):
     actor = await new_actor(uow, "Europe/Berlin")
-    task = await make(uow, actor, due_at="2026-03-29T09:00")
+    task = await new_task(uow, actor, due_at="2026-03-29T09:00")
     await set_due_date(uow, actor, task.id, "2026-04-02")
     restored = (await undo_last_change(uow, actor)).tasks[0]
     assert restored.due_at == task.due_at and not restored.all_day and restored.due_local == task.due_local
 
 
 async def test_a_bulk_request_is_undone_as_a_whole(uow, actor):
-    tasks = [await make(uow, actor, f"t{i}") for i in range(3)]
+    tasks = [await new_task(uow, actor, f"t{i}") for i in range(3)]
     await bulk_complete(uow, actor, [t.id for t in tasks])
     result = await undo_last_change(uow, actor)
     assert sorted(t.id for t in result.tasks) == sorted(t.id for t in tasks)
@@ -606,8 +601,8 @@ async def test_a_bulk_request_is_undone_as_a_whole(uow, actor):
 
 
 async def test_undoing_twice_goes_further_back(uow, actor):
-    a = await make(uow, actor, "a")
-    b = await make(uow, actor, "b")
+    a = await new_task(uow, actor, "a")
+    b = await new_task(uow, actor, "b")
     await set_priority(uow, actor, a.id, "high")
     await bulk_set_priority(uow, actor, [a.id, b.id], "urgent")
     await undo_last_change(uow, actor)
@@ -621,7 +616,7 @@ async def test_undoing_twice_goes_further_back(uow, actor):
 
 
 async def test_undoing_twice_on_one_task_goes_back_two_changes(uow, actor):
-    task = await make(uow, actor, "v1")
+    task = await new_task(uow, actor, "v1")
     await update_task(uow, actor, task.id, TaskUpdate(title="v2"))
     await add_tags(uow, actor, task.id, ["x"])
     await undo_last_change(uow, actor)
@@ -632,7 +627,7 @@ async def test_undoing_twice_on_one_task_goes_back_two_changes(uow, actor):
 
 
 async def test_undo_is_refused_when_the_task_changed_since(uow, actor):
-    task = await make(uow, actor, "v1")
+    task = await new_task(uow, actor, "v1")
     await update_task(uow, actor, task.id, TaskUpdate(title="v2"))
     # Another writer changes the task between undo's reading of the log and its lock (or the log of that
     # change was pruned): the undo must not overwrite a change it does not know about.
@@ -647,18 +642,18 @@ async def test_undo_is_refused_when_the_task_changed_since(uow, actor):
 async def test_there_is_nothing_to_undo_for_a_new_user_or_once_everything_is_undone(uow, actor, other):
     with pytest.raises(NothingToUndo):
         await undo_last_change(uow, actor)
-    await make(uow, other, "theirs")
+    await new_task(uow, other, "theirs")
     with pytest.raises(NothingToUndo):
         await undo_last_change(uow, actor)
-    await make(uow, actor, "mine")
+    await new_task(uow, actor, "mine")
     await undo_last_change(uow, actor)
     with pytest.raises(NothingToUndo):
         await undo_last_change(uow, actor)
 
 
 async def test_undo_never_reverts_another_users_change(uow, actor, other):
-    mine = await make(uow, actor, "mine")
-    theirs = await make(uow, other, "theirs")
+    mine = await new_task(uow, actor, "mine")
+    theirs = await new_task(uow, other, "theirs")
     await set_priority(uow, actor, mine.id, "high")
     await set_priority(uow, other, theirs.id, "low")
     await undo_last_change(uow, actor)
@@ -667,7 +662,7 @@ async def test_undo_never_reverts_another_users_change(uow, actor, other):
 
 
 async def test_undo_writes_its_change_as_events_that_are_not_themselves_undoable(uow, actor):
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     await complete_task(uow, actor, task.id)
     await undo_last_change(uow, actor)
     async with uow.read() as tx:
@@ -711,7 +706,7 @@ async def test_each_user_sees_their_own_today(uow, clock: Clock):
     east = await new_actor(uow, "Pacific/Kiritimati")
     west = await new_actor(uow, "Etc/GMT+12")
     clock.set(datetime(2026, 6, 1, 11, 0, tzinfo=UTC))  # June 2nd in Kiritimati, May 31st at UTC-12
-    e = await make(uow, east, "east", due_at="2026-06-02")
-    w = await make(uow, west, "west", due_at="2026-05-31")
+    e = await new_task(uow, east, "east", due_at="2026-06-02")
+    w = await new_task(uow, west, "west", due_at="2026-05-31")
     assert await found(uow, east, due_today=True) == {e.id}
     assert await found(uow, west, due_today=True) == {w.id}

@@ -69,6 +69,20 @@ async def test_two_concurrent_refreshes_with_one_token_renew_the_session_at_most
     assert all(isinstance(o, AuthenticationFailed) for o in outcomes if isinstance(o, BaseException))
 
 
+async def test_a_spent_token_is_a_replay_even_from_a_transaction_that_began_before_the_renewal(
+    uow: UnitOfWork, actor: Actor, clock: Clock
+) -> None:
+    """The loser of a race reads its clock before the winner commits, so its `now` can be earlier than the renewal.
+    Without a grace window (the JSON API) that repeat still ends the session; the race test above hit this."""
+    grant = await start_session(uow, actor.id, max_age=HOURS_12)
+    await rotate_refresh(uow, actor.id, grant.session_id, grant.refresh_jti)
+    clock.advance(seconds=-1)
+    with pytest.raises(AuthenticationFailed):
+        await rotate_refresh(uow, actor.id, grant.session_id, grant.refresh_jti)
+    with pytest.raises(AuthenticationFailed):
+        await authenticate_session(uow, actor.id, grant.session_id)
+
+
 async def test_resetting_a_password_ends_every_session_and_sets_the_new_password(uow: UnitOfWork) -> None:
     """The operator's reset replaces the password and ends the user's sessions."""
     user = await create_user(uow, f"reset-{(await new_actor(uow)).id}@example.com", "old password")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 from sqlmodel import col, func, select
@@ -46,13 +45,10 @@ from domain.usecases import (
     set_reminders,
     update_task,
 )
-from tests.conftest import Clock, new_actor
+from domain.usecases.task_fields import FIELDS
+from tests.conftest import Clock, new_actor, new_task
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-async def make(uow: UnitOfWork, actor: Actor, title: str = "Task", **fields: Any) -> TaskView:
-    return await create_task(uow, actor, TaskCreate(title=title, **fields))
 
 
 async def outbox_types(uow: UnitOfWork, actor: Actor) -> list[str]:
@@ -78,7 +74,7 @@ def same_except_bookkeeping(a: TaskView, b: TaskView) -> bool:
 
 async def test_creating_a_task_with_every_field_stores_and_returns_them_all(uow, actor, clock: Clock):
     clock.set(T0)
-    task = await make(
+    task = await new_task(
         uow, actor, "Pay rent", description="Transfer to landlord", priority="high", tags=["Home", "money"],
         due_at="2026-04-01T09:30:00+02:00", reminders=[60, 0], recurrence=RecurrenceSpec(rule="monthly"),
     )
@@ -99,7 +95,7 @@ async def test_creating_a_task_with_every_field_stores_and_returns_them_all(uow,
 
 
 async def test_a_new_task_has_sensible_defaults(uow, actor):
-    task = await make(uow, actor, "Just a title")
+    task = await new_task(uow, actor, "Just a title")
     assert (task.description, task.priority, task.tags, task.reminders) == ("", "none", [], [])
     assert task.due_at is None and task.due_date is None and task.due_local is None and not task.all_day
     assert task.recurrence is None and task.series_id is None
@@ -107,7 +103,7 @@ async def test_a_new_task_has_sensible_defaults(uow, actor):
 
 
 async def test_creating_trims_the_title_and_normalizes_tags_and_reminders(uow, actor):
-    task = await make(uow, actor, "   Call mum  \n", tags=[" Family ", "FAMILY", "#phone", "family"],
+    task = await new_task(uow, actor, "   Call mum  \n", tags=[" Family ", "FAMILY", "#phone", "family"],
                       reminders=[30, 0, 30], priority=" Urgent ")
     assert task.title == "Call mum"
     assert task.tags == ["family", "phone"]
@@ -116,7 +112,7 @@ async def test_creating_trims_the_title_and_normalizes_tags_and_reminders(uow, a
 
 
 async def test_creating_writes_one_task_created_event(uow, actor):
-    await make(uow, actor)
+    await new_task(uow, actor)
     assert await outbox_types(uow, actor) == [TASK_CREATED]
 
 
@@ -130,7 +126,7 @@ async def test_getting_a_task_that_does_not_exist_is_not_found(uow, actor):
 
 
 async def _rich_task(uow: UnitOfWork, actor: Actor) -> TaskView:
-    return await make(uow, actor, "Water plants", description="Balcony", priority="medium", tags=["home"],
+    return await new_task(uow, actor, "Water plants", description="Balcony", priority="medium", tags=["home"],
                       due_at="2026-05-04T08:00", reminders=[15], recurrence=RecurrenceSpec(rule="weekly"))
 
 
@@ -169,7 +165,7 @@ async def test_updating_one_field_never_drops_recurrence_tags_or_reminders_it_di
 
 
 async def test_an_update_with_an_explicit_null_due_clears_the_due_date(uow, actor):
-    task = await make(uow, actor, due_at="2026-05-04", tags=["x"])
+    task = await new_task(uow, actor, due_at="2026-05-04", tags=["x"])
     updated = await update_task(uow, actor, task.id, TaskUpdate(due_at=None))
     assert updated.due_at is None and updated.due_date is None and not updated.all_day
     assert updated.tags == ["x"]
@@ -183,14 +179,14 @@ async def test_an_update_with_an_explicit_null_recurrence_stops_the_task_recurri
 
 
 async def test_an_update_that_changes_nothing_writes_no_version_and_no_event(uow, actor):
-    task = await make(uow, actor, "Same", priority="low")
+    task = await new_task(uow, actor, "Same", priority="low")
     again = await update_task(uow, actor, task.id, TaskUpdate(title=" Same ", priority="LOW"))
     assert again.version == task.version
     assert await outbox_types(uow, actor) == [TASK_CREATED]
 
 
 async def test_an_update_writes_one_updated_event_naming_what_changed(uow, actor):
-    task = await make(uow, actor, "Old")
+    task = await new_task(uow, actor, "Old")
     await update_task(uow, actor, task.id, TaskUpdate(title="New"))
     async with uow.read() as tx:
         rows = (await tx.session.exec(select(OutboxEvent).where(OutboxEvent.user_id == actor.id)
@@ -205,7 +201,7 @@ async def test_an_update_writes_one_updated_event_naming_what_changed(uow, actor
 
 async def test_completing_sets_status_and_completion_time(uow, actor, clock: Clock):
     clock.set(T0)
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     clock.advance(hours=2)
     done = await complete_task(uow, actor, task.id)
     assert done.status == "completed" and done.completed_at == T0 + timedelta(hours=2)
@@ -214,7 +210,7 @@ async def test_completing_sets_status_and_completion_time(uow, actor, clock: Clo
 
 async def test_completing_twice_writes_one_version_bump_and_one_event(uow, actor, clock: Clock):
     clock.set(T0)
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     first = await complete_task(uow, actor, task.id)
     clock.advance(hours=1)
     second = await complete_task(uow, actor, task.id)
@@ -224,7 +220,7 @@ async def test_completing_twice_writes_one_version_bump_and_one_event(uow, actor
 
 
 async def test_reopening_a_completed_task_clears_its_completion_and_is_idempotent(uow, actor):
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     await complete_task(uow, actor, task.id)
     reopened = await reopen_task(uow, actor, task.id)
     again = await reopen_task(uow, actor, task.id)
@@ -234,7 +230,7 @@ async def test_reopening_a_completed_task_clears_its_completion_and_is_idempoten
 
 
 async def test_reopening_an_open_task_changes_nothing(uow, actor):
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     assert await reopen_task(uow, actor, task.id) == task
 
 
@@ -243,7 +239,7 @@ async def test_reopening_an_open_task_changes_nothing(uow, actor):
 
 async def test_a_deleted_task_answers_not_found_until_restored(uow, actor, clock: Clock):
     clock.set(T0)
-    task = await make(uow, actor, tags=["a"])
+    task = await new_task(uow, actor, tags=["a"])
     deleted = await delete_task(uow, actor, task.id)
     assert deleted.deleted_at == T0
     for call in (
@@ -266,8 +262,8 @@ async def test_a_deleted_task_answers_not_found_until_restored(uow, actor, clock
 
 
 async def test_a_deleted_task_is_listed_only_in_the_trash(uow, actor):
-    kept = await make(uow, actor, "kept")
-    gone = await make(uow, actor, "gone")
+    kept = await new_task(uow, actor, "kept")
+    gone = await new_task(uow, actor, "gone")
     await delete_task(uow, actor, gone.id)
     assert [t.id for t in (await list_tasks(uow, actor)).data] == [kept.id]
     trash = await list_tasks(uow, actor, TaskQuery(status=["deleted"]))
@@ -275,12 +271,12 @@ async def test_a_deleted_task_is_listed_only_in_the_trash(uow, actor):
 
 
 async def test_restoring_a_task_that_is_not_in_the_trash_changes_nothing(uow, actor):
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     assert await restore_task(uow, actor, task.id) == task
 
 
 async def test_a_completed_task_keeps_its_completion_through_delete_and_restore(uow, actor):
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     done = await complete_task(uow, actor, task.id)
     await delete_task(uow, actor, task.id)
     restored = await restore_task(uow, actor, task.id)
@@ -291,7 +287,7 @@ async def test_a_completed_task_keeps_its_completion_through_delete_and_restore(
 
 
 async def test_setting_and_clearing_the_priority(uow, actor):
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     assert (await set_priority(uow, actor, task.id, "URGENT")).priority == "urgent"
     assert (await set_priority(uow, actor, task.id, None)).priority == "none"
     assert (await set_priority(uow, actor, task.id, "low")).priority == "low"
@@ -300,26 +296,26 @@ async def test_setting_and_clearing_the_priority(uow, actor):
 
 
 async def test_adding_tags_normalizes_case_whitespace_and_duplicates(uow, actor):
-    task = await make(uow, actor, tags=["work"])
+    task = await new_task(uow, actor, tags=["work"])
     tagged = await add_tags(uow, actor, task.id, ["  WORK ", "Deep   Focus", "deep focus", "#Later"])
     assert tagged.tags == ["deep focus", "later", "work"]
     assert tagged.version == 2
 
 
 async def test_adding_tags_the_task_already_has_changes_nothing(uow, actor):
-    task = await make(uow, actor, tags=["work"])
+    task = await new_task(uow, actor, tags=["work"])
     assert (await add_tags(uow, actor, task.id, ["Work"])).version == 1
 
 
 async def test_removing_tags_normalizes_them_and_ignores_tags_the_task_does_not_carry(uow, actor):
-    task = await make(uow, actor, tags=["work", "home", "later"])
+    task = await new_task(uow, actor, tags=["work", "home", "later"])
     trimmed = await remove_tags(uow, actor, task.id, [" HOME ", "#Later", "never-had"])
     assert trimmed.tags == ["work"]
     assert (await get_task(uow, actor, task.id)).tags == ["work"]
 
 
 async def test_a_task_can_carry_exactly_twenty_tags(uow, actor):
-    task = await make(uow, actor, tags=[f"t{i}" for i in range(19)])
+    task = await new_task(uow, actor, tags=[f"t{i}" for i in range(19)])
     full = await add_tags(uow, actor, task.id, ["t19", "T0"])
     assert len(full.tags) == 20
     with pytest.raises(InvalidInput) as err:
@@ -330,7 +326,7 @@ async def test_a_task_can_carry_exactly_twenty_tags(uow, actor):
 
 async def test_a_due_with_an_offset_is_stored_as_that_moment_and_shown_in_the_users_timezone(uow):
     actor = await new_actor(uow, "America/New_York")
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     due = await set_due_date(uow, actor, task.id, "2026-07-01T09:00:00+02:00")
     assert due.due_at == datetime(2026, 7, 1, 7, 0, tzinfo=UTC)
     assert due.due_at.utcoffset() == timedelta(hours=-4)
@@ -340,7 +336,7 @@ async def test_a_due_with_an_offset_is_stored_as_that_moment_and_shown_in_the_us
 
 async def test_a_due_without_an_offset_is_in_the_users_timezone(uow):
     actor = await new_actor(uow, "Asia/Tokyo")
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     due = await set_due_date(uow, actor, task.id, "2026-07-01T09:00")
     assert due.due_at == datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
     assert due.due_local == "2026-07-01 09:00 Wed"
@@ -350,7 +346,7 @@ async def test_a_due_without_an_offset_is_in_the_users_timezone(uow):
 
 async def test_a_plain_date_is_an_all_day_due(uow):
     actor = await new_actor(uow, "Pacific/Auckland")
-    task = await make(uow, actor, due_at="2026-07-01T09:00")
+    task = await new_task(uow, actor, due_at="2026-07-01T09:00")
     for value in ("2026-12-24", date(2026, 12, 24)):
         day = await set_due_date(uow, actor, task.id, value)
         assert day.all_day and day.due_at is None and day.due_date == date(2026, 12, 24)
@@ -358,24 +354,24 @@ async def test_a_plain_date_is_an_all_day_due(uow):
 
 
 async def test_an_aware_datetime_is_taken_as_the_moment_it_names(uow, actor):
-    task = await make(uow, actor, due_at=datetime(2026, 7, 1, 9, 0, tzinfo=timezone(timedelta(hours=5))))
+    task = await new_task(uow, actor, due_at=datetime(2026, 7, 1, 9, 0, tzinfo=timezone(timedelta(hours=5))))
     assert task.due_at == datetime(2026, 7, 1, 4, 0, tzinfo=UTC)
 
 
 async def test_a_due_after_2038_is_stored_and_read_back(uow, actor):
-    task = await make(uow, actor, due_at="2040-01-01T09:00")
+    task = await new_task(uow, actor, due_at="2040-01-01T09:00")
     assert (await get_task(uow, actor, task.id)).due_at == datetime(2040, 1, 1, 9, 0, tzinfo=UTC)
 
 
 async def test_clearing_the_due_date_keeps_everything_else(uow, actor):
-    task = await make(uow, actor, due_at="2026-07-01", tags=["a"], reminders=[5])
+    task = await new_task(uow, actor, due_at="2026-07-01", tags=["a"], reminders=[5])
     cleared = await clear_due_date(uow, actor, task.id)
     assert cleared.due_at is None and cleared.due_date is None and not cleared.all_day
     assert cleared.tags == ["a"] and cleared.reminders == [5] and cleared.version == 2
 
 
 async def test_setting_reminders_replaces_them_sorted_and_unique(uow, actor):
-    task = await make(uow, actor, reminders=[10])
+    task = await new_task(uow, actor, reminders=[10])
     assert (await set_reminders(uow, actor, task.id, [1440, 0, 60, 0])).reminders == [0, 60, 1440]
     assert (await set_reminders(uow, actor, task.id, [])).reminders == []
 
@@ -384,7 +380,7 @@ async def test_setting_reminders_replaces_them_sorted_and_unique(uow, actor):
 
 
 async def test_setting_and_clearing_recurrence_keeps_the_due_date(uow, actor):
-    task = await make(uow, actor, due_at="2026-05-04T08:00")
+    task = await new_task(uow, actor, due_at="2026-05-04T08:00")
     recurring = await set_recurrence(uow, actor, task.id, RecurrenceSpec(rule="every monday at 09:00"))
     assert recurring.recurrence is not None and recurring.recurrence.rule == "every monday at 09:00"
     assert recurring.series_id == task.id
@@ -394,7 +390,7 @@ async def test_setting_and_clearing_recurrence_keeps_the_due_date(uow, actor):
 
 async def test_making_a_task_without_a_due_recur_gives_it_its_first_occurrence(uow, actor, clock: Clock):
     clock.set(datetime(2026, 3, 4, 12, 0, tzinfo=UTC))  # a Wednesday
-    task = await make(uow, actor)
+    task = await new_task(uow, actor)
     recurring = await set_recurrence(uow, actor, task.id, RecurrenceSpec(rule="every monday at 09:00"))
     assert recurring.due_at == datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
     assert recurring.recurrence is not None and recurring.series_id == task.id
@@ -403,7 +399,7 @@ async def test_making_a_task_without_a_due_recur_gives_it_its_first_occurrence(u
 async def test_completing_a_daily_task_across_the_spring_change_keeps_nine_oclock(uow, clock: Clock):
     actor = await new_actor(uow, "America/New_York")
     clock.set(datetime(2026, 3, 7, 15, 0, tzinfo=UTC))
-    task = await make(uow, actor, "Stand-up", tags=["work"], reminders=[10], due_at="2026-03-07T09:00",
+    task = await new_task(uow, actor, "Stand-up", tags=["work"], reminders=[10], due_at="2026-03-07T09:00",
                       recurrence=RecurrenceSpec(rule="daily"))
     await complete_task(uow, actor, task.id)
     successor = await create_successor(uow, actor, task.id)
@@ -416,7 +412,7 @@ async def test_completing_a_daily_task_across_the_spring_change_keeps_nine_ocloc
 
 
 async def test_reopening_and_recompleting_never_creates_a_second_successor(uow, actor):
-    task = await make(uow, actor, due_at="2026-05-04T08:00", recurrence=RecurrenceSpec(rule="daily"))
+    task = await new_task(uow, actor, due_at="2026-05-04T08:00", recurrence=RecurrenceSpec(rule="daily"))
     await complete_task(uow, actor, task.id)
     first = await create_successor(uow, actor, task.id)
     await reopen_task(uow, actor, task.id)
@@ -427,8 +423,8 @@ async def test_reopening_and_recompleting_never_creates_a_second_successor(uow, 
 
 
 async def test_an_open_or_non_recurring_task_has_no_successor(uow, actor):
-    recurring = await make(uow, actor, due_at="2026-05-04T08:00", recurrence=RecurrenceSpec(rule="daily"))
-    plain = await make(uow, actor, due_at="2026-05-04T08:00")
+    recurring = await new_task(uow, actor, due_at="2026-05-04T08:00", recurrence=RecurrenceSpec(rule="daily"))
+    plain = await new_task(uow, actor, due_at="2026-05-04T08:00")
     await complete_task(uow, actor, plain.id)
     assert await create_successor(uow, actor, recurring.id) is None
     assert await create_successor(uow, actor, plain.id) is None
@@ -436,7 +432,7 @@ async def test_an_open_or_non_recurring_task_has_no_successor(uow, actor):
 
 
 async def test_a_series_with_a_count_stops_after_that_many_instances(uow, actor):
-    task = await make(uow, actor, due_at="2026-05-04T08:00", recurrence=RecurrenceSpec(rule="daily", count=2))
+    task = await new_task(uow, actor, due_at="2026-05-04T08:00", recurrence=RecurrenceSpec(rule="daily", count=2))
     await complete_task(uow, actor, task.id)
     second = await create_successor(uow, actor, task.id)
     assert second is not None
@@ -445,7 +441,7 @@ async def test_a_series_with_a_count_stops_after_that_many_instances(uow, actor)
 
 
 async def test_completion_mode_counts_from_the_completion_time(uow, actor, clock: Clock):
-    task = await make(uow, actor, due_at="2026-05-04T08:00",
+    task = await new_task(uow, actor, due_at="2026-05-04T08:00",
                       recurrence=RecurrenceSpec(rule="daily", mode="completion"))
     clock.set(datetime(2026, 5, 10, 12, 0, tzinfo=UTC))
     await complete_task(uow, actor, task.id)
@@ -471,7 +467,7 @@ async def test_completion_mode_counts_from_the_completion_time(uow, actor, clock
     ids=["update", "complete", "delete", "priority", "tags", "due", "reminders", "recurrence"],
 )
 async def test_a_stale_expected_version_is_a_conflict_and_changes_nothing(uow, actor, call):
-    task = await make(uow, actor, "v1")
+    task = await new_task(uow, actor, "v1")
     current = await update_task(uow, actor, task.id, TaskUpdate(title="v2"))
     with pytest.raises(VersionConflict) as err:
         await call(uow, actor, task.id, 1)
@@ -553,7 +549,7 @@ _BY_ID: list[tuple[str, Call]] = [
 
 @pytest.mark.parametrize("call", [c for _, c in _BY_ID], ids=[n for n, _ in _BY_ID])
 async def test_another_users_task_is_not_found_and_untouched(uow, actor, other, call):
-    theirs = await make(uow, other, "Theirs", tags=["theirs"], due_at="2026-05-04T08:00",
+    theirs = await new_task(uow, other, "Theirs", tags=["theirs"], due_at="2026-05-04T08:00",
                         recurrence=RecurrenceSpec(rule="daily"))
     before = await complete_task(uow, other, theirs.id)  # completed: create_successor would act on it
     with pytest.raises(TaskNotFound) as err:
@@ -564,7 +560,7 @@ async def test_another_users_task_is_not_found_and_untouched(uow, actor, other, 
 
 
 async def test_restoring_another_users_trashed_task_is_not_found(uow, actor, other):
-    theirs = await make(uow, other)
+    theirs = await new_task(uow, other)
     await delete_task(uow, other, theirs.id)
     with pytest.raises(TaskNotFound):
         await restore_task(uow, actor, theirs.id)
@@ -577,7 +573,7 @@ async def test_restoring_another_users_trashed_task_is_not_found(uow, actor, oth
 
 async def test_bulk_requests_change_every_task_in_one_go(uow, actor, clock: Clock):
     clock.set(T0)
-    ids = [(await make(uow, actor, f"t{i}", tags=["a"])).id for i in range(3)]
+    ids = [(await new_task(uow, actor, f"t{i}", tags=["a"])).id for i in range(3)]
     assert (await bulk_set_priority(uow, actor, ids, "high")).count == 3
     tagged = await bulk_add_tags(uow, actor, [*ids, ids[0]], ["B", "b"])
     assert tagged.count == 3 and all(t.tags == ["a", "b"] for t in tagged.data)
@@ -599,8 +595,8 @@ async def test_bulk_requests_change_every_task_in_one_go(uow, actor, clock: Cloc
     ids=["complete", "delete", "priority", "tags"],
 )
 async def test_a_bulk_request_with_one_foreign_id_leaves_every_task_unchanged(uow, actor, other, bulk):
-    mine = [await make(uow, actor, f"mine {i}") for i in range(3)]
-    theirs = await make(uow, other, "theirs")
+    mine = [await new_task(uow, actor, f"mine {i}") for i in range(3)]
+    theirs = await new_task(uow, other, "theirs")
     with pytest.raises(TaskNotFound) as err:
         await bulk(uow, actor, [mine[0].id, mine[1].id, theirs.id, mine[2].id])
     assert err.value.task_id == theirs.id
@@ -610,8 +606,8 @@ async def test_a_bulk_request_with_one_foreign_id_leaves_every_task_unchanged(uo
 
 
 async def test_a_bulk_request_that_breaks_a_rule_on_one_task_leaves_every_task_unchanged(uow, actor):
-    roomy = await make(uow, actor, "roomy")
-    full = await make(uow, actor, "full", tags=[f"t{i}" for i in range(20)])
+    roomy = await new_task(uow, actor, "roomy")
+    full = await new_task(uow, actor, "full", tags=[f"t{i}" for i in range(20)])
     with pytest.raises(InvalidInput) as err:
         await bulk_add_tags(uow, actor, [roomy.id, full.id], ["extra"])
     assert err.value.field == "tags"
@@ -620,8 +616,8 @@ async def test_a_bulk_request_that_breaks_a_rule_on_one_task_leaves_every_task_u
 
 
 async def test_a_bulk_request_with_a_trashed_task_fails_as_a_whole(uow, actor):
-    live = await make(uow, actor, "live")
-    trashed = await make(uow, actor, "trashed")
+    live = await new_task(uow, actor, "live")
+    trashed = await new_task(uow, actor, "trashed")
     await delete_task(uow, actor, trashed.id)
     with pytest.raises(TaskNotFound):
         await bulk_complete(uow, actor, [live.id, trashed.id])
@@ -629,9 +625,39 @@ async def test_a_bulk_request_with_a_trashed_task_fails_as_a_whole(uow, actor):
 
 
 async def test_bulk_completing_tasks_already_completed_writes_nothing_for_them(uow, actor):
-    a = await make(uow, actor, "a")
-    b = await make(uow, actor, "b")
+    a = await new_task(uow, actor, "a")
+    b = await new_task(uow, actor, "b")
     await complete_task(uow, actor, a.id)
     await bulk_complete(uow, actor, [a.id, b.id])
     assert (await get_task(uow, actor, a.id)).version == 2
     assert await outbox_types(uow, actor) == [TASK_CREATED, TASK_CREATED, TASK_COMPLETED, TASK_COMPLETED]
+
+
+# --- the model's life cycle, the field table, joining an open transaction --------------------------------
+
+
+def test_each_life_cycle_step_names_its_event_and_a_step_already_taken_names_none():
+    task = Task(owner_id=1, title="t", title_key="t", created_at=T0, updated_at=T0)
+    assert task.complete(T0) == TASK_COMPLETED
+    assert task.complete(T0 + timedelta(hours=1)) is None and task.completed_at == T0
+    assert task.reopen() == TASK_REOPENED and task.completed_at is None
+    assert task.reopen() is None
+    assert task.delete(T0) == TASK_DELETED and task.deleted_at == T0
+    assert task.restore() == TASK_RESTORED and task.deleted_at is None
+    assert task.restore() is None
+
+
+def test_every_field_an_update_can_give_has_one_row_in_the_field_table():
+    assert sorted(field.name for field in FIELDS) == sorted(TaskUpdate.model_fields)
+
+
+async def test_a_use_case_joined_to_an_open_transaction_commits_and_rolls_back_with_it(uow, actor):
+    with pytest.raises(RuntimeError):
+        async with uow.write() as tx:
+            await create_task(uow.joined(tx), actor, TaskCreate(title="Rolled back"))
+            raise RuntimeError("the transaction's owner fails after the use case")
+    assert await task_rows(uow, actor) == 0
+    async with uow.write() as tx:
+        kept = await create_task(uow.joined(tx), actor, TaskCreate(title="Kept"))
+    assert await get_task(uow, actor, kept.id) == kept
+    assert await outbox_types(uow, actor) == [TASK_CREATED]  # its event committed with the owner's transaction

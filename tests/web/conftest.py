@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,24 @@ def data(event: Sse) -> dict[str, Any]:
 def kinds(events: list[Sse]) -> list[str]:
     """The event types in order, text deltas folded into one."""
     return fold_deltas(event.event for event in events)
+
+
+class Tags(HTMLParser):
+    """Every start tag of a document with its attributes, and the text inside <script> and <style>."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.inline: list[str] = []
+        self._inside: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._inside = tag if tag in ("script", "style") else None
+
+    def handle_data(self, data: str) -> None:
+        if self._inside and data.strip():
+            self.inline.append(f"<{self._inside}>{data.strip()[:60]}")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._inside = None

@@ -18,7 +18,7 @@ from agent.store import Message
 from domain.models import Task
 from runtime.bootstrap import Runtime
 from tests.api.conftest import assert_problem
-from tests.hosts import eventually, user_of
+from tests.hosts import eventually, tasks_of, user_of
 from tests.services.streaming import Reader
 from tests.web.conftest import Host, chat, client_of, data, kinds, turn
 
@@ -27,11 +27,6 @@ pytestmark = pytest.mark.slow
 
 def call(name: str, **arguments: object) -> dict[str, object]:
     return {"name": name, "arguments": arguments}
-
-
-async def tasks_of(rt: Runtime, user_id: int) -> list[Task]:
-    async with rt.uow.read() as tx:
-        return list((await tx.session.exec(select(Task).where(col(Task.owner_id) == user_id))).all())
 
 
 async def messages_of(rt: Runtime, conversation_id: int) -> list[Message]:

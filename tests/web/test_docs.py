@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.conftest import Host, client_of
-from tests.web.test_page_http import Tags
+from tests.web.conftest import Host, Tags, client_of
 
 pytestmark = pytest.mark.slow
 

@@ -11,11 +11,10 @@ import uvicorn
 from fastapi import FastAPI
 from pwdlib import PasswordHash
 
-from agent.store import ConversationStore
 from runtime.bootstrap import Runtime
 from runtime.cli.support import listen
+from tests.api.conftest import api_state_over
 from web.api import include_api
-from web.deps import ApiState
 from web.ratelimit import WindowLimiter
 from web.routes import health
 
@@ -40,9 +39,8 @@ async def test_twenty_concurrent_registrations_never_stall_the_loop_for_a_hash(r
     """While 20 registrations hash, the loop's largest pause stays below one argon2 hash, and /healthz answers."""
     app = FastAPI()
     app.include_router(health.router)
-    include_api(app, ApiState(uow=runtime.uow, secret=runtime.secret,
-                              conversations=ConversationStore(runtime.db.writer, reader=runtime.db.reader),
-                              register_by_address=WindowLimiter(limit=100, window=3600)))
+    limits = WindowLimiter(limit=100, window=3600)
+    include_api(app, api_state_over(runtime.uow, runtime.secret, register_by_address=limits))
     sock = listen("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning"))
     serving = asyncio.create_task(server.serve(sockets=[sock]))

@@ -4,40 +4,18 @@ script, and written so that the policy holds (no inline script, style or handler
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from runtime.bootstrap import Runtime
 from tests.hosts import user_of
-from tests.web.conftest import Host, client_of
+from tests.web.conftest import Host, Tags, client_of
 from web.page import CONTENT_SECURITY_POLICY, STATIC_DIR
 
 pytestmark = pytest.mark.slow
 
 FILES = sorted(p for p in STATIC_DIR.rglob("*") if p.is_file())
-
-
-class Tags(HTMLParser):
-    """Every start tag of a document with its attributes, and the text inside <script> and <style>."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.inline: list[str] = []
-        self._inside: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-        self._inside = tag if tag in ("script", "style") else None
-
-    def handle_data(self, data: str) -> None:
-        if self._inside and data.strip():
-            self.inline.append(f"<{self._inside}>{data.strip()[:60]}")
-
-    def handle_endtag(self, tag: str) -> None:
-        self._inside = None
 
 
 def parsed_index() -> Tags:

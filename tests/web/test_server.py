@@ -14,12 +14,12 @@ import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from agent.store import ConversationStore
 from runtime.bootstrap import Runtime
 from runtime.cli.support import listen, uvicorn_server
 from runtime.settings import Settings
+from tests.api.conftest import api_state_over
 from web.api import include_api
-from web.deps import ApiState, ClientAddress
+from web.deps import ClientAddress
 from web.ratelimit import LoginLimiter
 
 
@@ -72,10 +72,7 @@ async def test_rotating_x_forwarded_for_from_an_untrusted_peer_does_not_evade_th
 ) -> None:
     """Failed logins with a new X-Forwarded-For each time still count against the peer's own address."""
     app = FastAPI()
-    state = ApiState(uow=runtime.uow, secret=runtime.secret,
-                     conversations=ConversationStore(runtime.db.writer, reader=runtime.db.reader))
-    state.login_limits = LoginLimiter(address_limit=3)
-    include_api(app, state)
+    include_api(app, api_state_over(runtime.uow, runtime.secret, login_limits=LoginLimiter(address_limit=3)))
     async with serving(app, runtime.settings) as client:
         answers = [(await client.post("/api/v1/auth/login", headers={"X-Forwarded-For": f"198.51.100.{n}"}, json={
             "email": f"x-{uuid.uuid4().hex[:6]}@example.com", "password": "wrong guess"})).status_code

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Header, Query, status
 
 from domain import usecases as uc
-from domain.schemas import BulkResult, QuickAddPreview, SortKey, SortOrder, TaskCreate, TaskQuery, TaskView
+from domain.schemas import BulkResult, QuickAddPreview, SortKey, SortOrder, TaskCreate, TaskView
 from domain.values import PAGE_DEFAULT, PAGE_MAX, TAGS_PER_TASK_MAX, Priority, StatusFilter, Text
 from web.deps import CurrentActor, UowDep
 from web.problems import responses
@@ -40,10 +40,9 @@ async def list_tasks(
     cursor: Annotated[Text | None, Query()] = None,
 ) -> TasksPublic:
     """List your tasks with filters, sort and a cursor; `count` is the total matching."""
-    query = TaskQuery(
-        status=status_ or [StatusFilter.OPEN, StatusFilter.COMPLETED], priority=list(priority or []),
-        tag=tag or [], tag_mode=tag_mode, due_before=due_before, due_after=due_after, overdue=overdue,
-        due_today=due_today, has_due=has_due, q=q, sort=sort, order=order, limit=limit, cursor=cursor,
+    query = uc.task_query(
+        status=status_, priority=priority, tag=tag, tag_mode=tag_mode, due_before=due_before, due_after=due_after,
+        overdue=overdue, due_today=due_today, has_due=has_due, q=q, sort=sort, order=order, limit=limit, cursor=cursor,
     )
     page = await uc.list_tasks(uow, actor, query)
     return TasksPublic(data=page.data, count=page.count, next_cursor=page.next_cursor)
