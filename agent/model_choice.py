@@ -1,6 +1,6 @@
 """Choose the chat model: a script, Cohere, or none (the host then asks for CO_API_KEY).
 
-The values come from the composition root (runtime.settings.ModelConfig reads them from the environment)."""
+The values come from the composition root (runtime.chat_settings.ModelConfig reads them from the environment)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The agent's limits and policies (runtime.settings.AgentConfig fills them from TODO_AGENT_* variables)."""
+"""The agent's limits and policies (runtime.chat_settings.AgentConfig fills them from TODO_AGENT_* variables)."""
 
 from __future__ import annotations
 

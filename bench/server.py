@@ -7,7 +7,7 @@ It runs the `serve` command unchanged except that the two factories it calls are
 - `mcp_server.build_server`: the MCP server instance gets a `noop` tool (returns "ok": transport, session, bearer
   check and tool dispatch only) and a `noop_actor` tool (also reads the verified caller from its context, as
   every real tool does);
-- `runtime.bootstrap.create_app`: the FastAPI instance gets `GET /bench/noop` (no auth, no database),
+- `runtime.apps.create_app`: the FastAPI instance gets `GET /bench/noop` (no auth, no database),
   `GET /bench/noop-auth` (the REST bearer-token dependency only) and `GET /bench/noop-syncdep` (one plain `def`
   dependency, which FastAPI runs in its thread pool), placed before the MCP app mounted at `/`.
 
@@ -36,12 +36,12 @@ def _patch() -> None:
     from starlette.routing import Mount
 
     import mcp_server
-    import runtime.bootstrap
+    import runtime.apps
     from mcp_server import McpPorts
     from mcp_server.context import Ctx, acting
     from web.deps import CurrentActor
 
-    build_server, create_app = mcp_server.build_server, runtime.bootstrap.create_app
+    build_server, create_app = mcp_server.build_server, runtime.apps.create_app
     read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
                                 open_world_hint=False)
 
@@ -89,7 +89,7 @@ def _patch() -> None:
         return app
 
     mcp_server.build_server = build_server_with_noop  # type: ignore[assignment]
-    runtime.bootstrap.create_app = create_app_with_noop  # type: ignore[assignment]
+    runtime.apps.create_app = create_app_with_noop  # type: ignore[assignment]
     if os.environ.get("BENCH_TCP_NODELAY") == "1":
         _patch_nodelay()
 

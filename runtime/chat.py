@@ -14,7 +14,8 @@ from agent.pool import SessionPool
 from agent.store import ConversationStore
 from domain.access_tokens import AUDIENCE_MCP, issue_access_token
 from runtime.bootstrap import Runtime
-from runtime.settings import AgentConfig, ModelConfig, Settings
+from runtime.chat_settings import AgentConfig, ModelConfig
+from runtime.settings import Settings
 
 MCP_TOKEN_TTL = timedelta(minutes=5)
 

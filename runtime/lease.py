@@ -21,6 +21,7 @@ from sqlmodel import col, select
 
 from domain.models import Lease
 from domain.uow import Tx, UnitOfWork
+from runtime.tasks import wait_through_cancellation
 
 logger = logging.getLogger(__name__)
 
@@ -192,11 +193,5 @@ class LeaseKeeper:
 async def _cancel_and_wait(task: asyncio.Future[None]) -> None:
     """Cancel `task` and wait until it has really stopped, even if we are cancelled meanwhile."""
     task.cancel()
-    interrupted: asyncio.CancelledError | None = None
-    while not task.done():
-        try:
-            await asyncio.wait({task})
-        except asyncio.CancelledError as exc:
-            interrupted = exc
-    if interrupted is not None:
+    if (interrupted := await wait_through_cancellation(task)) is not None:
         raise interrupted

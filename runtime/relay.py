@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from domain.models import OutboxEvent
 from domain.ports import OutboundMessage, Publisher
 from domain.uow import UnitOfWork
+from runtime.tasks import wait_through_cancellation
 
 logger = logging.getLogger(__name__)
 
@@ -140,13 +141,7 @@ class Relay:
 async def _finish(coro: Coroutine[Any, Any, None]) -> None:
     """Run `coro` to its end even if we are cancelled meanwhile; then let our cancellation through."""
     task = asyncio.ensure_future(coro)
-    interrupted: asyncio.CancelledError | None = None
-    while not task.done():
-        try:
-            await asyncio.wait({task})
-        except asyncio.CancelledError as exc:
-            interrupted = exc
-    if interrupted is not None:
+    if (interrupted := await wait_through_cancellation(task)) is not None:
         if not task.cancelled() and (error := task.exception()) is not None:
             logger.error("outbox: recording a batch failed during shutdown", exc_info=error)
         raise interrupted

@@ -1,5 +1,5 @@
 """The FastAPI web host: REST API, the page, the probes, and the MCP app mounted last at `/` so `/mcp` answers
-directly. It is assembled from parts the composition root builds (runtime.bootstrap.create_app)."""
+directly. It is assembled from parts the composition root builds (runtime.apps.create_app)."""
 
 from __future__ import annotations
 

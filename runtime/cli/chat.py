@@ -33,7 +33,7 @@ def chat(
     (a failed turn then ends the chat with exit code 3). Logs go to logs/chat.log in the data directory."""
     from agent.model_choice import NO_MODEL_HELP
     from runtime.bootstrap import prepare_database
-    from runtime.settings import ModelConfig
+    from runtime.chat_settings import ModelConfig
 
     with errors(ctx):
         settings = load_settings(ctx, log_file=LOG_FILE)

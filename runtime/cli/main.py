@@ -84,7 +84,8 @@ def serve(
 
 async def _serve(settings: Settings, sock: socket.socket) -> None:
     from agent.model_choice import NO_MODEL_HELP
-    from runtime.bootstrap import build_runtime, create_app
+    from runtime.apps import create_app
+    from runtime.bootstrap import build_runtime
     from runtime.lease import PRIORITY_WEB
 
     app = create_app(build_runtime(settings, role="web", priority=PRIORITY_WEB))

@@ -55,7 +55,7 @@ def service(
 
 
 async def _serve(name: ServiceName, settings: Settings, sock: socket.socket) -> None:
-    from runtime.bootstrap import build_service
+    from runtime.apps import build_service
 
     _rt, app = build_service(name.value, settings)
     typer.echo(f"todo-agent {name.value} service on {settings.base_url}  (bus: {settings.bus}, "

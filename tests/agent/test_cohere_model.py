@@ -18,7 +18,7 @@ from agent.model_choice import build_model
 from agent.scripted_model import ScriptedModel
 from domain.schemas import TaskQuery
 from domain.usecases import list_tasks
-from runtime.settings import ModelConfig
+from runtime.chat_settings import ModelConfig
 from tests.agent.conftest import World, kinds
 
 URL = "http://cohere.test"

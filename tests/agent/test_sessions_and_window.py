@@ -20,7 +20,7 @@ from agent.window import assemble, chat_message, groups
 from domain.db import Database
 from domain.schemas import TaskCreate
 from domain.usecases import create_task
-from runtime.settings import AgentConfig
+from runtime.chat_settings import AgentConfig
 from tests.agent.conftest import T0, World, call, conversation, of_type, pairs, rows_examined, statements, tool_turn
 
 # --- sessions ---------------------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from fastapi import FastAPI
 from domain.events import TASK_CREATED
 from domain.schemas import TaskCreate
 from domain.usecases import Actor, create_task
-from runtime.bootstrap import Runtime, build_runtime, build_service, close_runtime, create_app
+from runtime.apps import build_service, create_app
+from runtime.bootstrap import Runtime, build_runtime, close_runtime
 from runtime.lease import PRIORITY_WEB
 from runtime.settings import Settings
 from services.audit_log import AuditQuery, list_audit

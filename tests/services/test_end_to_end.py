@@ -24,7 +24,8 @@ from domain.ports import OutboundMessage, Publisher
 from domain.schemas import RecurrenceSpec, TaskCreate
 from domain.uow import UnitOfWork
 from domain.usecases import Actor, complete_task, create_task
-from runtime.bootstrap import Runtime, build_runtime, close_runtime, create_app
+from runtime.apps import create_app
+from runtime.bootstrap import Runtime, build_runtime, close_runtime
 from runtime.lease import PRIORITY_WEB
 from runtime.relay import Relay
 from runtime.settings import Settings

@@ -14,7 +14,8 @@ from sqlmodel import col, select
 from domain.models import Task
 from domain.schemas import RecurrenceSpec, TaskCreate
 from domain.usecases import Actor, complete_task, create_task
-from runtime.bootstrap import Runtime, create_app
+from runtime.apps import create_app
+from runtime.bootstrap import Runtime
 from services.audit_log import AuditQuery, list_audit
 from tests.hosts import eventually, user_of
 from tests.services.streaming import stream

@@ -14,7 +14,8 @@ import pytest
 
 from domain.schemas import TaskCreate
 from domain.usecases import Actor, create_task, create_user
-from runtime.bootstrap import Runtime, background, build_runtime, close_runtime, create_app
+from runtime.apps import create_app
+from runtime.bootstrap import Runtime, background, build_runtime, close_runtime
 from runtime.settings import Settings
 from tests.infra import sqlite_url
 

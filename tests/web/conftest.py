@@ -14,7 +14,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from runtime.bootstrap import Runtime, create_app
+from runtime.apps import create_app
+from runtime.bootstrap import Runtime
 from tests.agent.conftest import fold_deltas
 from tests.api.conftest import User
 from tests.services.streaming import Reader, Sse, StreamingASGITransport
