@@ -281,7 +281,8 @@ def test_a_normal_turn_prints_only_the_conversation_and_the_logs_go_to_a_private
     log = logs / "chat.log"
     assert stat.S_IMODE(logs.stat().st_mode) == 0o700 and stat.S_IMODE(log.stat().st_mode) == 0o600
     written = log.read_text()
-    assert " INFO runtime.lease: lease runtime taken by chat:" in written
+    # INFO lines the turn itself is sure to write (the lease's lines depend on timing: under load it may not be
+    # taken before the one-turn chat ends)
     assert " INFO httpx2: HTTP Request: POST " in written and "rejected arguments: ['priority']" in written
 
 
