@@ -60,12 +60,14 @@ def create_app(rt: Runtime) -> FastAPI:
 
 def _add_dapr_routes(app: FastAPI, rt: Runtime) -> None:
     """On Dapr the sidecar delivers the task commands, reminders and task changes to routes of this app."""
-    from runtime.wiring.workers import dapr_app_token, web_host_dapr_routes
+    from runtime.wiring.workers import LIVE_ROUTE, dapr_app_token, web_host_dapr_routes
     from services.subscriptions import subscriptions
     from services.transport.dapr import subscription_app
 
+    settings = rt.settings
     routes = web_host_dapr_routes(subscriptions(rt.uow, rt.services), rt.live, rt.uow)
-    subscription_app(routes, rt.settings.dapr_pubsub, app=app, app_token=dapr_app_token(rt.settings))
+    live = {LIVE_ROUTE: settings.dapr_live_pubsub} if settings.dapr_live_pubsub else None
+    subscription_app(routes, settings.dapr_pubsub, app=app, app_token=dapr_app_token(settings), pubsub_of_route=live)
 
 
 def build_service(name: str, settings: Settings) -> tuple[Runtime, FastAPI]:

@@ -87,6 +87,19 @@ class Settings(BaseSettings):
     dapr_app_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("APP_API_TOKEN", "dapr_app_token")
     )
+    # Dapr's building blocks beyond publishing (TODO_AGENT_BUS=dapr; the Helm chart sets them all):
+    # - the pub/sub component the web host's live feed subscribes through (the chart's per-pod consumer group, so
+    #   every web replica sees every event); unset: dapr_pubsub
+    dapr_live_pubsub: str | None = None
+    # - the state store the reminder and recurrence services keep their inbox in; empty: the inbox table in SQL
+    dapr_state_store: str = "statestore"
+    # - cron input bindings (POST /bindings/<name>) drive the reminder sweep and retention instead of in-process
+    #   timers; each tick does the work only in the replica holding that job's lease
+    dapr_cron_bindings: bool = True
+    # - the audit service's app id: when set, the web host reads the audit log through Dapr service invocation
+    dapr_audit_app_id: str | None = None
+    # - the app ids the audit service answers /internal/audit for (checked on `dapr-caller-app-id`)
+    dapr_audit_callers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["todo-agent-web"])
     # Streamable-HTTP MCP sessions: how many one user may hold open (the least recently used is closed first), how
     # long an idle one lives, and how often each open session's token is verified again (revocation ends it).
     mcp_sessions_per_user: int = Field(default=20, ge=1)
@@ -104,7 +117,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{entry!r} is not an IP address or CIDR network, e.g. 10.0.0.0/8") from None
         return entries
 
-    @field_validator("allowed_hosts", mode="before")
+    @field_validator("allowed_hosts", "dapr_audit_callers", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):

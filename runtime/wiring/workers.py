@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LIVE_GROUP_PREFIX = "live-"
+LIVE_ROUTE = "/events/live"  # the web host's live feed on Dapr
 NOTIFICATION_WAIT_SECONDS = 5.0  # how long the live feed waits for the notification store to commit
 NOTIFICATION_POLL_SECONDS = 0.05  # how often it looks for the notifications it waits for
 NOTIFICATION_POLL_BATCH = 500  # at most this many per look
@@ -246,8 +247,9 @@ def dapr_routes(subs: Sequence[Subscription]) -> list[DaprRoute]:
 
 def web_host_dapr_routes(subs: Sequence[Subscription], hub: LiveHub, uow: UnitOfWork) -> list[DaprRoute]:
     """The web host on Dapr: the task service, the notification store (which also shows what it stored) and the
-    task-change feed. Dapr delivers each message to one replica of the app, so with several web replicas a page
-    sees the changes its own replica handled (the Kafka transport broadcasts instead)."""
+    task-change feed at LIVE_ROUTE. Dapr delivers each message of a component to one replica of the app; for the
+    feed to reach every replica, subscribe it through a component whose consumer group is the pod
+    (TODO_AGENT_DAPR_LIVE_PUBSUB; the Helm chart's `pubsub-live`, consumerGroup "{podName}")."""
     from services.subscriptions import WEB, of_service
 
     feed = LiveFeed(hub, uow)
@@ -255,7 +257,7 @@ def web_host_dapr_routes(subs: Sequence[Subscription], hub: LiveHub, uow: UnitOf
     for sub in of_service(list(subs), WEB):
         after = feed.stored if sub.topic == TOPIC_REMINDERS else None
         routes.append((sub.topic, f"/events/{sub.group}", delivering(sub, after)))
-    routes.append((TOPIC_TASKS, "/events/live", feed.on_message))
+    routes.append((TOPIC_TASKS, LIVE_ROUTE, feed.on_message))
     return routes
 
 

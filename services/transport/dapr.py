@@ -20,7 +20,7 @@ import binascii
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeGuard
 from urllib.parse import quote
 
@@ -205,18 +205,21 @@ def delivery_token(token: str | None, *, production: bool) -> str | None:
 
 def subscription_app(
     subscriptions: Sequence[Subscription], pubsub: str = "pubsub", *, app: FastAPI | None = None,
-    app_token: str | None = None,
+    app_token: str | None = None, pubsub_of_route: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """A FastAPI app (or `app`, extended) that the Dapr sidecar delivers `subscriptions` to.
 
     `GET /dapr/subscribe` lists `{"pubsubname", "topic", "route", "metadata": {}, "deadLetterTopic":
-    "<topic>-dlq"}` per subscription; each route answers a delivery with the handler's Outcome, RETRY if the
-    handler raised, and DROP if the body holds no CloudEvent of ours. With `app_token` every one of these routes
-    answers 401 to a request whose `dapr-api-token` header is not that token (the sidecar sends it).
+    "<topic>-dlq"}` per subscription; the component is `pubsub`, or for a route in `pubsub_of_route` the one named
+    there (the web host's live feed subscribes through a component of its own). Each route answers a delivery with
+    the handler's Outcome, RETRY if the handler raised, and DROP if the body holds no CloudEvent of ours. With
+    `app_token` every one of these routes answers 401 to a request whose `dapr-api-token` header is not that token
+    (the sidecar sends it).
     """
-    topics = [topic for topic, _, _ in subscriptions]
-    if len(set(topics)) != len(topics):
-        raise ValueError(f"one subscription per topic, got {topics}")
+    component = {route: (pubsub_of_route or {}).get(route, pubsub) for _, route, _ in subscriptions}
+    pairs = [(component[route], topic) for topic, route, _ in subscriptions]
+    if len(set(pairs)) != len(pairs):
+        raise ValueError(f"one subscription per component and topic, got {pairs}")
     declared: list[dict[str, Any]] = []
     guard = [Depends(_sidecar_only(app_token))] if app_token else []
     router = APIRouter(dependencies=guard, include_in_schema=False)  # the sidecar's door, not the public API
@@ -224,7 +227,7 @@ def subscription_app(
         if not route.startswith("/"):
             raise ValueError(f"route {route!r} must start with '/'")
         router.add_api_route(route, _delivery_endpoint(topic, handler), methods=["POST"])
-        declared.append({"pubsubname": pubsub, "topic": topic, "route": route, "metadata": {},
+        declared.append({"pubsubname": component[route], "topic": topic, "route": route, "metadata": {},
                          "deadLetterTopic": dead_letter_topic(topic)})
 
     async def dapr_subscribe() -> list[dict[str, Any]]:

@@ -122,6 +122,24 @@ async def test_every_delivery_route_of_the_web_host_demands_the_app_token(
     assert allowed.status_code == 200, allowed.text
 
 
+@pytest.mark.parametrize("live", [None, "pubsub-live"])
+async def test_the_web_host_subscribes_its_live_feed_through_the_live_component_when_one_is_set(
+    dapr_settings: Callable[..., Settings], live: str | None
+) -> None:
+    """TODO_AGENT_DAPR_LIVE_PUBSUB (the chart's per-pod consumer group) carries /events/live, so every web replica
+    sees every task change; the task service and the notification store stay on the shared component."""
+    rt = build_runtime(dapr_settings(dapr_live_pubsub=live), role="web", priority=PRIORITY_WEB)
+    try:
+        async with client_of(create_app(rt)) as client:
+            declared = (await client.get("/dapr/subscribe", headers={"dapr-api-token": TOKEN})).json()
+    finally:
+        await close_runtime(rt)
+    assert {d["route"]: (d["pubsubname"], d["topic"]) for d in declared} == {
+        "/events/task-service": ("pubsub", "task-commands"), "/events/notifications": ("pubsub", "reminders"),
+        "/events/live": (live or "pubsub", "tasks"),
+    }
+
+
 async def test_a_reminder_for_a_user_that_does_not_exist_is_dropped_to_the_dead_letters(
     web_host: tuple[Runtime, httpx.AsyncClient],
 ) -> None:

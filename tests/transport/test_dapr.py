@@ -144,8 +144,24 @@ async def test_the_subscription_app_can_extend_an_app_and_use_another_component(
         await deliver(client, "/in/tasks", from_cloud_event(reminder_event(1, 1), "tasks"))
     assert (declared["pubsubname"], declared["route"]) == ("kafka-pubsub", "/in/tasks")
     assert len(handler.calls) == 1
-    with pytest.raises(ValueError, match="one subscription per topic"):
+    with pytest.raises(ValueError, match="one subscription per component and topic"):
         subscription_app([("tasks", "/a", Handler()), ("tasks", "/b", Handler())])
+
+
+async def test_a_route_can_subscribe_through_a_component_of_its_own() -> None:
+    """The web host's live feed reads `tasks` through a second component (a consumer group per pod) beside the
+    shared one; the same topic twice on one component is still refused."""
+    routes = [("tasks", "/events/live", Handler()), ("reminders", "/events/notifications", Handler())]
+    app = subscription_app(routes + [("tasks", "/events/shared", Handler())], pubsub_of_route={"/events/live": "live"})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
+        declared = (await client.get("/dapr/subscribe")).json()
+    assert [(d["pubsubname"], d["topic"], d["route"]) for d in declared] == [
+        ("live", "tasks", "/events/live"), ("pubsub", "reminders", "/events/notifications"),
+        ("pubsub", "tasks", "/events/shared"),
+    ]
+    with pytest.raises(ValueError, match=r"\('live', 'tasks'\)"):
+        subscription_app(routes + [("tasks", "/events/b", Handler())], pubsub_of_route={
+            "/events/live": "live", "/events/b": "live"})
 
 
 WRAPPINGS: dict[str, Callable[[dict[str, Any], str], bytes]] = {
