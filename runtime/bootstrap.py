@@ -8,11 +8,12 @@ build_unit_of_work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,12 +30,14 @@ from services.settings import ServiceSettings
 from web.live import LiveHub
 
 if TYPE_CHECKING:
+    import httpx
     from mcp.server.mcpserver import MCPServer
     from starlette.types import ASGIApp
 
     from mcp_server import McpPorts
     from runtime.wiring.workers import Worker
     from services.subscriptions import Subscription
+    from services.transport.dapr_state import DaprStateInbox
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ class Runtime:
     services: ServiceSettings = field(default_factory=ServiceSettings)
     live: LiveHub = field(default_factory=LiveHub)
     workers: list[Worker] = field(default_factory=list)  # consumers etc., run while the process serves
+    closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # e.g. a sidecar client's close
 
 
 def build_unit_of_work(settings: Settings, *, role: str, clock: Clock | None = None) -> UnitOfWork:
@@ -82,6 +86,23 @@ def build_publisher(settings: Settings) -> Publisher:
         return DaprPublisher(settings.dapr_pubsub, endpoint=settings.dapr_http_endpoint,
                              host=settings.dapr_runtime_host, http_port=settings.dapr_http_port, api_token=token)
     raise ConfigurationError(f"TODO_AGENT_BUS={settings.bus} is not a transport; use inprocess, kafka or dapr")
+
+
+def build_state_inbox(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> DaprStateInbox | None:
+    """The inbox in the Dapr state store TODO_AGENT_DAPR_STATE_STORE (on TODO_AGENT_BUS=dapr), remembering events
+    for the retention period; None: the SQL inbox. `transport`: how to reach the sidecar (tests pass a fake)."""
+    if settings.bus != "dapr" or not settings.dapr_state_store:
+        return None
+    from services.transport.dapr import sidecar_url
+    from services.transport.dapr_state import DaprStateInbox
+
+    token = settings.dapr_api_token.get_secret_value() if settings.dapr_api_token is not None else None
+    url = sidecar_url(endpoint=settings.dapr_http_endpoint, host=settings.dapr_runtime_host,
+                      http_port=settings.dapr_http_port)
+    return DaprStateInbox(settings.dapr_state_store, base_url=url, done_ttl=settings.retention_days * 86400,
+                          api_token=token, transport=transport)
 
 
 def holder_id(role: str) -> str:
@@ -200,6 +221,7 @@ def build_mcp(rt: Runtime) -> McpHost:
 async def leader_duties(rt: Runtime) -> None:
     """What only the lease holder runs: the relay (which drives the in-process services), retention, the scheduler."""
     from runtime.wakeup import listen_for_outbox
+    from runtime.wiring.cron import bindings_drive
     from services.retention import PRUNERS
 
     retention = timedelta(days=rt.settings.retention_days)
@@ -207,7 +229,8 @@ async def leader_duties(rt: Runtime) -> None:
         group.create_task(rt.relay.run(), name="relay")
         if rt.db.dialect == "postgresql":  # other processes' commits wake the relay too
             group.create_task(listen_for_outbox(rt.settings.db_url, rt.relay.wake), name="outbox-listener")
-        group.create_task(run_retention(rt.uow, retention, extra=PRUNERS), name="retention")
+        if not bindings_drive(rt.settings):  # else the retention binding's ticks run it (runtime.wiring.cron)
+            group.create_task(run_retention(rt.uow, retention, extra=PRUNERS), name="retention")
         if rt.settings.bus == "inprocess":  # elsewhere `todo-agent service reminder` runs it
             group.create_task(reminder_scheduler(rt), name="reminder-scheduler")
 
@@ -222,11 +245,13 @@ def reminder_scheduler(rt: Runtime) -> Coroutine[Any, Any, None]:
 
 
 async def close_runtime(rt: Runtime) -> None:
-    """Release the publisher's connections and the database pool."""
-    try:
-        await rt.publisher.close()
-    finally:
-        await rt.db.dispose()
+    """Release what `rt.closing` holds, the publisher's connections and the database pool (each even if another
+    fails)."""
+    async with contextlib.AsyncExitStack() as stack:  # closes in reverse order of the pushes
+        stack.push_async_callback(rt.db.dispose)
+        stack.push_async_callback(rt.publisher.close)
+        for close in rt.closing:
+            stack.push_async_callback(close)
 
 
 @asynccontextmanager

@@ -1,9 +1,13 @@
-"""Reading the audit log: a user's own entries, or (for admins) anyone's, with filters and a cursor."""
+"""Reading the audit log: a user's own entries, or (for admins) anyone's, with filters and a cursor.
+
+The web host reads it through the AuditReader port: from the database here (LocalAuditReader), or, when the audit
+service runs apart on Dapr, through service invocation (services.transport.dapr_invoke); both take one AuditQuery.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
@@ -65,6 +69,33 @@ async def list_audit(uow: UnitOfWork, actor: Actor, query: AuditQuery, *, everyo
         data=[AuditEntryView.model_validate(r, from_attributes=True) for r in page], count=int(total),
         next_cursor=cursor,
     )
+
+
+class AuditUnavailable(Exception):
+    """The audit log could not be read where it lives (the audit service or its sidecar is down or unreachable);
+    the caller may try again."""
+
+
+class AuditRefused(Exception):
+    """The audit service refused a query the web host had validated, or answered something unreadable: a bug or a
+    version mismatch between the two, not the user's fault."""
+
+
+class AuditReader(Protocol):
+    """Where the web host reads the audit log from; authorization stays with the caller (only admins get
+    `everyone`), the reader returns what it is asked for."""
+
+    async def read(self, actor: Actor, query: AuditQuery, *, everyone: bool = False) -> AuditPage: ...
+
+
+class LocalAuditReader:
+    """The audit log in this process's database (list_audit on its unit of work)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    async def read(self, actor: Actor, query: AuditQuery, *, everyone: bool = False) -> AuditPage:
+        return await list_audit(self.uow, actor, query, everyone=everyone)
 
 
 def _filters(actor: Actor, query: AuditQuery, everyone: bool) -> list[sa.ColumnElement[bool]]:

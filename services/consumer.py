@@ -1,9 +1,12 @@
 """The one consumer runtime every transport calls: inbox, effect and outgoing messages in one transaction.
 
-`deliver(uow, group, handler, event)` answers SUCCESS (done, or done before: the inbox row exists), RETRY
+`deliver(uow, group, handler, event)` answers SUCCESS (done, or done before: the inbox remembers it), RETRY
 (a transient failure: nothing was written; deliver it again later, with backoff) or DROP (poison: it is in the
 dead letters; do not deliver it again). A value the database refuses outright (out of range, a broken constraint)
 and an event for a user that does not exist are poison too: retrying them could never succeed.
+
+The inbox is the SQL table by default (services.inbox); a service may keep it elsewhere (the Dapr state store),
+and these answers stay the same.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 
 from domain.events import TOPIC_OF
 from domain.models import User
 from domain.uow import Tx, UnitOfWork
 from domain.values import valid_id
-from services.tables import EVENT_ID_LENGTH, DeadLetter, InboxRecord
+from services.inbox import SQL_INBOX, Inbox, InboxBusy
+from services.tables import EVENT_ID_LENGTH, DeadLetter
 
 logger = logging.getLogger(__name__)
 
@@ -47,18 +51,22 @@ class Poison(Exception):
     """The message can never be handled (bad payload, unknown schema version): dead-letter it."""
 
 
-async def deliver(uow: UnitOfWork, group: str, handler: Handler, event: Event) -> Outcome:
-    """Handle `event` once for `group`: the inbox row, the handler's effect and its outbox rows commit together."""
+async def deliver(
+    uow: UnitOfWork, group: str, handler: Handler, event: Event, inbox: Inbox = SQL_INBOX
+) -> Outcome:
+    """Handle `event` once for `group` through `inbox`: the handler's effect and its outbox rows commit together
+    (with the SQL inbox, the inbox row too)."""
     try:
         event_id = event_id_of(event)
     except Poison as exc:
         return await _drop(uow, group, event, exc)
     try:
-        async with uow.write() as tx:
-            if not await _claim(tx, group, event_id):
-                logger.debug("%s: event %s already processed", group, event_id)
-                return Outcome.SUCCESS
-            await handler(tx, event)
+        if not await inbox.once(uow, group, event_id, lambda tx: handler(tx, event)):
+            logger.debug("%s: event %s already processed", group, event_id)
+            return Outcome.SUCCESS
+    except InboxBusy as exc:
+        logger.warning("%s: event %s will be retried: %s", group, event_id, exc)
+        return Outcome.RETRY
     except Poison as exc:
         return await _drop(uow, group, event, exc)
     except NEVER_STORABLE as exc:
@@ -102,13 +110,6 @@ def decode(event: Event, model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise Poison(f"invalid {model.__name__}: {exc.error_count()} errors: {exc.errors()[0]['msg']}") from exc
-
-
-async def _claim(tx: Tx, group: str, event_id: str) -> bool:
-    """Insert the inbox row; False if it exists (on PostgreSQL a concurrent duplicate waits for the first)."""
-    stmt = tx.insert(InboxRecord).values(consumer_group=group, event_id=event_id, processed_at=tx.now)
-    inserted = await tx.session.exec(stmt.on_conflict_do_nothing().returning(col(InboxRecord.event_id)))
-    return inserted.first() is not None
 
 
 async def _drop(uow: UnitOfWork, group: str, event: Event, exc: Poison) -> Outcome:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from domain.events import (
     NEXT_OCCURRENCE_REQUESTED,
@@ -19,10 +19,14 @@ from domain.events import (
 from domain.uow import Tx, UnitOfWork
 from services import audit, notifications, recurrence, reminder, task_commands
 from services.consumer import Event, Handler, Outcome, deliver
+from services.inbox import SQL_INBOX, Inbox
 from services.settings import ServiceSettings
 
 REMINDER, RECURRENCE, AUDIT, WEB = "reminder", "recurrence", "audit", "web"
 SERVICES = (REMINDER, RECURRENCE, AUDIT, WEB)  # WEB: the consumers living in the web host
+# The services whose inbox may live outside the effect's transaction (the Dapr state store): their effects are
+# harmless to repeat (services.transport.dapr_state says why). The others keep the SQL inbox.
+STATE_INBOX_SERVICES = (REMINDER, RECURRENCE)
 
 
 @dataclass(frozen=True)
@@ -34,12 +38,13 @@ class Subscription:
     group: str
     handlers: Mapping[str, Handler]  # event type -> handler; the group acknowledges other types unhandled
     uow: UnitOfWork  # whose source names the service on the events the handler sends
+    inbox: Inbox = field(default=SQL_INBOX)  # where the processed event ids are kept
 
     async def deliver(self, event: Event) -> Outcome:
         """Deliver one CloudEvent (a JSON object) through the consumer runtime: SUCCESS, RETRY or DROP."""
         kind = event.get("type") if isinstance(event, dict) else None
         handler = self.handlers.get(kind, _acknowledge) if isinstance(kind, str) else _acknowledge
-        return await deliver(self.uow, self.group, handler, event)
+        return await deliver(self.uow, self.group, handler, event, self.inbox)
 
 
 async def _acknowledge(_tx: Tx, _event: Event) -> None:

@@ -15,6 +15,7 @@ from domain.access_tokens import AUDIENCE_API
 from domain.errors import AuthenticationFailed
 from domain.uow import UnitOfWork
 from domain.usecases import Actor, authenticate_bearer
+from services.audit_log import AuditReader
 from web.ratelimit import LoginLimiter, WindowLimiter
 
 
@@ -33,6 +34,7 @@ class ApiState:
     register_by_address: WindowLimiter = field(default_factory=lambda: WindowLimiter(limit=10, window=3600))
     agent: Agent | None = None  # the chat agent; None when no chat model is configured
     ping_seconds: float = 15.0  # heartbeat interval of the chat turn streams
+    audit: AuditReader | None = None  # where the audit log is read; None: this database (LocalAuditReader)
 
 
 def get_state(request: Request) -> ApiState:

@@ -221,7 +221,7 @@ def subscription_app(
     if len(set(pairs)) != len(pairs):
         raise ValueError(f"one subscription per component and topic, got {pairs}")
     declared: list[dict[str, Any]] = []
-    guard = [Depends(_sidecar_only(app_token))] if app_token else []
+    guard = sidecar_only(app_token)
     router = APIRouter(dependencies=guard, include_in_schema=False)  # the sidecar's door, not the public API
     for topic, route, handler in subscriptions:
         if not route.startswith("/"):
@@ -238,6 +238,12 @@ def subscription_app(
     app = app if app is not None else FastAPI(title="todo-agent subscriber")
     app.include_router(router)
     return app
+
+
+def sidecar_only(app_token: str | None) -> list[Any]:
+    """The dependencies of a route only the sidecar may call (given its app token): the one token check of every
+    route the sidecar calls (deliveries, cron bindings, service invocation); none without a token."""
+    return [Depends(_sidecar_only(app_token))] if app_token else []
 
 
 def _sidecar_only(expected: str) -> Callable[[Request], Awaitable[None]]:
