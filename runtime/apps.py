@@ -88,7 +88,7 @@ def _audit_reader(settings: Settings) -> DaprAuditReader | None:
         return None
     from services.transport.dapr_invoke import DaprAuditReader
 
-    token = settings.dapr_api_token.get_secret_value() if settings.dapr_api_token is not None else None
+    token = settings.sidecar_token
     return DaprAuditReader(settings.dapr_audit_app_id, endpoint=settings.dapr_http_endpoint,
                            host=settings.dapr_runtime_host, http_port=settings.dapr_http_port, api_token=token)
 

@@ -82,7 +82,7 @@ def build_publisher(settings: Settings) -> Publisher:
     if settings.bus == "dapr":
         from services.transport.dapr import DaprPublisher
 
-        token = settings.dapr_api_token.get_secret_value() if settings.dapr_api_token is not None else None
+        token = settings.sidecar_token
         return DaprPublisher(settings.dapr_pubsub, endpoint=settings.dapr_http_endpoint,
                              host=settings.dapr_runtime_host, http_port=settings.dapr_http_port, api_token=token)
     raise ConfigurationError(f"TODO_AGENT_BUS={settings.bus} is not a transport; use inprocess, kafka or dapr")
@@ -98,7 +98,7 @@ def build_state_inbox(
     from services.transport.dapr import sidecar_url
     from services.transport.dapr_state import DaprStateInbox
 
-    token = settings.dapr_api_token.get_secret_value() if settings.dapr_api_token is not None else None
+    token = settings.sidecar_token
     url = sidecar_url(endpoint=settings.dapr_http_endpoint, host=settings.dapr_runtime_host,
                       http_port=settings.dapr_http_port)
     return DaprStateInbox(settings.dapr_state_store, base_url=url, done_ttl=settings.retention_days * 86400,

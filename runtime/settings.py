@@ -183,6 +183,11 @@ class Settings(BaseSettings):
         return path
 
     @property
+    def sidecar_token(self) -> str | None:
+        """DAPR_API_TOKEN, the token every call to the Dapr sidecar carries, or None."""
+        return self.dapr_api_token.get_secret_value() if self.dapr_api_token is not None else None
+
+    @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
 
