@@ -13,6 +13,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY agent/ agent/
 COPY domain/ domain/
+COPY evals/ evals/
 COPY mcp_server/ mcp_server/
 COPY runtime/ runtime/
 COPY services/ services/

@@ -38,6 +38,7 @@ def _register_extra_commands() -> None:
     from runtime.cli.chat import chat
     from runtime.cli.config import config_app
     from runtime.cli.deadletters import deadletters_app
+    from runtime.cli.evals import evals_app
     from runtime.cli.mcp import mcp
     from runtime.cli.service import service
 
@@ -46,6 +47,7 @@ def _register_extra_commands() -> None:
     app.command()(chat)
     app.add_typer(deadletters_app, name="deadletters")
     app.add_typer(config_app, name="config")
+    app.add_typer(evals_app, name="evals")
 
 
 _register_extra_commands()

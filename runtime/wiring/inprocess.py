@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from domain.events import TOPIC_REMINDERS, TOPIC_TASKS
 from domain.uow import UnitOfWork
+from runtime.relay import Relay
 from services.consumer import Event, Outcome
 from services.settings import ServiceSettings
 from services.subscriptions import Subscription, subscriptions
@@ -40,3 +41,16 @@ def bus_handler(sub: Subscription) -> BusHandler:
             raise RetryLater(f"consumer group {sub.group!r} asks for event {event.get('id')} again")
 
     return handle
+
+
+async def run_services_until_idle(uow: UnitOfWork, *, settings: ServiceSettings | None = None) -> int:
+    """Relay the pending outbox events to the in-process consumers until none is left (or one asks to be retried
+    later); returns how many went out. What the embedded runtime does in the background, done at once: the evals
+    judge a turn's state after the services (a recurring task's next occurrence, reminders, audit) have reacted."""
+    bus = InProcessBus()
+    wire_inprocess(bus, uow, LiveHub(), settings=settings)
+    relay = Relay(uow, bus)
+    total = 0
+    while sent := await relay.relay_once():
+        total += sent
+    return total

@@ -29,7 +29,7 @@ import pytest
 from dockerfile_parse import DockerfileParser
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("agent", "domain", "mcp_server", "runtime", "services", "web")
+PACKAGES = ("agent", "domain", "evals", "mcp_server", "runtime", "services", "web")
 IMAGE_USER = 10001
 BUILD_TOOLS = re.compile(r"\b(apt-get|apk|gcc|g\+\+|make|build-essential|pip install|pip wheel|python -m build)\b")
 

@@ -18,6 +18,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "mcp_server": frozenset({"domain"}),
     "agent": frozenset(),  # it knows the tools by their MCP schemas, never the domain
     "web": frozenset({"domain", "services", "mcp_server", "agent"}),
+    "evals": frozenset({"domain", "agent", "mcp_server"}),  # the eval runner drives the real agent and MCP server
     "runtime": frozenset(OURS),
 }
 
