@@ -61,7 +61,30 @@ def sidecar_url(*, endpoint: str | None = None, host: str = "127.0.0.1", http_po
     return f"http://{host or '127.0.0.1'}:{http_port}"  # an empty DAPR_RUNTIME_HOST is unset, as the SDKs read it
 
 
-class DaprPublisher(Publisher):
+class SidecarClient:
+    """The HTTP client of an adapter talking to the Dapr sidecar: created on first use unless one is injected
+    (its owner then closes it); `transport` stands in for the network (tests: a fake sidecar)."""
+
+    def __init__(self, *, timeout: float = 10.0, http_client: httpx.AsyncClient | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.timeout = timeout
+        self._client = http_client
+        self._owns_client = http_client is None
+        self._transport = transport
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
+        return self._client
+
+    async def close(self) -> None:
+        """Close the HTTP client if this adapter created it."""
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+
+class DaprPublisher(SidecarClient, Publisher):
     """Publishes outbox messages through the Dapr sidecar: `POST /v1.0/publish/{pubsub}/{topic}`.
 
     The request carries our CloudEvent as `application/cloudevents+json`, `metadata.partitionKey=<key>` and,
@@ -82,12 +105,10 @@ class DaprPublisher(Publisher):
         http_client: httpx.AsyncClient | None = None,
         timeout: float = 10.0,
     ) -> None:
+        super().__init__(timeout=timeout, http_client=http_client)
         self.pubsub = pubsub
         self.base_url = sidecar_url(endpoint=endpoint, host=host, http_port=http_port)
         self.api_token = api_token or None
-        self.timeout = timeout
-        self._client = http_client
-        self._owns_client = http_client is None
 
     def url(self, topic: str) -> str:
         return f"{self.base_url}/v1.0/publish/{quote(self.pubsub, safe='')}/{quote(topic, safe='')}"
@@ -107,16 +128,6 @@ class DaprPublisher(Publisher):
         if not response.is_success:
             raise DaprPublishError(response.status_code, _error_detail(response))
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
-        return self._client
-
-    async def close(self) -> None:
-        """Close the HTTP client if this publisher created it."""
-        if self._owns_client and self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
 
 
 def _error_detail(response: httpx.Response) -> str:

@@ -32,7 +32,7 @@ from domain.uow import UnitOfWork
 from domain.usecases import Actor
 from domain.values import ID_MAX
 from services.audit_log import AuditPage, AuditQuery, AuditRefused, AuditUnavailable, list_audit
-from services.transport.dapr import API_TOKEN_HEADER, sidecar_only, sidecar_url
+from services.transport.dapr import API_TOKEN_HEADER, SidecarClient, sidecar_only, sidecar_url
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def parse_call(params: Mapping[str, str]) -> tuple[Actor, AuditQuery, bool]:
     return Actor(id=caller.actor_id, timezone=caller.actor_timezone), query, caller.everyone
 
 
-class DaprAuditReader:
+class DaprAuditReader(SidecarClient):
     """The AuditReader of a web host whose audit service runs apart: reads through the Dapr sidecar.
 
     The HTTP client is created on first use unless one is injected (then its owner closes it).
@@ -95,13 +95,11 @@ class DaprAuditReader:
         self, app_id: str, *, endpoint: str | None = None, host: str = "127.0.0.1", http_port: int = 3500,
         api_token: str | None = None, http_client: httpx.AsyncClient | None = None, timeout: float = 10.0,
     ) -> None:
+        super().__init__(timeout=timeout, http_client=http_client)
         self.app_id = app_id
         self.url = f"{sidecar_url(endpoint=endpoint, host=host, http_port=http_port)}/v1.0/invoke/" \
                    f"{quote(app_id, safe='')}/method/{AUDIT_METHOD}"
         self.api_token = api_token or None
-        self.timeout = timeout
-        self._client = http_client
-        self._owns_client = http_client is None
 
     async def read(self, actor: Actor, query: AuditQuery, *, everyone: bool = False) -> AuditPage:
         """The page the audit service answers for this user and query."""
@@ -127,16 +125,6 @@ class DaprAuditReader:
         logger.warning("audit invocation of %s failed with %s", self.app_id, detail)
         raise AuditUnavailable(detail)
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
-        return self._client
-
-    async def close(self) -> None:
-        """Close the HTTP client if this reader created it."""
-        if self._owns_client and self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
 
 
 def _sidecar_error(response: httpx.Response) -> bool:

@@ -40,7 +40,7 @@ import httpx
 
 from domain.uow import UnitOfWork
 from services.inbox import InboxBusy, Work
-from services.transport.dapr import API_TOKEN_HEADER
+from services.transport.dapr import API_TOKEN_HEADER, SidecarClient
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def inbox_key(group: str, event_id: str) -> str:
     return f"inbox:{quote(group, safe='')}:{quote(event_id, safe='')}"
 
 
-class DaprStateInbox:
+class DaprStateInbox(SidecarClient):
     """An Inbox (services.inbox) kept in the Dapr state store `store` through the sidecar at `base_url`.
 
     Every request carries `dapr-api-token` when `api_token` is set (DAPR_API_TOKEN). `done_ttl` is how long a
@@ -79,10 +79,8 @@ class DaprStateInbox:
         self.url = f"{base_url.rstrip('/')}/v1.0/state/{quote(store, safe='')}"
         self.done_ttl = max(1, min(done_ttl, MAX_TTL_SECONDS))
         self.claim_ttl = max(1, min(claim_ttl, MAX_TTL_SECONDS))
+        super().__init__(timeout=timeout, transport=transport)
         self.api_token = api_token or None
-        self.timeout = timeout
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
 
     async def once(self, uow: UnitOfWork, group: str, event_id: str, work: Work) -> bool:
         """Run `work` unless `group` has processed `event_id` (False then); InboxBusy when it cannot tell now."""
@@ -161,17 +159,6 @@ class DaprStateInbox:
             return await self._http().request(method, url, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise InboxBusy(f"the Dapr sidecar did not answer {method} {url}: {type(exc).__name__}: {exc}") from exc
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout, transport=self._transport)
-        return self._client
-
-    async def close(self) -> None:
-        """Close the HTTP client."""
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
 
 
 def _detail(response: httpx.Response) -> str:
