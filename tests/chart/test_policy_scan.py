@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,9 @@ def findings(checkov: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
         for path, text in render_set(value_set).files.items():
             if path.endswith(".yaml") and text.strip():
                 (folders[value_set] / path.replace("/", "_")).write_text(text)
-    return {value_set: scan(checkov, folder) for value_set, folder in folders.items()}
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two checkov processes at a time: most of a run is start-up
+        scans = {value_set: pool.submit(scan, checkov, folder) for value_set, folder in folders.items()}
+        return {value_set: future.result() for value_set, future in scans.items()}
 
 
 @pytest.mark.parametrize("value_set", SCANNED)
