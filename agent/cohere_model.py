@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ import httpx
 from cohere.core.api_error import ApiError
 
 from agent.model import Message, ModelEnd, ModelEvent, ModelText, ModelToolCall, ModelUnavailable, ToolSpec
+from agent.retries import RetryPolicy, with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -47,26 +47,20 @@ class CohereModel:
             api_key=api_key, base_url=base_url, httpx_client=httpx_client, timeout=timeout, max_retries=0
         )
         self.model = model
-        self.max_retries = max_retries
-        self.retry_delay = retry_delay
+        self.retries = RetryPolicy(
+            "cohere", (ApiError, httpx.HTTPError), worth_retrying, retry_wait, unavailable, describe,  # type: ignore[arg-type]
+            max_retries=max_retries, retry_delay=retry_delay)
+
+    @property
+    def label(self) -> str:
+        """What the host shows as the model in use."""
+        return f"cohere {self.model}"
 
     async def stream(self, messages: list[Message], tools: list[ToolSpec]) -> AsyncIterator[ModelEvent]:
-        """Answer the conversation; a failure becomes ModelUnavailable with a message for the person."""
-        attempt = 0
-        while True:
-            started = False
-            try:
-                async for event in self._events(messages, tools):
-                    started = True
-                    yield event
-                return
-            except (ApiError, httpx.HTTPError) as exc:
-                if started or not worth_retrying(exc) or attempt >= self.max_retries:
-                    raise unavailable(exc) from exc
-                attempt += 1
-                delay = retry_delay(exc, self.retry_delay * 2 ** (attempt - 1))
-                logger.warning("cohere call failed (%s); retry %d in %.1f s", describe(exc), attempt, delay)
-                await asyncio.sleep(delay)
+        """Answer the conversation (retried before any output); a failure becomes ModelUnavailable with a message
+        for the person."""
+        async for event in with_retries(self.retries, lambda: self._events(messages, tools)):
+            yield event
 
     async def _events(self, messages: list[Message], tools: list[ToolSpec]) -> AsyncIterator[ModelEvent]:
         calls: dict[int, _PartialCall] = {}
@@ -157,7 +151,7 @@ def worth_retrying(exc: ApiError | httpx.HTTPError) -> bool:
     return False
 
 
-def retry_delay(exc: ApiError | httpx.HTTPError, backoff: float) -> float:
+def retry_wait(exc: ApiError | httpx.HTTPError, backoff: float) -> float:
     """Seconds before the next try: the server's Retry-After when it sent one, else the backoff."""
     headers = exc.headers if isinstance(exc, ApiError) else None
     try:

@@ -33,17 +33,18 @@ class ScriptStep(BaseModel):
 class ScriptedModel:
     """Replays `steps` in order across every conversation it serves, streaming text in small pieces."""
 
-    def __init__(self, steps: list[ScriptStep], *, chunk: int = 16) -> None:
+    def __init__(self, steps: list[ScriptStep], *, chunk: int = 16, label: str = "scripted") -> None:
         self.steps = list(steps)
         self.position = 0
         self.chunk = chunk
+        self.label = label  # what the host shows as the model in use
 
     @classmethod
     def from_file(cls, path: str | Path) -> ScriptedModel:
         """Load a script: a JSON list of `{"text": ..., "tool_calls": [{"name": ..., "arguments": {...}}]}`."""
         try:
             raw = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls([ScriptStep.model_validate(step) for step in raw])
+            return cls([ScriptStep.model_validate(step) for step in raw], label=f"scripted {path}")
         except (OSError, ValueError, TypeError, ValidationError) as exc:
             raise ScriptError(f"cannot read the model script {path}: {exc}") from exc
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agent.settings import AgentSettings
@@ -60,12 +60,14 @@ class AgentConfig(BaseSettings):
 
 
 SCRIPTED = "scripted:"
+OPENAI = "openai"
 
 
 class ModelConfig(BaseSettings):
-    """The chat model: TODO_AGENT_MODEL (`cohere`, the default, or `scripted:<file>`), and Cohere's key, model and
-    base URL, read the way the Cohere SDK reads them (CO_API_KEY, else COHERE_API_KEY; CO_API_URL). An empty
-    variable counts as unset."""
+    """The chat model: TODO_AGENT_MODEL (`cohere`, the default, `openai` or `scripted:<file>`); Cohere's key, model
+    and base URL, read the way the Cohere SDK reads them (CO_API_KEY, else COHERE_API_KEY; CO_API_URL); and for
+    `openai` an OpenAI-compatible server: TODO_AGENT_OPENAI_BASE_URL and TODO_AGENT_OPENAI_MODEL (both required)
+    and TODO_AGENT_OPENAI_API_KEY (optional: local servers need none). An empty variable counts as unset."""
 
     model_config = SettingsConfigDict(env_prefix="TODO_AGENT_", extra="ignore", env_ignore_empty=True)
 
@@ -75,19 +77,41 @@ class ModelConfig(BaseSettings):
         default=None, validation_alias=AliasChoices("CO_API_KEY", "COHERE_API_KEY", "api_key")
     )
     api_url: str | None = Field(default=None, validation_alias=AliasChoices("CO_API_URL", "api_url"))
+    openai_base_url: str | None = None  # e.g. http://127.0.0.1:11434/v1 (Ollama)
+    openai_model: str | None = None  # e.g. qwen2.5:7b
+    openai_api_key: SecretStr | None = None
 
     @field_validator("model", mode="after")
     @classmethod
     def _choice(cls, value: str) -> str:
         choice = value.strip() or "cohere"
-        if choice != "cohere" and not choice.startswith(SCRIPTED):
-            raise ValueError(f"must be 'cohere' (the default) or 'scripted:<file>' (got {value!r})")
+        if choice not in ("cohere", OPENAI) and not choice.startswith(SCRIPTED):
+            raise ValueError(f"must be 'cohere' (the default), 'openai' or 'scripted:<file>' (got {value!r})")
         return choice
+
+    @model_validator(mode="after")
+    def _openai_needs(self) -> ModelConfig:
+        if self.model != OPENAI:
+            return self
+        missing = [name for name, value in (("TODO_AGENT_OPENAI_BASE_URL", self.openai_base_url),
+                                            ("TODO_AGENT_OPENAI_MODEL", self.openai_model)) if not value]
+        if missing:
+            raise ValueError(
+                f"TODO_AGENT_MODEL=openai needs {' and '.join(missing)}: the server's OpenAI-compatible API (e.g. "
+                "http://127.0.0.1:11434/v1 for Ollama) and the model's name there (e.g. qwen2.5:7b)")
+        return self
 
     def chat_model(self, *, httpx_client: httpx.AsyncClient | None = None) -> ChatModel | None:
         """The model these settings choose, or None when none is configured (agent.model_choice.NO_MODEL_HELP)."""
         from agent.model_choice import build_model
 
+        if self.model == OPENAI:
+            from agent.model_choice import build_openai_model
+
+            assert self.openai_base_url and self.openai_model  # the validator made sure
+            key = self.openai_api_key.get_secret_value() if self.openai_api_key is not None else None
+            return build_openai_model(base_url=self.openai_base_url, model=self.openai_model, api_key=key,
+                                      http_client=httpx_client)
         script = self.model.removeprefix(SCRIPTED) if self.model.startswith(SCRIPTED) else None
         key = self.api_key.get_secret_value() if self.api_key is not None else None
         return build_model(script=script, api_key=key, cohere_model=self.cohere_model, base_url=self.api_url,

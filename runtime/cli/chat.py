@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,6 +15,8 @@ from runtime.cli.support import errors, fail, load_settings
 
 TURN_FAILED = 3  # exit code in script mode when a turn fails (1: the chat could not start, 2: bad command line)
 LOG_FILE = "chat.log"  # in the data directory's logs/: the screen is the conversation's
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from agent.agent import Agent
@@ -31,14 +34,16 @@ def chat(
 ) -> None:
     """Talk to your tasks. Interactive on a terminal; otherwise one message per input line, until end of input
     (a failed turn then ends the chat with exit code 3). Logs go to logs/chat.log in the data directory."""
-    from agent.model_choice import NO_MODEL_HELP
+    from agent.model_choice import NO_MODEL_HELP, model_label
     from runtime.bootstrap import prepare_database
     from runtime.chat_settings import ModelConfig
 
     with errors(ctx):
         settings = load_settings(ctx, log_file=LOG_FILE)
-        if ModelConfig().chat_model() is None:
+        model = ModelConfig().chat_model()
+        if model is None:
             raise fail(NO_MODEL_HELP)
+        _announce(model_label(model))
         prepare_database(settings)
         token = os.environ.get("TODO_AGENT_TOKEN")
         if server is not None:
@@ -49,6 +54,14 @@ def chat(
             answered = asyncio.run(_chat(settings, user, token, approve_all))
     if not answered:
         raise typer.Exit(TURN_FAILED)
+
+
+def _announce(label: str) -> None:
+    """Say which model answers: on the terminal before the first prompt; in script mode only in the log (stdout
+    carries the conversation alone there)."""
+    logger.info("chat model: %s", label)
+    if sys.stdin.isatty():
+        typer.echo(f"chat model: {label}")
 
 
 async def _chat(settings: Settings, email: str | None, token: str | None, approve_all: bool) -> bool:

@@ -55,9 +55,30 @@ def _cohere() -> tuple[Callable[[], ChatModel], str]:
     return factory, config.cohere_model or DEFAULT_MODEL
 
 
+def _openai() -> tuple[Callable[[], ChatModel], str]:
+    """An OpenAI-compatible server from the environment, with the chat's own settings (TODO_AGENT_OPENAI_BASE_URL,
+    TODO_AGENT_OPENAI_MODEL, optional TODO_AGENT_OPENAI_API_KEY); the model's name is its price-table name."""
+    from pydantic import ValidationError
+
+    from runtime.chat_settings import OPENAI, ModelConfig
+    from runtime.cli.support import describe
+
+    try:
+        config = ModelConfig(model=OPENAI)
+    except ValidationError as exc:
+        raise cannot_run(f"--model openai: {describe(exc)}") from None
+
+    def factory() -> ChatModel:
+        model = config.chat_model()
+        assert model is not None  # the validator checked the settings
+        return model
+
+    return factory, config.openai_model or OPENAI
+
+
 # The real chat models by --model name: each returns a factory (a fresh model per trial) and its price-table name.
-# A new adapter (e.g. an OpenAI-compatible one) registers here.
-ADAPTERS: dict[str, Callable[[], tuple[Callable[[], ChatModel], str]]] = {"cohere": _cohere}
+# A new adapter registers here.
+ADAPTERS: dict[str, Callable[[], tuple[Callable[[], ChatModel], str]]] = {"cohere": _cohere, "openai": _openai}
 
 
 def model_choice(name: str) -> tuple[ModelChoice, str]:
@@ -76,7 +97,7 @@ def model_choice(name: str) -> tuple[ModelChoice, str]:
 def run(
     ctx: typer.Context,
     model: Annotated[str, typer.Option(help="scripted (replay each reference path, offline) or a real model: "
-                                       "cohere, ...")] = "scripted",
+                                       "cohere, openai")] = "scripted",
     trials: Annotated[int, typer.Option("--trials", "-k", min=1, help="Trials per scenario (K of pass^K).")] = 1,
     filter_: Annotated[str | None, typer.Option("--filter", help="Only scenarios whose id contains this "
                                                 "(a glob with * or ?).")] = None,

@@ -85,7 +85,7 @@ def serve(
 
 
 async def _serve(settings: Settings, sock: socket.socket) -> None:
-    from agent.model_choice import NO_MODEL_HELP
+    from agent.model_choice import NO_MODEL_HELP, model_label
     from runtime.apps import create_app
     from runtime.bootstrap import build_runtime
     from runtime.lease import PRIORITY_WEB
@@ -96,6 +96,8 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     typer.echo(f"  open {base}/ to chat and manage tasks; MCP at {base}/mcp; API docs at {base}/docs")
     if app.state.api.agent is None:
         typer.echo(f"  chat is off: {NO_MODEL_HELP}")
+    else:
+        typer.echo(f"  chat model: {model_label(app.state.api.agent.model)}")
     await serve_app(app, sock, settings)
 
 

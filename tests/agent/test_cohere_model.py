@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agent.cohere_model import CohereModel, retry_delay
+from agent.cohere_model import CohereModel, retry_wait
 from agent.model import ModelEnd, ModelEvent, ModelText, ModelToolCall, ModelUnavailable
 from agent.model_choice import build_model
 from agent.scripted_model import ScriptedModel
@@ -170,10 +170,10 @@ async def test_an_error_finish_is_a_failure():
 def test_retry_after_is_honoured_and_capped():
     from cohere.core.api_error import ApiError
 
-    assert retry_delay(ApiError(status_code=429, headers={"retry-after": "2"}), 0.5) == 2.0
-    assert retry_delay(ApiError(status_code=429, headers={"retry-after": "600"}), 0.5) == 10.0
-    assert retry_delay(ApiError(status_code=429, headers={"retry-after": "soon"}), 0.5) == 0.5
-    assert retry_delay(httpx.ConnectError("x"), 1.5) == 1.5
+    assert retry_wait(ApiError(status_code=429, headers={"retry-after": "2"}), 0.5) == 2.0
+    assert retry_wait(ApiError(status_code=429, headers={"retry-after": "600"}), 0.5) == 10.0
+    assert retry_wait(ApiError(status_code=429, headers={"retry-after": "soon"}), 0.5) == 0.5
+    assert retry_wait(httpx.ConnectError("x"), 1.5) == 1.5
 
 
 async def test_the_agent_sends_tool_results_back_in_cohere_tool_message_format(world: World):

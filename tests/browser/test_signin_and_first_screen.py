@@ -3,7 +3,8 @@
 A reload keeps the user signed in (the refresh token is an HttpOnly cookie the page never reads) without showing
 the sign-in form first; sign out and a reload show the form; an ended or expired session says why; two tabs
 renewing with the same cookie at once both stay signed in. Without a model the chat says what to set up; with one
-an empty conversation greets the user with example prompts; at phone width tabs switch between chat and tasks."""
+the chat names the model and an empty conversation greets the user with example prompts; at phone width tabs switch
+between chat and tasks."""
 
 from __future__ import annotations
 
@@ -204,14 +205,16 @@ async def test_without_a_model_the_chat_says_what_to_set_and_restart_and_that_ta
     await expect(page.locator("#composer-hint")).to_contain_text("chat is off")
     await expect(page.locator("#send")).to_be_disabled()
     await expect(page.locator("#chat-welcome")).to_be_hidden()
+    await expect(page.locator("#chat-model")).to_be_hidden()
 
 
 async def test_an_empty_conversation_greets_with_example_prompts_and_one_sends(
-    serve: Serve, open_page: OpenPage
+    serve: Serve, open_page: OpenPage, tmp_path: Path
 ) -> None:
     site: Site = serve([{"text": "Nothing is due this week."}])
     page: Page = await open_page(site)
     await sign_up(page, "ada@example.com")
+    await expect(page.locator("#chat-model")).to_have_text(f"Model: scripted {tmp_path / 'script.json'}")
     welcome = page.locator("#chat-welcome")
     await expect(welcome).to_be_visible()
     await expect(welcome).to_contain_text("Hi! I can add, find and change your tasks.")

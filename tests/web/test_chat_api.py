@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
@@ -35,12 +36,13 @@ async def messages_of(rt: Runtime, conversation_id: int) -> list[Message]:
         return list((await tx.session.exec(query)).all())
 
 
-async def test_a_turn_streams_its_events_in_order_and_ends(host: Host, runtime: Runtime) -> None:
+async def test_a_turn_streams_its_events_in_order_and_ends(host: Host, runtime: Runtime, tmp_path: Path) -> None:
     app = host([{"text": "Adding it now.", "tool_calls": [call("add_task", title="Buy milk")]},
                 {"text": "Buy milk is on your list."}])
     ada = await user_of(runtime)
     async with client_of(app) as client:
-        assert (await client.get("/api/v1/chat", headers=ada.headers)).json() == {"available": True, "message": None}
+        status = (await client.get("/api/v1/chat", headers=ada.headers)).json()
+        assert status == {"available": True, "message": None, "model": f"scripted {tmp_path / 'script.json'}"}
         events = await turn(client, ada, message="add buy milk")
         conversation_id = data(events[0])["conversation_id"]
         history = (await client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=ada.headers)).json()
@@ -166,7 +168,7 @@ async def test_without_a_model_chat_says_how_to_set_one_and_the_rest_works(host:
         status = (await client.get("/api/v1/chat", headers=ada.headers)).json()
         refused = await client.post("/api/v1/chat", json={"message": "hi"}, headers=ada.headers)
         created = await client.post("/api/v1/tasks", json={"title": "Still works"}, headers=ada.headers)
-    assert status == {"available": False, "message": NO_MODEL_HELP}
+    assert status == {"available": False, "message": NO_MODEL_HELP, "model": None}
     assert "CO_API_KEY" in NO_MODEL_HELP
     assert assert_problem(refused, 503)["detail"] == NO_MODEL_HELP
     assert created.status_code == 201

@@ -13,7 +13,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
 from agent.agent import Approval
-from agent.model_choice import NO_MODEL_HELP
+from agent.model_choice import NO_MODEL_HELP, model_label
 from agent.slots import TurnsBusy, TurnSlot
 from agent.stream import TurnEvent
 from domain.errors import InvalidInput
@@ -32,10 +32,12 @@ RETRY_AFTER_SECONDS = 5  # a typical reply takes a few seconds
 
 
 class ChatAvailability(BaseModel):
-    """Whether this server has a chat model; when not, `message` says how to configure one."""
+    """Whether this server has a chat model and which (`model`, e.g. "cohere command-a-03-2025"); when there is
+    none, `message` says how to configure one."""
 
     available: bool
     message: str | None
+    model: str | None = None
 
 
 class ChatApproval(BaseModel):
@@ -72,7 +74,7 @@ async def availability(state: StateDep, _actor: CurrentActor) -> ChatAvailabilit
     """Whether you can chat here (the page shows `message` instead of the chat when not)."""
     if state.agent is None:
         return ChatAvailability(available=False, message=NO_MODEL_HELP)
-    return ChatAvailability(available=True, message=None)
+    return ChatAvailability(available=True, message=None, model=model_label(state.agent.model))
 
 
 class TurnResponse(EventSourceResponse):
