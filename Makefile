@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q
 PYTEST_ARGS ?=
+# Two workers, each taking whole test files (module fixtures such as the chart's checkov scan run once);
+# `make test TEST_WORKERS=` runs the suite in one process.
+TEST_WORKERS ?= -n 2 --dist loadfile
 SHELL := /bin/bash
 
 .PHONY: run test lint bench stop-test-services
@@ -14,7 +17,7 @@ run: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-test
 	bash scripts/provision-test-services
-	. .cache/test-env && $(BIN)/pytest -q $(PYTEST_ARGS)
+	. .cache/test-env && $(BIN)/pytest -q $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

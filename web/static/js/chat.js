@@ -77,7 +77,7 @@ async function checkAvailability() {
     state = { available: false, message: `The chat is not available on this server (${err.detail}).` };
   }
   available = Boolean(state.available);
-  const model = byId("chat-model"); // which model answers, e.g. "openai qwen2.5:7b at http://127.0.0.1:11434/v1"
+  const model = byId("chat-model"); // which model answers, e.g. "cohere command-a-03-2025"
   model.textContent = available && state.model ? `Model: ${state.model}` : "";
   model.hidden = !model.textContent;
   byId("chat-unavailable").hidden = available;
