@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 PATH = r"results(?:\[-?\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*"
@@ -38,16 +39,22 @@ def _step(value: Any, step: int | str, path: str) -> Any:
 
 def substitute(value: Any, results: list[Any]) -> Any:
     """`value` with every reference replaced; a string that is exactly one reference takes the value's type."""
+    return replace_references(value, REFERENCE, lambda m: resolve(m.group(1), results))
+
+
+def replace_references(value: Any, pattern: re.Pattern[str], lookup: Callable[[re.Match[str]], Any]) -> Any:
+    """`value` (JSON-like, walked through dicts and lists) with each match of `pattern` in its strings replaced by
+    `lookup(match)`; a string that is exactly one match becomes the looked-up value itself, not its text."""
     if isinstance(value, dict):
-        return {key: substitute(item, results) for key, item in value.items()}
+        return {key: replace_references(item, pattern, lookup) for key, item in value.items()}
     if isinstance(value, list):
-        return [substitute(item, results) for item in value]
+        return [replace_references(item, pattern, lookup) for item in value]
     if not isinstance(value, str):
         return value
-    whole = REFERENCE.fullmatch(value.strip())
+    whole = pattern.fullmatch(value.strip())
     if whole:
-        return resolve(whole.group(1), results)
-    return REFERENCE.sub(lambda m: str(resolve(m.group(1), results)), value)
+        return lookup(whole)
+    return pattern.sub(lambda m: str(lookup(m)), value)
 
 
 def _short(value: Any) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.model import ChatModel, Message, ModelEvent, ModelText, ModelToolCall, ModelUnavailable, ToolSpec
+from agent.script_refs import replace_references
 from agent.scripted_model import ScriptedModel, ScriptStep
 from agent.tokens import count_tokens, json_tokens
 from evals.scenario import SEED_REFERENCE, Scenario
@@ -20,16 +21,7 @@ INJECTED = "The model service is unavailable (an injected fault); try again."
 def fill(value: Any, ids: Mapping[tuple[str, str], int]) -> Any:
     """`value` with `{{seed.KEY}}` / `{{others.KEY}}` replaced by the seeded task's id (a whole-string reference
     becomes the integer itself); `{{results...}}` references are left for the scripted model."""
-    if isinstance(value, dict):
-        return {k: fill(v, ids) for k, v in value.items()}
-    if isinstance(value, list):
-        return [fill(v, ids) for v in value]
-    if not isinstance(value, str):
-        return value
-    whole = SEED_REFERENCE.fullmatch(value.strip())
-    if whole:
-        return ids[(whole.group(1), whole.group(2))]
-    return SEED_REFERENCE.sub(lambda m: str(ids[(m.group(1), m.group(2))]), value)
+    return replace_references(value, SEED_REFERENCE, lambda m: ids[(m.group(1), m.group(2))])
 
 
 class ReferenceModel:
