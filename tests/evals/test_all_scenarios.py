@@ -5,27 +5,21 @@ tool (in some scenario's tags and some reference path) and there are at least 40
 
 from __future__ import annotations
 
-import time
-
 from evals.scenario import load_scenarios
 from mcp_server.tools import catalogue
 from tests.evals.conftest import Offline
 
 MINIMUM = 40
-BUDGET_SECONDS = 30.0  # for 40+ scenarios on 2 cores (measured: see the lead's report)
 
 
 async def test_every_scenario_passes_offline(offline: Offline) -> None:
     scenarios = load_scenarios()
-    started = time.perf_counter()
     report = await offline.run(scenarios, jobs=4)
-    elapsed = time.perf_counter() - started
 
     failing = {s.id: [f"{f['expectation']}: {f['message']}" for f in s.failures]
                for s in report.scenarios if s.passed != s.trials}
     assert failing == {}
     assert report.pass_at()[1] == 1.0
-    assert elapsed < BUDGET_SECONDS, f"{len(scenarios)} scenarios took {elapsed:.1f} s"
 
 
 def test_the_scenarios_cover_every_tool() -> None:
