@@ -101,26 +101,33 @@ class Site:
 def serve(tmp_path: Path) -> Iterator[Any]:
     """`serve(steps, **settings)` starts `todo-agent serve` with a scripted model replaying `steps` (None: no
     model) and returns the Site; stopped when the test ends."""
-    started: list[Server] = []
+    started: list[Site] = []
 
     def start(steps: list[dict[str, Any]] | None, **settings: str) -> Site:
-        data = tmp_path / "data"
-        env = clean_env(data_dir=str(data), scheduler_seconds="0.1", relay_poll_seconds="0.05", **settings)
-        for name in ("CO_API_KEY", "COHERE_API_KEY"):
-            env.pop(name, None)
-        if steps is not None:
-            script = tmp_path / "script.json"
-            script.write_text(json.dumps(steps))
-            env["TODO_AGENT_MODEL"] = f"scripted:{script}"
-        server = Server("web", ["serve"], env, tmp_path)
-        started.append(server)
-        server.start()
-        server.wait_ready()
-        return Site(server, data)
+        site = start_site(tmp_path, steps, **settings)
+        started.append(site)
+        return site
 
     yield start
-    for server in started:
-        server.stop()
+    for site in started:
+        site.server.stop()
+
+
+def start_site(folder: Path, steps: list[dict[str, Any]] | None, **settings: str) -> Site:
+    """`todo-agent serve` on a data directory in `folder`, with a scripted model replaying `steps` (None: no
+    model), once it answers; the caller stops `site.server`."""
+    data = folder / "data"
+    env = clean_env(data_dir=str(data), scheduler_seconds="0.1", relay_poll_seconds="0.05", **settings)
+    for name in ("CO_API_KEY", "COHERE_API_KEY"):
+        env.pop(name, None)
+    if steps is not None:
+        script = folder / "script.json"
+        script.write_text(json.dumps(steps))
+        env["TODO_AGENT_MODEL"] = f"scripted:{script}"
+    server = Server("web", ["serve"], env, folder)
+    server.start()
+    server.wait_ready()
+    return Site(server, data)
 
 
 @dataclass

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,13 +19,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Locator, Page, Request, expect
 
-from tests.browser.conftest import Site, sign_up, task_row
+from tests.browser.conftest import Site, sign_up, start_site, task_row
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-Serve = Any
 OpenPage = Any
-EMAIL = "ada@example.com"
 BERLIN = ZoneInfo("Europe/Berlin")
 NEXT_YEAR = date.today().year + 1  # a due far enough ahead to be neither today nor overdue
 
@@ -34,6 +34,7 @@ class Panel:
 
     page: Page
     site: Site
+    email: str
     sent: list[tuple[str, str, Any]] = field(default_factory=list)
 
     def record(self, request: Request) -> None:
@@ -46,7 +47,7 @@ class Panel:
 
     async def create(self, **task: Any) -> dict[str, Any]:
         """A task created over the API (as another client would); the panel shows it live."""
-        token = await asyncio.to_thread(self.site.login, EMAIL)
+        token = await asyncio.to_thread(self.site.login, self.email)
         with self.site.api(token) as http:
             response = http.post("/api/v1/tasks", json=task)
         assert response.status_code == 201, response.text
@@ -56,7 +57,7 @@ class Panel:
 
     async def stored(self, task_id: int) -> dict[str, Any]:
         """The task as the server has it now (the trash included)."""
-        token = await asyncio.to_thread(self.site.login, EMAIL)
+        token = await asyncio.to_thread(self.site.login, self.email)
         with self.site.api(token) as http:
             response = http.get(f"/api/v1/tasks/{task_id}")
             if response.status_code == 404:
@@ -84,12 +85,21 @@ class Panel:
         return editor
 
 
+@pytest.fixture(scope="module")
+def shared_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """One server for the module's tests (starting one costs seconds); each test signs up a user of its own, so
+    no test sees another's tasks."""
+    site = start_site(tmp_path_factory.mktemp("panel"), [], register_per_hour="1000")
+    yield site
+    site.server.stop()
+
+
 @pytest.fixture
-async def panel(serve: Serve, open_page: OpenPage) -> Panel:
-    site: Site = serve([])
-    page = await open_page(site)
-    await sign_up(page, EMAIL)
-    signed_in = Panel(page, site)
+async def panel(shared_site: Site, open_page: OpenPage) -> Panel:
+    page = await open_page(shared_site)
+    email = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+    await sign_up(page, email)
+    signed_in = Panel(page, shared_site, email)
     page.on("request", signed_in.record)
     return signed_in
 
