@@ -142,7 +142,8 @@ class TaskQuery(BaseModel):
 
 class TaskPage(BaseModel):
     data: list[TaskView]
-    count: int = Field(description="total number of tasks matching the filters")
+    count: int = Field(description="number of tasks matching the filters, counted up to 1,000 (see count_exact)")
+    count_exact: bool = Field(default=True, description="false when more than `count` tasks match (count capped)")
     next_cursor: str | None
 
 

@@ -22,6 +22,8 @@ REMINDER_OFFSET_MAX = 60 * 24 * 28  # four weeks before due, in minutes
 BULK_MAX = 50
 PAGE_DEFAULT = 20
 PAGE_MAX = 100
+# A list counts its matches up to this many: counting all of a large result would cost more than the page itself.
+COUNT_CAP = 1000
 ID_MAX = 2**31 - 1  # ids are 32-bit integers on both databases
 RULE_MAX = 200  # characters of a recurrence rule, the size of its column
 SEARCH_TERMS_MAX = 12  # words in one search: each is a prefix scan of the index

@@ -19,7 +19,8 @@ _OPEN = [StatusFilter.OPEN]
 async def _rows(query: TaskQuery) -> str:
     uow, me = current_call().acting()
     page = await uc.list_tasks(uow, me, query)
-    body = TaskList(data=[TaskRow.of(t) for t in page.data], count=page.count, next_cursor=page.next_cursor)
+    body = TaskList(data=[TaskRow.of(t) for t in page.data], count=page.count, count_exact=page.count_exact,
+                    next_cursor=page.next_cursor)
     return body.model_dump_json()
 
 

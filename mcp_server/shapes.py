@@ -37,10 +37,12 @@ class TaskRow(BaseModel):
 
 
 class TaskList(BaseModel):
-    """A page of tasks: `count` is the total matching; pass `next_cursor` back as `cursor` for more."""
+    """A page of tasks: `count` is how many match, counted up to 1,000 (`count_exact` false beyond); pass
+    `next_cursor` back as `cursor` for more."""
 
     data: list[TaskRow]
     count: int
+    count_exact: bool = True
     next_cursor: str | None
 
 

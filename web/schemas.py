@@ -31,7 +31,8 @@ class TaskPatch(TaskUpdate):
 
 class TasksPublic(BaseModel):
     data: list[TaskView]
-    count: int
+    count: int = Field(description="tasks matching the filters, counted up to 1,000 (see count_exact)")
+    count_exact: bool = Field(description="false when more than `count` tasks match")
     next_cursor: str | None
 
 

@@ -19,7 +19,7 @@ from domain.schemas import DueValue, SortKey, SortOrder, TaskPage, TaskQuery
 from domain.timeutil import day_bounds, local_midnight, parse_due
 from domain.uow import Tx, UnitOfWork
 from domain.usecases.common import Actor, views
-from domain.values import PAGE_DEFAULT, PAGE_MAX, SEARCH_TERMS_MAX, Priority, Status, StatusFilter, normalize_tag, words
+from domain.values import COUNT_CAP, PAGE_DEFAULT, PAGE_MAX, SEARCH_TERMS_MAX, Priority, Status, StatusFilter, normalize_tag, words
 
 _FAR = NO_DUE_KEY  # due_key of tasks without a due: they sort last in both orders
 _DEFAULT_ORDER = {"due": "asc", "priority": "desc", "created": "desc", "updated": "desc", "title": "asc"}
@@ -42,7 +42,8 @@ def task_query(
 
 
 async def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery | None = None) -> TaskPage:
-    """A page of the actor's tasks matching the filters, with the total count and a cursor for the next page."""
+    """A page of the actor's tasks matching the filters, with how many match (counted up to COUNT_CAP, so that a
+    large result costs no more to count than a small one) and a cursor for the next page."""
     query = query or TaskQuery()
     if not 1 <= query.limit <= PAGE_MAX:
         raise InvalidInput(f"limit must be between 1 and {PAGE_MAX} (got {query.limit})", field="limit")
@@ -57,12 +58,14 @@ async def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery | None = No
         stmt = stmt.order_by(direction(key), direction(col(Task.id))).limit(query.limit + 1)
         rows = list((await tx.session.exec(stmt)).all())
         if query.cursor or len(rows) > query.limit:
-            total = (await tx.session.exec(select(func.count()).select_from(Task).where(*where))).one()
+            capped = select(sa.literal(1)).select_from(Task).where(*where).limit(COUNT_CAP + 1).subquery()
+            total = int((await tx.session.exec(select(func.count()).select_from(capped))).one())
         else:
             total = len(rows)  # the whole result fits on this first page: no need to count it again
         page = rows[: query.limit]
         cursor = _encode(query, order, page[-1]) if len(rows) > query.limit else None
-        return TaskPage(data=await views(tx, page, actor.tz), count=int(total), next_cursor=cursor)
+        return TaskPage(data=await views(tx, page, actor.tz), count=min(total, COUNT_CAP),
+                        count_exact=total <= COUNT_CAP, next_cursor=cursor)
 
 
 async def search_tasks(

@@ -40,8 +40,10 @@ def listing(page: TaskPage) -> CallToolResult:
     """A page of tasks as compact rows, one readable line each."""
     rows = [TaskRow.of(t) for t in page.data]
     lines = [describe_row(r) for r in rows] or ["no tasks match"]
-    more = f"\n(showing {len(rows)} of {page.count}; pass next_cursor as cursor for more)" if page.next_cursor else ""
-    return reply("\n".join(lines) + more, TaskList(data=rows, count=page.count, next_cursor=page.next_cursor))
+    total = f"{page.count}" if page.count_exact else f"more than {page.count}"
+    more = f"\n(showing {len(rows)} of {total}; pass next_cursor as cursor for more)" if page.next_cursor else ""
+    body = TaskList(data=rows, count=page.count, count_exact=page.count_exact, next_cursor=page.next_cursor)
+    return reply("\n".join(lines) + more, body)
 
 
 def changed(tasks: list[TaskView], verb: str) -> CallToolResult:

@@ -16,7 +16,7 @@ from tests.mcp.conftest import COMPACT_ROW, UNKNOWN, Session
 async def ids(me: Session, uri: str) -> set[int]:
     """The ids a list resource shows; its rows must be compact and its count the number of rows."""
     body = await me.resource(uri)
-    assert set(body) == {"data", "count", "next_cursor"}
+    assert set(body) == {"data", "count", "count_exact", "next_cursor"}
     for row in body["data"]:
         assert set(row) == COMPACT_ROW
     assert body["count"] == len(body["data"])

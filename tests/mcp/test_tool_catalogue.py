@@ -121,7 +121,7 @@ async def test_single_task_tools_return_the_local_due_and_list_tools_return_comp
         assert {"due_at", "due_local", "version"} <= set(me.tools[name].output_schema["properties"]), name
     for name in ("list_tasks", "search_tasks"):
         schema = me.tools[name].output_schema
-        assert set(schema["properties"]) == {"data", "count", "next_cursor"}, name
+        assert set(schema["properties"]) == {"data", "count", "count_exact", "next_cursor"}, name
         row = resolve(schema, schema["properties"]["data"]["items"])
         assert set(row["properties"]) == COMPACT_ROW, name
 

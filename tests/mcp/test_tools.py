@@ -165,7 +165,7 @@ async def test_list_tasks_applies_every_filter_and_sort(me: Session):
 
 async def test_an_empty_list_says_so(me: Session):
     reply = await me.ok("list_tasks")
-    assert reply.data == {"data": [], "count": 0, "next_cursor": None} and "no tasks" in reply.text
+    assert reply.data == {"data": [], "count": 0, "count_exact": True, "next_cursor": None} and "no tasks" in reply.text
 
 
 @pytest.mark.parametrize(

@@ -215,6 +215,22 @@ async def test_filters_combine_and_count_is_the_total_matching(uow, actor):
     assert page.count == 2 and len(page.data) == 1 and page.next_cursor is not None
 
 
+async def test_the_count_stops_at_the_cap_and_says_so(uow, actor, monkeypatch: pytest.MonkeyPatch):
+    """Counting stops past COUNT_CAP matches (so a huge result costs no more to count than a small one): the page
+    says the count is a lower bound; at or under the cap the count is exact, on the first page and on later ones."""
+    monkeypatch.setattr("domain.usecases.queries.COUNT_CAP", 5)
+    for i in range(7):
+        await new_task(uow, actor, f"capped {i}", tags=["work"] if i < 5 else [])
+    page = await list_tasks(uow, actor, TaskQuery(limit=2))
+    assert (page.count, page.count_exact, len(page.data)) == (5, False, 2)
+    later = await list_tasks(uow, actor, TaskQuery(limit=2, cursor=page.next_cursor))
+    assert (later.count, later.count_exact) == (5, False)
+    tagged = await list_tasks(uow, actor, TaskQuery(tag=["work"], limit=2))
+    assert (tagged.count, tagged.count_exact) == (5, True)
+    small = await list_tasks(uow, actor, TaskQuery(tag=["work"], limit=10))
+    assert (small.count, small.count_exact, len(small.data)) == (5, True, 5)
+
+
 async def test_a_users_list_never_shows_another_users_tasks(uow, actor, other):
     mine = await new_task(uow, actor, "mine")
     await new_task(uow, other, "theirs")

@@ -45,7 +45,7 @@ async def list_tasks(
         overdue=overdue, due_today=due_today, has_due=has_due, q=q, sort=sort, order=order, limit=limit, cursor=cursor,
     )
     page = await uc.list_tasks(uow, actor, query)
-    return TasksPublic(data=page.data, count=page.count, next_cursor=page.next_cursor)
+    return TasksPublic(data=page.data, count=page.count, count_exact=page.count_exact, next_cursor=page.next_cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskView, responses=responses(409, 422))

@@ -126,6 +126,7 @@ export async function reload({ fresh = false } = {}) {
   const params = query();
   const tasks = [];
   let count = 0;
+  let exact = true;
   let cursor = null;
   let got = 0;
   try {
@@ -134,6 +135,7 @@ export async function reload({ fresh = false } = {}) {
       if (mine !== loadSeq) return;
       tasks.push(...page.data);
       count = page.count;
+      exact = page.count_exact !== false;
       cursor = page.next_cursor;
       got++;
     } while (cursor && got < want);
@@ -143,7 +145,7 @@ export async function reload({ fresh = false } = {}) {
   }
   pages = got;
   nextCursor = cursor;
-  render(tasks, count);
+  render(tasks, count, exact);
 }
 
 async function loadMore() {
@@ -157,7 +159,7 @@ async function loadMore() {
     pages++;
     nextCursor = page.next_cursor;
     const shown = [...rows.values()].map((li) => li.task);
-    render([...shown, ...page.data.filter((t) => !rows.has(t.id))], page.count);
+    render([...shown, ...page.data.filter((t) => !rows.has(t.id))], page.count, page.count_exact !== false);
   } catch (err) {
     if (mine === loadSeq) failed(err, "Could not load more tasks");
   } finally {
@@ -166,7 +168,7 @@ async function loadMore() {
 }
 
 /** Show `tasks` in order, reusing each task's row (so focus and typing survive a live refresh). */
-function render(all, count) {
+function render(all, count, exact = true) {
   const seen = new Set();
   const list = byId("task-list");
   const keep = new Map();
@@ -190,7 +192,8 @@ function render(all, count) {
   for (const li of [...list.children]) if (!li.classList.contains("leaving") && !keep.has(Number(li.dataset.id))) li.remove();
   if (!keep.has(openId)) openId = null;
   rows = keep;
-  byId("task-count").textContent = plural(count, "task");
+  // Past 1,000 matches the server stops counting (count_exact is false).
+  byId("task-count").textContent = exact ? plural(count, "task") : `more than ${plural(count, "task")}`;
   byId("tasks-more").hidden = !nextCursor;
   byId("tasks-empty").hidden = keep.size > 0;
 }
