@@ -9,7 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlmodel import col, func, select
 
 from domain.errors import TaskNotFound, VersionConflict
 from domain.events import TaskChangedV1
@@ -116,6 +117,39 @@ async def tags_of(tx: Tx, task_ids: Iterable[int]) -> dict[int, list[str]]:
     return out
 
 
+# Joins a task's tag names in one column. Never part of a tag: normalize_tag splits on whitespace, and str.split()
+# takes U+001F (the unit separator) for whitespace.
+_TAG_SEPARATOR = "\x1f"
+
+
+def _tag_names(tx: Tx) -> sa.ScalarSelect[Any]:
+    """The task's tag names joined by _TAG_SEPARATOR, as a column correlated to Task, in tag-id order like tags_of
+    (on SQLite by the scan of task_tag's primary key (task_id, tag_id), which group_concat of 3.40 cannot order)."""
+    name, separator = col(Tag.name), sa.literal(_TAG_SEPARATOR)
+    aggregate = (func.string_agg(name, aggregate_order_by(separator, col(TaskTag.tag_id)))  # (name, sep ORDER BY)
+                 if tx.dialect == "postgresql" else func.group_concat(name, separator))
+    return (select(aggregate).select_from(TaskTag).join(Tag, col(Tag.id) == col(TaskTag.tag_id))
+            .where(col(TaskTag.task_id) == col(Task.id)).correlate(Task).scalar_subquery())
+
+
+async def load_task_and_tags(
+    tx: Tx, actor: Actor, task_id: int, *, include_deleted: bool = False, for_update: bool = False
+) -> tuple[Task, list[str]]:
+    """The actor's task and its tag names, in one statement; not found as load_task says."""
+    if not valid_id(task_id):
+        raise TaskNotFound(task_id)
+    stmt = select(Task, _tag_names(tx)).where(Task.id == task_id, Task.owner_id == actor.id)
+    if not include_deleted:
+        stmt = stmt.where(col(Task.deleted_at).is_(None))
+    if for_update and tx.dialect == "postgresql":
+        stmt = stmt.with_for_update(of=Task)
+    row = (await tx.session.exec(stmt)).first()
+    if row is None:
+        raise TaskNotFound(task_id)
+    task, names = row
+    return task, names.split(_TAG_SEPARATOR) if names else []
+
+
 async def views(tx: Tx, tasks: list[Task], tz: ZoneInfo) -> list[TaskView]:
     tags = await tags_of(tx, [t.id for t in tasks if t.id is not None])
     return [to_view(t, tags[t.id or 0], tz) for t in tasks]
@@ -144,11 +178,13 @@ def check_version(task: Task, expected: int | None) -> None:
         raise VersionConflict(task.id, expected, task.version)
 
 
-async def replace_tags(tx: Tx, task: Task, names: list[str]) -> None:
-    """Make the task's tags exactly `names` (already normalized), creating Tag rows as needed."""
+async def replace_tags(tx: Tx, task: Task, names: list[str], *, new: bool = False) -> None:
+    """Make the task's tags exactly `names` (already normalized), creating Tag rows as needed; a `new` task has
+    none to remove."""
     assert task.id is not None
     tag_ids = await ensure_tags(tx, task.owner_id, names)
-    await tx.session.exec(sa.delete(TaskTag).where(col(TaskTag.task_id) == task.id))
+    if not new:
+        await tx.session.exec(sa.delete(TaskTag).where(col(TaskTag.task_id) == task.id))
     if tag_ids:
         await tx.session.exec(
             sa.insert(TaskTag), params=[{"task_id": task.id, "tag_id": tag_id} for tag_id in tag_ids]
@@ -156,15 +192,27 @@ async def replace_tags(tx: Tx, task: Task, names: list[str]) -> None:
 
 
 async def ensure_tags(tx: Tx, owner_id: int, names: list[str]) -> list[int]:
-    """Ids of the owner's tags with these names, created when missing (safe under concurrent creators)."""
+    """Ids of the owner's tags with these names, created when missing (safe under concurrent creators): one
+    SELECT when they all exist, the usual case; else an INSERT of the missing ones, and a SELECT again for any a
+    concurrent creator inserted first (ON CONFLICT DO NOTHING returns no row for those)."""
     if not names:
         return []
-    await tx.session.exec(
-        tx.insert(Tag).values([{"owner_id": owner_id, "name": n} for n in names]).on_conflict_do_nothing()
-    )
-    rows = await tx.session.exec(select(Tag.id, Tag.name).where(Tag.owner_id == owner_id, col(Tag.name).in_(names)))
-    by_name = {name: tag_id for tag_id, name in rows.all() if tag_id is not None}
+    by_name = await _tag_ids(tx, owner_id, names)
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        inserted = await tx.session.exec(
+            tx.insert(Tag).values([{"owner_id": owner_id, "name": n} for n in missing]).on_conflict_do_nothing()
+            .returning(col(Tag.id), col(Tag.name))
+        )
+        by_name.update({name: tag_id for tag_id, name in inserted.all()})
+        if lost := [n for n in missing if n not in by_name]:
+            by_name.update(await _tag_ids(tx, owner_id, lost))
     return [by_name[n] for n in names]
+
+
+async def _tag_ids(tx: Tx, owner_id: int, names: list[str]) -> dict[str, int]:
+    rows = await tx.session.exec(select(Tag.id, Tag.name).where(Tag.owner_id == owner_id, col(Tag.name).in_(names)))
+    return {name: tag_id for tag_id, name in rows.all() if tag_id is not None}
 
 
 def diff(before: TaskView | None, after: TaskView) -> dict[str, tuple[Any, Any]]:

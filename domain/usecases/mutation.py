@@ -16,9 +16,8 @@ from domain.usecases.common import (
     check_version,
     diff,
     emit_change,
-    load_task,
+    load_task_and_tags,
     replace_tags,
-    tags_of,
     to_view,
     touch,
 )
@@ -48,9 +47,8 @@ async def mutate(
     include_deleted: bool = False,
 ) -> TaskView:
     """Apply a change to one of the actor's tasks; a change that changes nothing writes nothing."""
-    task = await load_task(tx, actor, task_id, include_deleted=include_deleted, for_update=True)
+    task, tags = await load_task_and_tags(tx, actor, task_id, include_deleted=include_deleted, for_update=True)
     check_version(task, expected_version)
-    tags = (await tags_of(tx, [task_id]))[task_id]
     before = to_view(task, tags, actor.tz)
     draft = Draft(task=task, tags=list(tags), now=tx.now, tz=actor.tz)
     event_type = apply(draft) or TASK_UPDATED

@@ -19,7 +19,17 @@ from domain.schemas import DueValue, SortKey, SortOrder, TaskPage, TaskQuery
 from domain.timeutil import day_bounds, local_midnight, parse_due
 from domain.uow import Tx, UnitOfWork
 from domain.usecases.common import Actor, views
-from domain.values import COUNT_CAP, PAGE_DEFAULT, PAGE_MAX, SEARCH_TERMS_MAX, Priority, Status, StatusFilter, normalize_tag, words
+from domain.values import (
+    COUNT_CAP,
+    PAGE_DEFAULT,
+    PAGE_MAX,
+    SEARCH_TERMS_MAX,
+    Priority,
+    Status,
+    StatusFilter,
+    normalize_tag,
+    words,
+)
 
 _FAR = NO_DUE_KEY  # due_key of tasks without a due: they sort last in both orders
 _DEFAULT_ORDER = {"due": "asc", "priority": "desc", "created": "desc", "updated": "desc", "title": "asc"}

@@ -32,6 +32,7 @@ from domain.usecases.common import (
     Actor,
     emit_change,
     load_task,
+    load_task_and_tags,
     replace_tags,
     set_due,
     set_text,
@@ -80,7 +81,7 @@ async def _insert(tx: Tx, actor: Actor, data: TaskCreate) -> TaskView:
     assert task.id is not None
     if task.recurrence_rule:
         task.series_id = task.id
-    await replace_tags(tx, task, tags)
+    await replace_tags(tx, task, tags, new=True)
     view = to_view(task, tags, tz)
     emit_change(tx, actor.name, TASK_CREATED, None, view, actor.id)
     return view
@@ -110,8 +111,8 @@ async def _replay(tx: Tx, actor: Actor, key: str, request_hash: str) -> TaskView
 async def get_task(uow: UnitOfWork, actor: Actor, task_id: int) -> TaskView:
     """One of the actor's tasks (not in the trash)."""
     async with uow.read() as tx:
-        task = await load_task(tx, actor, task_id)
-        return to_view(task, (await tags_of(tx, [task_id]))[task_id], actor.tz)
+        task, tags = await load_task_and_tags(tx, actor, task_id)
+        return to_view(task, tags, actor.tz)
 
 
 def _update_applier(data: TaskUpdate, tz: ZoneInfo, now: datetime) -> Apply:
