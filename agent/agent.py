@@ -30,7 +30,7 @@ from agent.store import (
     NewMessage,
 )
 from agent.stream import ApprovalRequired, TurnError, TurnEvent, TurnStarted
-from agent.tokens import count_tokens
+from agent.tokens import prompt_tokens
 from agent.turn import Turn
 
 logger = logging.getLogger(__name__)
@@ -207,6 +207,6 @@ class Agent:
         catalog = await self.facts.catalog(toolbox)
         now = await self.facts.local_now(user_id, toolbox, catalog)
         system = system_prompt(now, catalog.instructions)
-        fixed_tokens = count_tokens(system) + catalog.tool_tokens
+        fixed_tokens = prompt_tokens(system) + catalog.tool_tokens
         return Turn(self.model, self.settings, ledger, toolbox, catalog.tools, system, fixed_tokens,
                     read_only=catalog.read_only)

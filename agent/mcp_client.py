@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp
 
 from agent.cohere_tools import cohere_tool
 from agent.ports import ToolOutcome
+from agent.tool_share import SharedTools, shared_for
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +36,13 @@ _introductions: weakref.WeakKeyDictionary[Any, tuple[str, DiscoverResult]] = wea
 class McpToolbox:
     """A connected MCP client as the agent's toolbox: tools listed once, calls with a timeout."""
 
-    def __init__(self, client: Client, *, timeout: float = 30.0) -> None:
+    def __init__(self, client: Client, *, timeout: float = 30.0, shared: SharedTools | None = None) -> None:
         self.client = client
         self.timeout = timeout
+        self.shared = shared  # the listing and validators other sessions to the same app have (agent.tool_share)
         self._tools: list[dict[str, Any]] | None = None
         self._listed: list[Tool] | None = None
+        self._adopted = False
 
     @property
     def instructions(self) -> str | None:
@@ -87,6 +91,12 @@ class McpToolbox:
         """Like `call`, except that a session the server no longer knows raises SessionLost (the call did not run)."""
         try:
             async with asyncio.timeout(self.timeout):
+                if self.shared is not None and not self._adopted:
+                    # Listed through the shared response cache (no request once any session has listed), and
+                    # given the validators compiled already: the SDK would otherwise list and compile here.
+                    await self._mcp_tools()
+                    self.shared.adopt(self.client.session)
+                    self._adopted = True
                 result = await self.client.call_tool(name, arguments, read_timeout_seconds=self.timeout)
         except TimeoutError:
             return ToolOutcome(None, f"{name} did not finish within {self.timeout:g} seconds", is_error=True)
@@ -97,6 +107,8 @@ class McpToolbox:
             return ToolOutcome(None, f"{name} failed: {exc}", is_error=True)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError) as exc:  # the client's session has ended
             raise SessionLost("the tool session has ended") from exc
+        if self.shared is not None:
+            self.shared.keep(self.client.session, name)
         return outcome(result)
 
 
@@ -116,15 +128,30 @@ def session_lost(error: MCPError) -> bool:
 
 
 class MintedBearer(httpx2.Auth):
-    """A fresh short-lived bearer token on every HTTP request, so that a session kept open for long never sends
-    an expired one."""
+    """A short-lived bearer token minted by `mint`, so that a session kept open for long never sends an expired
+    one: a fresh one on every HTTP request, or with `reuse_seconds` the same one until it is that old (by
+    `clock`, seconds), so the server's cache of verified callers recognises it; keep `reuse_seconds` well
+    below the token's lifetime."""
 
-    def __init__(self, mint: Callable[[], str]) -> None:
+    def __init__(
+        self, mint: Callable[[], str], *, reuse_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.mint = mint
+        self.reuse_seconds = reuse_seconds
+        self.clock = clock
+        self._token: str | None = None
+        self._minted = 0.0
+
+    def token(self) -> str:
+        """The token to send now: the last one while it is younger than `reuse_seconds`, else a new one."""
+        now = self.clock()
+        if self._token is None or now - self._minted >= self.reuse_seconds:
+            self._token, self._minted = self.mint(), now
+        return self._token
 
     def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
-        """Sign the request with a token minted now."""
-        request.headers["Authorization"] = f"Bearer {self.mint()}"
+        """Sign the request."""
+        request.headers["Authorization"] = f"Bearer {self.token()}"
         yield request
 
 
@@ -137,24 +164,28 @@ def outcome(result: CallToolResult) -> ToolOutcome:
 
 @asynccontextmanager
 async def connect_in_process(
-    app: ASGIApp, token: str | Callable[[], str], *, base_url: str = IN_PROCESS_URL, timeout: float = 30.0
+    app: ASGIApp, token: str | Callable[[], str], *, base_url: str = IN_PROCESS_URL, timeout: float = 30.0,
+    token_reuse_seconds: float = 0.0, partition: str | None = None,
 ) -> AsyncIterator[McpToolbox]:
     """The MCP app of this process over an ASGI transport, authenticated as the token's user (a callable `token`
-    mints one for each HTTP request, for sessions that outlive a token).
+    mints one for each HTTP request, or once per `token_reuse_seconds`, for sessions that outlive a token).
 
     `base_url` must be a host the MCP app accepts (its allowed hosts); the host's lifespan must be running
     the MCP session manager. Only the first client of an app probes it (`server/discover`); later ones adopt
-    what it answered.
+    what it answered. Every client of an app shares its public tool listing and compiled output validators
+    (agent.tool_share); `partition` (the verified user) scopes what the server marks private.
     """
-    auth = MintedBearer(token) if callable(token) else MintedBearer(lambda: token)
+    auth = MintedBearer(token, reuse_seconds=token_reuse_seconds) if callable(token) else MintedBearer(lambda: token)
     known = _introduction(app)
     options: dict[str, Any] = {} if known is None else {"mode": known[0], "prior_discover": known[1]}
+    shared = shared_for(app, f"in-process:{base_url}/mcp")
     transport = httpx2.ASGITransport(app=app)
     async with httpx2.AsyncClient(transport=transport, base_url=base_url, auth=auth, timeout=timeout) as http:
-        async with Client(streamable_http_client(f"{base_url}/mcp", http_client=http), **options) as client:
+        async with Client(streamable_http_client(f"{base_url}/mcp", http_client=http), cache=shared.cache(partition),
+                          **options) as client:
             if known is None:
                 _remember_introduction(app, client)
-            yield McpToolbox(client, timeout=timeout)
+            yield McpToolbox(client, timeout=timeout, shared=shared)
 
 
 def _introduction(app: ASGIApp) -> tuple[str, DiscoverResult] | None:

@@ -30,3 +30,9 @@ def json_tokens(value: Any) -> int:
 def cached_tokens(text: str) -> int:
     """count_tokens for texts that repeat every turn (the tool schemas, the server's instructions)."""
     return count_tokens(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def prompt_tokens(text: str) -> int:
+    """count_tokens for a system prompt: the same text for every turn of a minute in one timezone."""
+    return count_tokens(text)

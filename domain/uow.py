@@ -106,10 +106,15 @@ class UnitOfWork:
                 listener()
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Tx]:
-        """A read-only transaction."""
+    async def read(self, *, consistent: bool = False) -> AsyncIterator[Tx]:
+        """A read-only unit of work. On SQLite a (deferred) transaction: one snapshot for all its statements. On
+        PostgreSQL plain reads run in autocommit, with no BEGIN/COMMIT round trips: each statement sees the data
+        committed when it starts (as it did in a READ COMMITTED transaction), so a page and its count may come from
+        two moments, which a list tolerates. `consistent=True` gives every statement one snapshot (a REPEATABLE
+        READ transaction on PostgreSQL) for reads whose statements must agree with each other."""
         if self._open is not None:
             yield self._open
             return
-        async with self.db.reader() as session, session.begin():
+        maker = self.db.snapshot_reader if consistent else self.db.reader
+        async with maker() as session, session.begin():
             yield Tx(session=session, now=self.clock.now(), source=self.source, dialect=self.db.dialect)

@@ -24,7 +24,8 @@ from pydantic import BaseModel
 from domain.access_tokens import AUDIENCE_MCP
 from domain.errors import AuthenticationFailed, DomainError
 from domain.uow import UnitOfWork
-from domain.usecases import Actor, actor_for, authenticate_bearer
+from domain.usecases import Actor, authenticate_bearer
+from domain.usecases.callers import cached_actor
 from mcp_server.errors import finish
 from mcp_server.sessions import SessionLimits
 
@@ -137,7 +138,7 @@ class IdentifyCaller:
         if isinstance(token, CallerToken):
             return token.caller
         if ports.fixed_user_id is not None:
-            return await actor_for(ports.uow, user_id=ports.fixed_user_id)
+            return await cached_actor(ports.uow, ports.fixed_user_id)  # a few seconds, as for tokens
         return None
 
 

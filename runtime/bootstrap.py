@@ -66,7 +66,9 @@ class Runtime:
 def build_unit_of_work(settings: Settings, *, role: str, clock: Clock | None = None) -> UnitOfWork:
     """A unit of work on the configured database whose events carry the source `todo-agent/<role>` (`clock`: the
     wall clock unless a test freezes one)."""
-    return UnitOfWork(Database(settings.db_url), clock, source=f"todo-agent/{role}")
+    db = Database(settings.db_url, sqlite_driver=settings.sqlite_driver)
+    db.callers.ttl = settings.auth_cache_seconds
+    return UnitOfWork(db, clock, source=f"todo-agent/{role}")
 
 
 def build_publisher(settings: Settings) -> Publisher:
@@ -139,7 +141,13 @@ def build_runtime(
     services = ServiceConfig().as_settings()
     live = LiveHub.from_settings(services)
     host = role == "web" if web_consumers is None else web_consumers
-    workers = wire_consumers(publisher, uow, live, services, settings=settings, web_host=host)
+    # `serve --workers N`: only one worker's relay delivers, so every worker's hub follows the outbox instead.
+    tail = role == "web" and settings.bus == "inprocess" and settings.worker_count > 1
+    workers = wire_consumers(publisher, uow, live, services, settings=settings, web_host=host, live_feed=not tail)
+    if tail:
+        from runtime.wiring.live_tail import live_tail_worker
+
+        workers.append(live_tail_worker(settings, uow, live))
     return Runtime(
         settings=settings, db=uow.db, uow=uow, publisher=publisher, relay=relay, lease=lease,
         secret=settings.signing_secret(), services=services, live=live, workers=workers,
@@ -148,7 +156,7 @@ def build_runtime(
 
 def wire_consumers(
     publisher: Publisher, uow: UnitOfWork, live: LiveHub, services: ServiceSettings,
-    *, settings: Settings | None = None, web_host: bool = False,
+    *, settings: Settings | None = None, web_host: bool = False, live_feed: bool = True,
 ) -> list[Worker]:
     """Wire this process's consumers; returns the workers to run while it serves.
 
@@ -164,7 +172,7 @@ def wire_consumers(
     from services.transport.inprocess import InProcessBus
 
     if isinstance(publisher, InProcessBus):
-        wire_inprocess(publisher, uow, live, settings=services)
+        wire_inprocess(publisher, uow, live, settings=services, live_feed=live_feed)
         return []
     if web_host and settings is not None and settings.bus == "kafka":
         from runtime.wiring.workers import web_host_kafka_workers

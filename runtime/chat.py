@@ -18,6 +18,7 @@ from runtime.chat_settings import AgentConfig, ModelConfig
 from runtime.settings import Settings
 
 MCP_TOKEN_TTL = timedelta(minutes=5)
+MCP_TOKEN_REUSE = timedelta(minutes=1)  # a token is sent for at most this long, so it has >= 4 minutes left
 
 
 def conversation_store(rt: Runtime) -> ConversationStore:
@@ -43,12 +44,14 @@ def build_agent(rt: Runtime, mcp_app: ASGIApp) -> Agent | None:
 
     def tools_for(user_id: int) -> AbstractAsyncContextManager[McpToolbox]:
         # The agent reaches MCP like any client: with a short-lived token of the user (audience "mcp"), minted
-        # for every request, so that a session kept open across turns never sends an expired one.
+        # again once a minute, so that a session kept open across turns never sends an expired one while the
+        # requests in between carry one token (which the server's cache of verified callers knows).
         def mint() -> str:
             return issue_access_token(user_id, rt.secret, now=rt.uow.clock.now(), ttl=MCP_TOKEN_TTL,
                                       audience=AUDIENCE_MCP)
 
-        return connect_in_process(mcp_app, mint, base_url=base_url)
+        return connect_in_process(mcp_app, mint, base_url=base_url, partition=f"user:{user_id}",
+                                  token_reuse_seconds=MCP_TOKEN_REUSE.total_seconds())
 
     settings = AgentConfig().as_settings()
     pool = SessionPool(tools_for, idle_seconds=settings.tool_session_idle.total_seconds())

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("todo-agent"))
     database_url: str | None = None
+    # SQLite's driver: "inline" (sqlite3 on the event loop's thread) or "aiosqlite" (a thread per connection);
+    # unset: domain.db.DEFAULT_SQLITE_DRIVER, the faster one in bench/sqlite_driver.py.
+    sqlite_driver: Literal["inline", "aiosqlite"] | None = None
     secret_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -50,11 +53,16 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Open connections and requests uvicorn serves at once; beyond it new ones get 503 (limit_concurrency).
     max_connections: int = Field(default=1000, ge=1)
+    # `todo-agent serve` worker processes on the one socket; unset: 1, or every usable core in production.
+    web_workers: int | None = Field(default=None, ge=1, le=256)
     access_token_minutes: float = Field(default=30.0, gt=0, le=24 * 60)  # the page renews its token before
     # A login session ends this long after the password was checked, however often it is refreshed.
     session_max_hours: float = Field(default=12.0, gt=0, le=24 * 90)
     # How often an open /api/v1/stream re-checks its token: a revoked one ends the stream within this time.
     stream_recheck_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # How long a process remembers a verified bearer token (no query per request); 0: verify every request. A
+    # revocation shows at once in the process that made it, elsewhere within this time (domain.caller_cache).
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     log_level: str = "INFO"
     # Request bodies larger than this get 413 before they are read (REST, chat and MCP alike).
     max_body_bytes: int = Field(default=1 << 20, ge=1)
@@ -136,6 +144,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'todo-agent.db'}"
+
+    @property
+    def worker_count(self) -> int:
+        """How many processes `todo-agent serve` runs: TODO_AGENT_WEB_WORKERS, else 1 in development and test and
+        the cores this process may run on in production (on Dapr 1: a pod's sidecar delivers each live event to
+        one worker of the pod, so pods scale by replicas)."""
+        if self.web_workers is not None:
+            return self.web_workers
+        return len(os.sched_getaffinity(0)) if self.env == "production" and self.bus != "dapr" else 1
 
     @property
     def uses_default_database(self) -> bool:

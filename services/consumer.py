@@ -36,6 +36,7 @@ NEVER_STORABLE = (DataError, IntegrityError, OverflowError)
 
 Event = dict[str, Any]
 Handler = Callable[[Tx, Event], Awaitable[None]]
+BatchHandler = Callable[[Tx, list[Event]], Awaitable[None]]  # a handler's form taking several events at once
 M = TypeVar("M", bound=BaseModel)
 
 

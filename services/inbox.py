@@ -12,7 +12,7 @@ in a Dapr state store instead (the reminder and recurrence services on Kubernete
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from sqlmodel import col
@@ -57,3 +57,13 @@ async def claim(tx: Tx, group: str, event_id: str) -> bool:
     stmt = tx.insert(InboxRecord).values(consumer_group=group, event_id=event_id, processed_at=tx.now)
     inserted = await tx.session.exec(stmt.on_conflict_do_nothing().returning(col(InboxRecord.event_id)))
     return inserted.first() is not None
+
+
+async def claim_many(tx: Tx, group: str, event_ids: Sequence[str]) -> set[str]:
+    """Insert the inbox rows of distinct `event_ids` in one statement; returns the ids inserted (those not
+    processed before)."""
+    if not event_ids:
+        return set()
+    rows = [{"consumer_group": group, "event_id": event_id, "processed_at": tx.now} for event_id in event_ids]
+    stmt = tx.insert(InboxRecord).values(rows).on_conflict_do_nothing().returning(col(InboxRecord.event_id))
+    return set((await tx.session.exec(stmt)).scalars().all())

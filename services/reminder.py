@@ -39,7 +39,50 @@ async def on_task_event(tx: Tx, event: Event, *, all_day_at: time = DEFAULT_ALL_
     user = await tx.session.get(User, change.user_id)
     if user is None:
         return
-    await _schedule(tx, change.user_id, task, due, fire_times(due, task.reminders, zone(user.timezone), all_day_at))
+    times = fire_times(due, task.reminders, zone(user.timezone), all_day_at)
+    _schedule(tx, change.user_id, task, due, times, (await _sent(tx, [task.id])).get(task.id, set()))
+
+
+async def on_task_events(tx: Tx, events: list[Event], *, all_day_at: time = DEFAULT_ALL_DAY_AT) -> None:
+    """`on_task_event` for a batch: only each task's newest snapshot matters (it replaces what the older ones would
+    have scheduled), and each step is one statement for all the tasks."""
+    newest: dict[int, TaskChangedV1] = {}
+    for event in events:
+        change = decode(event, TaskChangedV1)  # Poison: the batch is rolled back and delivered one by one
+        seen = newest.get(change.task.id)
+        if seen is None or change.task.version > seen.task.version:
+            newest[change.task.id] = change
+    if not newest:
+        return
+    stmt = tx.for_update(select(ReminderTaskState).where(col(ReminderTaskState.task_id).in_(list(newest))))
+    states = {state.task_id: state for state in (await tx.session.exec(stmt)).all()}
+    advanced = [c for c in newest.values() if (s := states.get(c.task.id)) is None or s.version < c.task.version]
+    if not advanced:
+        return
+    for change in advanced:
+        state = states.get(change.task.id) or ReminderTaskState(
+            task_id=change.task.id, user_id=change.user_id, version=change.task.version, updated_at=tx.now)
+        state.version, state.updated_at = change.task.version, tx.now
+        tx.session.add(state)
+    await tx.session.flush()  # a concurrent first delivery for one of the tasks fails here: one by one then
+    await tx.session.exec(sa.delete(ReminderSchedule).where(
+        col(ReminderSchedule.task_id).in_([c.task.id for c in advanced]), col(ReminderSchedule.sent_at).is_(None)
+    ))
+    wanted = [(c, due) for c in advanced if (due := due_of(c.task)) is not None and _wants_reminders(c.task)]
+    if not wanted:
+        return
+    user_ids = {c.user_id for c, _ in wanted}
+    users = {u.id: u for u in (await tx.session.exec(select(User).where(col(User.id).in_(user_ids)))).all()}
+    sent = await _sent(tx, [c.task.id for c, _ in wanted])
+    for change, due in wanted:
+        if (user := users.get(change.user_id)) is None:
+            continue
+        times = fire_times(due, change.task.reminders, zone(user.timezone), all_day_at)
+        _schedule(tx, change.user_id, change.task, due, times, sent.get(change.task.id, set()))
+
+
+def _wants_reminders(task: TaskView) -> bool:
+    return bool(task.reminders) and task.status == Status.OPEN and task.deleted_at is None
 
 
 def due_of(task: TaskView) -> Due | None:
@@ -65,14 +108,23 @@ async def _advance(tx: Tx, task_id: int, user_id: int, version: int) -> bool:
     return True
 
 
-async def _schedule(tx: Tx, user_id: int, task: TaskView, due: Due, times: dict[int, datetime]) -> None:
-    """Insert a pending row per offset, except those already sent and those already past at the change."""
-    sent = await tx.session.exec(
-        select(ReminderSchedule.offset_minutes, ReminderSchedule.fire_at).where(
-            col(ReminderSchedule.task_id) == task.id, col(ReminderSchedule.sent_at).is_not(None)
+async def _sent(tx: Tx, task_ids: list[int]) -> dict[int, set[tuple[int, datetime]]]:
+    """The (offset, fire time) of each task's reminders already sent, by task."""
+    rows = await tx.session.exec(
+        select(ReminderSchedule.task_id, ReminderSchedule.offset_minutes, ReminderSchedule.fire_at).where(
+            col(ReminderSchedule.task_id).in_(task_ids), col(ReminderSchedule.sent_at).is_not(None)
         )
     )
-    done = set(sent.all())
+    sent: dict[int, set[tuple[int, datetime]]] = {}
+    for task_id, offset, fire_at in rows.all():
+        sent.setdefault(task_id, set()).add((offset, fire_at))
+    return sent
+
+
+def _schedule(
+    tx: Tx, user_id: int, task: TaskView, due: Due, times: dict[int, datetime], done: set[tuple[int, datetime]]
+) -> None:
+    """Add a pending row per offset, except those already sent (`done`) and those already past at the change."""
     for offset, fire_at in times.items():
         # A reminder whose moment had passed when the task was set so was never missed: it is not sent.
         if (offset, fire_at) in done or fire_at <= task.updated_at:

@@ -4,7 +4,7 @@ transport reads."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from domain.events import (
@@ -18,7 +18,8 @@ from domain.events import (
 )
 from domain.uow import Tx, UnitOfWork
 from services import audit, notifications, recurrence, reminder, task_commands
-from services.consumer import Event, Handler, Outcome, deliver
+from services.batching import deliver_batch
+from services.consumer import BatchHandler, Event, Handler, Outcome, deliver
 from services.inbox import SQL_INBOX, Inbox
 from services.settings import ServiceSettings
 
@@ -39,12 +40,23 @@ class Subscription:
     handlers: Mapping[str, Handler]  # event type -> handler; the group acknowledges other types unhandled
     uow: UnitOfWork  # whose source names the service on the events the handler sends
     inbox: Inbox = field(default=SQL_INBOX)  # where the processed event ids are kept
+    batch_handlers: Mapping[str, BatchHandler] = field(default_factory=dict)  # event type -> its batch form
 
     async def deliver(self, event: Event) -> Outcome:
         """Deliver one CloudEvent (a JSON object) through the consumer runtime: SUCCESS, RETRY or DROP."""
+        return await deliver(self.uow, self.group, self._handler(event), event, self.inbox)
+
+    async def deliver_batch(self, events: Sequence[Event]) -> list[Outcome]:
+        """Deliver several CloudEvents in one transaction (services.batching); one Outcome per event."""
+        return await deliver_batch(self.uow, self.group, self._handler, events, self.inbox, self._batch_handler)
+
+    def _handler(self, event: Event) -> Handler:
         kind = event.get("type") if isinstance(event, dict) else None
-        handler = self.handlers.get(kind, _acknowledge) if isinstance(kind, str) else _acknowledge
-        return await deliver(self.uow, self.group, handler, event, self.inbox)
+        return self.handlers.get(kind, _acknowledge) if isinstance(kind, str) else _acknowledge
+
+    def _batch_handler(self, event: Event) -> BatchHandler | None:
+        kind = event.get("type") if isinstance(event, dict) else None
+        return self.batch_handlers.get(kind) if isinstance(kind, str) else None
 
 
 async def _acknowledge(_tx: Tx, _event: Event) -> None:
@@ -70,8 +82,13 @@ def subscriptions(uow: UnitOfWork, settings: ServiceSettings | None = None) -> l
         (WEB, TOPIC_TASK_COMMANDS, "task-service", [NEXT_OCCURRENCE_REQUESTED], on_command),
         (WEB, TOPIC_REMINDERS, "notifications", [REMINDER_DUE], notifications.on_reminder_due),
     ]
+    # The handlers with a form for a batch of events (services.batching); the others run per event in its transaction.
+    batch_forms: dict[str, BatchHandler] = {
+        "reminder": functools.partial(reminder.on_task_events, all_day_at=settings.all_day_reminder_time),
+    }
     return [
-        Subscription(service, topic, group, dict.fromkeys(types, handler), units[service])
+        Subscription(service, topic, group, dict.fromkeys(types, handler), units[service],
+                     batch_handlers=dict.fromkeys(types, batch_forms[group]) if group in batch_forms else {})
         for service, topic, group, types, handler in table
     ]
 

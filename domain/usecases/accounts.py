@@ -119,7 +119,9 @@ async def set_timezone(uow: UnitOfWork, actor: Actor, timezone: str) -> UserView
         tasks = await tx.session.exec(select(Task).where(Task.owner_id == actor.id, col(Task.all_day).is_(True)))
         for task in tasks.all():
             task.due_key = Due(day=task.due_date).key(tz)
-        return UserView.model_validate(user, from_attributes=True)
+        view = UserView.model_validate(user, from_attributes=True)
+    uow.db.callers.invalidate_user(actor.id)  # cached callers carry the old timezone
+    return view
 
 
 def _check_password(password: str, field: str = "password") -> None:
@@ -153,7 +155,9 @@ async def _store_password(uow: UnitOfWork, user_id: int, digest: str) -> int:
         if user is None:
             raise UserNotFound(f"no user {user_id}", field="user_id")
         user.password_hash = digest
-        return await revoke_user_sessions(tx, user_id)
+        ended = await revoke_user_sessions(tx, user_id)
+    uow.db.callers.invalidate_user(user_id)  # after the commit (domain.caller_cache: the race)
+    return ended
 
 
 def _token_hash(token: str) -> str:
@@ -174,7 +178,9 @@ async def create_api_token(uow: UnitOfWork, actor: Actor, name: str = "") -> tup
 
 
 async def authenticate_token(uow: UnitOfWork, token: str) -> Actor:
-    """The user of a valid, unrevoked API token (noting when it was last used), or AuthenticationFailed."""
+    """The user of a valid, unrevoked API token (noting when it was last used), or AuthenticationFailed. Uncached:
+    requests go through `authenticate_bearer`, which remembers the answer for a few seconds (so last_used_at is
+    noted when a request misses that cache)."""
     digest = _token_hash(token)
     async with uow.read() as tx:
         stmt = select(ApiToken, User).join(User, col(User.id) == ApiToken.user_id).where(ApiToken.token_hash == digest)
@@ -206,7 +212,9 @@ async def revoke_token(uow: UnitOfWork, token_id: int, actor: Actor | None = Non
             raise NotFound(f"token {token_id} not found", field="id")
         if row.revoked_at is None:
             row.revoked_at = tx.now
-        return TokenView.model_validate(row, from_attributes=True)
+        view, owner = TokenView.model_validate(row, from_attributes=True), row.user_id
+    uow.db.callers.invalidate_user(owner)  # after the commit (domain.caller_cache: the race)
+    return view
 
 
 async def user_emails(uow: UnitOfWork, *, limit: int = 10) -> list[str]:

@@ -85,6 +85,7 @@ async def rotate_refresh(
         bounds = (row[0], row[1]) if row is not None else await _repeat_or_refuse(
             tx, user_id, session_id, _jti_hash(fresh), grace)
     if isinstance(bounds, AuthenticationFailed):
+        uow.db.callers.invalidate_user(user_id)  # a replay ended the session
         raise bounds  # after the commit: a replay's revocation is kept
     return SessionGrant(session_id=session_id, user_id=user_id, refresh_jti=fresh, auth_time=bounds[0],
                         expires_at=bounds[1])
@@ -118,21 +119,29 @@ async def _repeat_or_refuse(
 async def authenticate_session(uow: UnitOfWork, user_id: int, session_id: str | None) -> Actor:
     """The user of an access token whose session is live, in one query; AuthenticationFailed otherwise.
     Server-minted tokens without a session (the agent's MCP tokens) only need their user to exist."""
+    return (await session_caller(uow, user_id, session_id))[0]
+
+
+async def session_caller(uow: UnitOfWork, user_id: int, session_id: str | None) -> tuple[Actor, datetime | None]:
+    """`authenticate_session`, with the end of the session (None for a token without one), in one query."""
     async with uow.read() as tx:
-        stmt = select(User).where(col(User.id) == user_id)
-        if session_id is not None:
-            now = uow.clock.now()
-            stmt = stmt.join(AuthSession, sa.and_(col(AuthSession.user_id) == col(User.id),
-                                                  col(AuthSession.id) == session_id,
-                                                  col(AuthSession.revoked_at).is_(None),
-                                                  col(AuthSession.expires_at) > now))
-        user = (await tx.session.exec(stmt)).first()
+        if session_id is None:
+            user = (await tx.session.exec(select(User).where(col(User.id) == user_id))).first()
+            ends = None
+        else:
+            stmt = (select(User, AuthSession.expires_at).where(col(User.id) == user_id)
+                    .join(AuthSession, sa.and_(col(AuthSession.user_id) == col(User.id),
+                                               col(AuthSession.id) == session_id,
+                                               col(AuthSession.revoked_at).is_(None),
+                                               col(AuthSession.expires_at) > uow.clock.now())))
+            row = (await tx.session.exec(stmt)).first()
+            user, ends = (row[0], row[1]) if row is not None else (None, None)
     if user is None:
         if session_id is None:
             raise AuthenticationFailed("the access token's user no longer exists")
         raise SessionEnded(SESSION_ENDED)
     assert user.id is not None
-    return Actor(id=user.id, timezone=user.timezone, is_admin=user.is_admin)
+    return Actor(id=user.id, timezone=user.timezone, is_admin=user.is_admin), ends
 
 
 async def revoke_session(uow: UnitOfWork, actor: Actor, session_id: str) -> bool:
@@ -144,11 +153,14 @@ async def revoke_session(uow: UnitOfWork, actor: Actor, session_id: str) -> bool
                    col(AuthSession.revoked_at).is_(None))
             .values(revoked_at=tx.now)
         )
-        return bool(result.rowcount)
+        ended = bool(result.rowcount)
+    uow.db.callers.invalidate_user(actor.id)  # after the commit (domain.caller_cache: the race)
+    return ended
 
 
 async def revoke_user_sessions(tx: Tx, user_id: int) -> int:
-    """End every live session of a user inside a write transaction; how many there were."""
+    """End every live session of a user inside a write transaction; how many there were. The caller invalidates
+    the user's cached callers after its commit (`uow.db.callers.invalidate_user`)."""
     result = await tx.session.exec(
         sa.update(AuthSession)
         .where(col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None))
@@ -171,6 +183,7 @@ async def sign_out_everywhere(uow: UnitOfWork, actor: Actor, *, api_tokens: bool
                 .values(revoked_at=tx.now)
             )
             tokens = int(result.rowcount)
+    uow.db.callers.invalidate_user(actor.id)
     return Revoked(sessions=sessions, api_tokens=tokens)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -72,33 +71,62 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Address (default: TODO_AGENT_HOST, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: TODO_AGENT_PORT, 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=256, help="Worker processes (default: TODO_AGENT_WEB_WORKERS; else 1, in production every core).",
+    )] = None,
 ) -> None:
     """Run the web host (REST API, MCP at /mcp, health) and, while it holds the lease, the event relay."""
+    import logging
+
     from runtime.bootstrap import prepare_database
+    from runtime.cli.support import run_event_loop
 
     with errors(ctx):
         settings = load_settings(ctx)
+        if workers is not None:
+            settings = settings.model_copy(update={"web_workers": workers})
         prepare_database(settings)
         settings.signing_secret()
         sock = listen(host or settings.host, settings.port if port is None else port)
-        asyncio.run(_serve(bound_settings(settings, sock), sock))
+        settings = bound_settings(settings, sock)
+        if settings.worker_count == 1:
+            run_event_loop(_serve(settings, sock))
+            return
+        from agent.model_choice import model_label
+        from runtime.chat_settings import ModelConfig
+        from runtime.supervisor import Supervisor, WorkerStartFailed
+
+        model = ModelConfig().chat_model()  # each worker builds its own; this one names it, and fails early
+        _banner(settings, model_label(model) if model is not None else None)
+        try:
+            Supervisor(settings, sock, settings.worker_count, log_level=logging.getLogger().level).run()
+        except WorkerStartFailed as exc:
+            raise fail(str(exc)) from None
+        finally:
+            sock.close()
 
 
 async def _serve(settings: Settings, sock: socket.socket) -> None:
-    from agent.model_choice import NO_MODEL_HELP, model_label
+    from agent.model_choice import model_label
     from runtime.apps import create_app
     from runtime.bootstrap import build_runtime
     from runtime.lease import PRIORITY_WEB
 
     app = create_app(build_runtime(settings, role="web", priority=PRIORITY_WEB))
+    agent = app.state.api.agent
+    _banner(settings, model_label(agent.model) if agent is not None else None)
+    await serve_app(app, sock, settings)
+
+
+def _banner(settings: Settings, model: str | None) -> None:
+    from agent.model_choice import NO_MODEL_HELP
+    from runtime.cli.support import server_stack
+
     base = settings.base_url
     typer.echo(f"todo-agent serving on {base}  (database: {safe_url(settings.db_url)})")
     typer.echo(f"  open {base}/ to chat and manage tasks; MCP at {base}/mcp; API docs at {base}/docs")
-    if app.state.api.agent is None:
-        typer.echo(f"  chat is off: {NO_MODEL_HELP}")
-    else:
-        typer.echo(f"  chat model: {model_label(app.state.api.agent.model)}")
-    await serve_app(app, sock, settings)
+    typer.echo(f"  chat is off: {NO_MODEL_HELP}" if model is None else f"  chat model: {model}")
+    typer.echo(f"  workers: {settings.worker_count} ({server_stack()})")
 
 
 @db_app.command("upgrade")

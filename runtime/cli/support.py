@@ -7,10 +7,10 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from typer.exceptions import TyperException
@@ -219,15 +219,37 @@ def uvicorn_server(app: ASGIApp, settings: Settings) -> uvicorn.Server:
     config = uvicorn.Config(
         app, log_config=None, log_level=settings.log_level.lower(), timeout_graceful_shutdown=10,
         proxy_headers=bool(trusted), forwarded_allow_ips=trusted or [], limit_concurrency=settings.max_connections,
+        loop="auto", http="auto",  # uvloop and httptools when installed (the `fast` extra); see run_event_loop
     )
     return uvicorn.Server(config)
 
 
-async def serve_app(app: ASGIApp, sock: socket.socket, settings: Settings) -> None:
-    """Serve `app` on `sock` with uvicorn until SIGINT/SIGTERM, then shut down gracefully (exit code 0)."""
+def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run `main` on uvicorn's "auto" event loop: uvloop when installed, else asyncio's (what a server runs on;
+    uvicorn's loop setting only applies to servers it starts itself)."""
+    from uvicorn.loops.auto import auto_loop_factory
+
+    with asyncio.Runner(loop_factory=auto_loop_factory()) as runner:
+        return runner.run(main)
+
+
+def server_stack() -> str:
+    """The event loop and HTTP parser serve uses, e.g. "uvloop, httptools" (or "asyncio, h11" without them)."""
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"{loop}, {'httptools' if importlib.util.find_spec('httptools') else 'h11'}"
+
+
+async def serve_app(
+    app: ASGIApp, sock: socket.socket, settings: Settings, *, on_started: Callable[[], None] | None = None
+) -> None:
+    """Serve `app` on `sock` with uvicorn until SIGINT/SIGTERM, then shut down gracefully (exit code 0);
+    `on_started` is called once the server accepts connections (its lifespan has started)."""
     import signal
 
     server = uvicorn_server(app, settings)
+    watcher = asyncio.create_task(_when_started(server, on_started)) if on_started is not None else None
 
     def stop(_signal: int, _frame: object) -> None:
         server.should_exit = True
@@ -238,6 +260,16 @@ async def serve_app(app: ASGIApp, sock: socket.socket, settings: Settings) -> No
     try:
         await server.serve(sockets=[sock])
     finally:
+        if watcher is not None:
+            watcher.cancel()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
+
+
+async def _when_started(server: uvicorn.Server, then: Callable[[], None]) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        await asyncio.sleep(0.05)
+    then()

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from domain.events import TOPIC_REMINDERS, TOPIC_TASKS
+from domain.events import REMINDER_DUE, TOPIC_REMINDERS, TOPIC_TASKS
 from domain.uow import UnitOfWork
 from runtime.relay import Relay
 from services.consumer import Event, Outcome
+from services.notifications import notifications_of_events
 from services.settings import ServiceSettings
 from services.subscriptions import Subscription, subscriptions
+from services.transport.inprocess import BatchFailed, InProcessBus
+from services.transport.inprocess import BatchHandler as BusBatchHandler
 from services.transport.inprocess import Handler as BusHandler
-from services.transport.inprocess import InProcessBus
 from web.live import LiveHub
-from web.live_feed import notification_feed, task_changed_feed
+from web.live_feed import notification_feed, show_notification, task_changed_feed
 
 LIVE_GROUP = "live"
 
@@ -21,15 +23,20 @@ class RetryLater(Exception):
 
 
 def wire_inprocess(
-    bus: InProcessBus, uow: UnitOfWork, hub: LiveHub, *, settings: ServiceSettings | None = None
+    bus: InProcessBus, uow: UnitOfWork, hub: LiveHub, *, settings: ServiceSettings | None = None,
+    live_feed: bool = True,
 ) -> list[Subscription]:
-    """Subscribe the services, the task service, the notification store and the live hub; returns the services'."""
+    """Subscribe the services, the task service, the notification store and (unless `live_feed` is False: serve
+    with several workers tails the outbox instead, runtime.wiring.live_tail) the live hub; returns the services'."""
     subs = subscriptions(uow, settings)
     for sub in subs:
-        bus.subscribe(sub.topic, bus_handler(sub), group=sub.group)
+        bus.subscribe(sub.topic, bus_handler(sub), group=sub.group, batch=bus_batch_handler(sub))
+    if not live_feed:
+        return subs
     # After the notification store on `reminders`: the live feed shows what it stored.
     bus.subscribe(TOPIC_TASKS, task_changed_feed(hub), group=LIVE_GROUP)
-    bus.subscribe(TOPIC_REMINDERS, notification_feed(hub, uow), group=LIVE_GROUP)
+    feed, batch_feed = notification_feed(hub, uow), notification_batch_feed(hub, uow)
+    bus.subscribe(TOPIC_REMINDERS, feed, group=LIVE_GROUP, batch=batch_feed)
     return subs
 
 
@@ -41,6 +48,31 @@ def bus_handler(sub: Subscription) -> BusHandler:
             raise RetryLater(f"consumer group {sub.group!r} asks for event {event.get('id')} again")
 
     return handle
+
+
+def bus_batch_handler(sub: Subscription) -> BusBatchHandler:
+    """The subscription taking a relay batch in one transaction; the first RETRY stops the batch there."""
+
+    async def handle(events: list[Event]) -> None:
+        for done, outcome in enumerate(await sub.deliver_batch(events)):
+            if outcome is Outcome.RETRY:
+                retry = RetryLater(f"consumer group {sub.group!r} asks for event {events[done].get('id')} again")
+                raise BatchFailed(done, retry)
+
+    return handle
+
+
+def notification_batch_feed(hub: LiveHub, uow: UnitOfWork) -> BusBatchHandler:
+    """The live feed of stored notifications for a batch of reminders: one query for them all."""
+
+    async def show(events: list[Event]) -> None:
+        ids = [e["id"] for e in events if e.get("type") == REMINDER_DUE and isinstance(e.get("id"), str)]
+        found = await notifications_of_events(uow, ids)
+        for event_id in ids:
+            if (stored := found.get(event_id)) is not None:  # not stored (dead-lettered): nothing to show
+                show_notification(hub, event_id, *stored)
+
+    return show
 
 
 async def run_services_until_idle(uow: UnitOfWork, *, settings: ServiceSettings | None = None) -> int:
