@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench import harness
 
-MODULES = ["usecases", "rest", "mcp", "agent", "delivery", "hostile"]
+MODULES = ["usecases", "growth", "sqlite_driver", "rest", "mcp", "agent", "delivery", "hostile"]
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
