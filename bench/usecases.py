@@ -112,10 +112,9 @@ def _searcher(backend: Backend, actor: Actor, text: str) -> Call:
 # --------------------------------------------------------------------------------------------------- running
 
 
-async def measure_ops(backend: Backend, ops: list[Op], ctx: RunContext) -> list[OpResult]:
-    """Plans first (one captured call each), then reads interleaved, then creates, then the SQL shares."""
-    share_n = 10 if ctx.quick else 30
-    warmup = 5 if ctx.quick else 20
+async def capture_plans(backend: Backend, ops: list[Op]) -> dict[str, tuple[int | None, list[Plan]]]:
+    """Each list/search operation called once with its statements captured: its match count and the plans of its
+    page and count queries (and of the tags query of the first list)."""
     plans: dict[str, tuple[int | None, list[Plan]]] = {}
     for op in ops:
         matches = None
@@ -132,6 +131,14 @@ async def measure_ops(backend: Backend, ops: list[Op], ctx: RunContext) -> list[
                         backend.db.dialect, label, harness.render_sql(captured.statement, captured.parameters), text,
                     ))
         plans[op.name] = (matches, found)
+    return plans
+
+
+async def measure_ops(backend: Backend, ops: list[Op], ctx: RunContext) -> list[OpResult]:
+    """Plans first (one captured call each), then reads interleaved, then creates, then the SQL shares."""
+    share_n = 10 if ctx.quick else 30
+    warmup = 5 if ctx.quick else 20
+    plans = await capture_plans(backend, ops)
     reads = [op for op in ops if op.group != "create"]
     writes = [op for op in ops if op.group == "create"]
 
