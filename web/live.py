@@ -3,7 +3,10 @@
 Event ids grow monotonically, across restarts too (they start at the start time in microseconds), so a page can
 resume with `Last-Event-ID`. Each user keeps a bounded replay buffer; a page that asks to resume from before what
 the hub still holds (evicted, or before this process started) gets one `resync` event and should reload.
-The hub lives in one process: it sees the events that process's transport hands it.
+The hub lives in one process: it sees the events that process's transport hands it (with `serve --workers N`,
+every worker's hub follows the outbox: runtime.wiring.live_tail). Each hub also marks its ids with a random tag
+(the id modulo ID_TAGS), so a page that reconnects to another worker with an id of the first one gets `resync`
+instead of a replay computed against another hub's numbering (which could silently skip events).
 
 Limits: a user has at most `per_user` open subscriptions; one more ends the oldest, which gets a last `closed`
 event saying why (the page reconnects later). The process holds at most `max_streams`: beyond that `admit` raises
@@ -13,6 +16,7 @@ StreamsFull (the route answers 503 with Retry-After), so one account cannot exha
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
@@ -26,6 +30,7 @@ NOTIFICATION = "notification"
 RESYNC = "resync"
 CLOSED = "closed"
 FULL_RETRY_SECONDS = 30  # what a refused stream is told to wait
+ID_TAGS = 4096  # an id is (n * ID_TAGS + the hub's tag): start time in microseconds * 4096 stays below 2**63
 
 
 class StreamsFull(Exception):
@@ -60,8 +65,9 @@ class LiveHub:
         self.ping_seconds = ping_seconds
         self.max_users = max_users
         self.closed = False
-        self._start = time.time_ns() // 1000
-        self._last = self._start - 1
+        self.tag = secrets.randbelow(ID_TAGS)  # which hub made an id (1 in 4096 that two workers share one)
+        self._start = (time.time_ns() // 1000) * ID_TAGS + self.tag
+        self._last = self._start - ID_TAGS
         self._buffers: OrderedDict[int, deque[LiveEvent]] = OrderedDict()
         self._evicted: dict[int, int] = {}  # user -> id of the newest event dropped from their buffer
         self._subscriptions: dict[int, dict[LiveSubscription, None]] = {}  # per user, oldest first
@@ -71,7 +77,7 @@ class LiveHub:
         """Send an event to the user's open pages; None if `key` was published already (a redelivery)."""
         if key is not None and not self._first_time(f"{event}:{key}"):
             return None
-        self._last += 1
+        self._last += ID_TAGS
         live = LiveEvent(id=self._last, event=event, data=data)
         self._remember(user_id, live)
         for subscription in list(self._subscriptions.get(user_id, ())):
@@ -126,9 +132,10 @@ class LiveHub:
         return self._open
 
     def _backlog(self, user_id: int, last_event_id: int | None) -> list[LiveEvent]:
-        if last_event_id is None or last_event_id >= self._last:
+        if last_event_id is None or last_event_id == self._last:
             return []
-        if last_event_id < max(self._start - 1, self._evicted.get(user_id, 0)):
+        foreign = last_event_id % ID_TAGS != self.tag or last_event_id > self._last  # another hub's, or a worker's
+        if foreign or last_event_id < max(self._start - ID_TAGS, self._evicted.get(user_id, 0)):
             return [LiveEvent(id=self._last, event=RESYNC, data={"reason": "events were missed; reload"})]
         return [e for e in self._buffers.get(user_id, ()) if e.id > last_event_id]
 

@@ -96,6 +96,23 @@ async def test_a_page_resuming_from_an_event_its_buffer_dropped_resyncs() -> Non
     assert [e.event async for e in subscription] == ["resync"]
 
 
+async def test_an_id_of_another_workers_hub_resyncs_instead_of_replaying_by_the_wrong_numbering() -> None:
+    """Two `serve` workers each have a hub; a page reconnecting to the other one must not resume against numbers
+    that hub never gave (its ids may be larger, so nothing would be replayed, or interleave with its own)."""
+    mine, other = LiveHub(), LiveHub()
+    while other.tag == mine.tag:  # 1 in 4096: two workers with one tag behave as one hub did before
+        other = LiveHub()
+    for hub in (mine, other):
+        for n in range(3):
+            hub.publish(1, "notification", {"n": n})
+    theirs = other.publish(1, "notification", {"n": 3})
+    ours = mine.publish(1, "notification", {"n": 3})
+    assert theirs is not None and ours is not None
+    for foreign in (theirs.id, ours.id + 10 * 4096):  # the other hub's id; an id this hub has not given yet
+        assert [e.event for e in mine._backlog(1, foreign)] == ["resync"]
+    assert mine._backlog(1, ours.id) == []  # up to date: nothing to replay
+
+
 def test_a_redelivered_event_is_shown_once() -> None:
     hub = LiveHub()
     assert hub.publish(1, "task.changed", {"id": 1}, key="event-1") is not None
