@@ -106,6 +106,9 @@ async def test_tag_filter_matches_any_or_all_of_the_tags(uow, actor, other):
     assert await found(uow, actor, tag=["home", "errand"], tag_mode="all") == {ab.id}
     assert await found(uow, actor, tag=["home", "HOME"], tag_mode="all") == {a.id, ab.id}
     assert await found(uow, actor, tag=["nowhere"]) == set()
+    assert await found(uow, actor, tag=["home", "nowhere"]) == {a.id, ab.id}  # any: the known one counts
+    assert await found(uow, actor, tag=["home", "nowhere"], tag_mode="all") == set()  # all: one nobody carries
+    assert await found(uow, other, tag=["later"]) == set()  # "later" is this user's tag, not theirs
 
 
 async def test_due_before_and_after_with_moments_are_strict_bounds(uow, actor):
