@@ -52,6 +52,15 @@ class TaskNotFound(NotFound):
         self.task_id = task_id
 
 
+class ProjectNotFound(NotFound):
+    code = "project_not_found"
+
+    def __init__(self, project: int | str, field: str = "project") -> None:
+        named = f"project {project}" if isinstance(project, int) else f"project {project!r}"
+        super().__init__(f"{named} not found — call list_projects to see your projects", field=field)
+        self.project = project
+
+
 class TagNotFound(NotFound):
     code = "tag_not_found"
 
@@ -65,13 +74,13 @@ class Conflict(DomainError):
 
 
 class VersionConflict(Conflict):
-    """The caller's expected version is not the task's current version."""
+    """The caller's expected version is not the task's (or project's) current version."""
 
     code = "version_conflict"
 
-    def __init__(self, task_id: int, expected: int, actual: int) -> None:
+    def __init__(self, task_id: int, expected: int, actual: int, *, noun: str = "task") -> None:
         super().__init__(
-            f"task {task_id} is at version {actual}, not {expected}: it changed since you read it; "
+            f"{noun} {task_id} is at version {actual}, not {expected}: it changed since you read it; "
             "fetch it again and retry with the new version",
             field="version",
         )
@@ -92,6 +101,58 @@ class IdempotencyConflict(Conflict):
 
 class AlreadyExists(Conflict):
     code = "already_exists"
+
+
+class ProjectNameTaken(AlreadyExists):
+    code = "project_name_taken"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"you already have a project named {name!r} (names are compared without case); choose another name "
+            "or use that project",
+            field="name",
+        )
+
+
+class ProjectArchived(Conflict):
+    """An archived project takes no new tasks and no moves."""
+
+    code = "project_archived"
+
+    def __init__(self, name: str, field: str = "project") -> None:
+        super().__init__(
+            f"project {name!r} is archived: unarchive it first (unarchive_project) to add or move tasks into it",
+            field=field,
+        )
+
+
+class InboxProtected(InvalidInput):
+    """The Inbox always exists: it cannot be renamed, archived or deleted."""
+
+    code = "inbox_protected"
+
+    def __init__(self, action: str) -> None:
+        super().__init__(
+            f"the Inbox cannot be {action}: it always exists and holds new tasks by default; create a project "
+            "(add_project) for tasks you want to group",
+            field="project",
+        )
+
+
+class OpenSubtasks(Conflict):
+    """Completing a task with open subtasks needs a choice."""
+
+    code = "open_subtasks"
+
+    def __init__(self, task_id: int, count: int) -> None:
+        noun = "subtask" if count == 1 else "subtasks"
+        super().__init__(
+            f"task {task_id} has {count} open {noun}: pass subtasks='complete' to complete them with it, or "
+            "complete them first",
+            field="subtasks",
+        )
+        self.task_id = task_id
+        self.count = count
 
 
 class NothingToUndo(Conflict):

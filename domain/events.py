@@ -6,11 +6,12 @@ import json
 import uuid
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 
-from domain.schemas import TaskView
+from domain.schemas import RecurrenceView
+from domain.values import Priority, Status
 
 TOPIC_TASKS = "tasks"
 TOPIC_TASK_COMMANDS = "task-commands"
@@ -25,17 +26,108 @@ TASK_RESTORED = "com.todoagent.task.restored"
 NEXT_OCCURRENCE_REQUESTED = "com.todoagent.recurrence.next-requested"
 REMINDER_DUE = "com.todoagent.reminder.due"
 
+PROJECT_CREATED = "com.todoagent.project.created"
+PROJECT_RENAMED = "com.todoagent.project.renamed"
+PROJECT_UPDATED = "com.todoagent.project.updated"  # a change of colour only
+PROJECT_ARCHIVED = "com.todoagent.project.archived"
+PROJECT_UNARCHIVED = "com.todoagent.project.unarchived"
+PROJECT_DELETED = "com.todoagent.project.deleted"
+PROJECT_RESTORED = "com.todoagent.project.restored"  # undo of a deletion
+
 TASK_EVENT_TYPES = (TASK_CREATED, TASK_UPDATED, TASK_COMPLETED, TASK_REOPENED, TASK_DELETED, TASK_RESTORED)
+PROJECT_EVENT_TYPES = (PROJECT_CREATED, PROJECT_RENAMED, PROJECT_UPDATED, PROJECT_ARCHIVED, PROJECT_UNARCHIVED,
+                       PROJECT_DELETED, PROJECT_RESTORED)
+
+
+class TaskSnapshotV1(BaseModel):
+    """A task as version 1 of the task events carries it (the TaskView of then)."""
+
+    id: int
+    title: str
+    description: str
+    status: Status
+    priority: Priority
+    tags: list[str]
+    due_at: datetime | None = Field(description="ISO 8601 with offset; null for all-day tasks")
+    due_date: date | None = Field(description="the local date of the due")
+    all_day: bool
+    due_local: str | None = Field(description="the due in the user's timezone, readable")
+    reminders: list[int] = Field(description="minutes before due")
+    recurrence: RecurrenceView | None
+    series_id: int | None
+    predecessor_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    deleted_at: datetime | None
+    version: int
+
+
+class TaskSnapshot(TaskSnapshotV1):
+    """A task as version 2 of the task events carries it: version 1 and where the task sits."""
+
+    project_id: int = Field(description="the task's project")
+    parent_id: int | None = Field(description="the task it is a subtask of; null for a top-level task")
 
 
 class TaskChangedV1(BaseModel):
-    """Data of every task event: who acted, the task after the change, and what changed."""
+    """Data of every task event up to version 1: who acted, the task after the change, and what changed. Still read
+    (events written before version 2, undo of them); no longer written."""
 
     schema_version: Literal[1] = 1
     user_id: int
     actor: str = Field(description="'user:<id>' or 'system:<service>'")
     operation_id: str = Field(description="events written by one operation share it")
-    task: TaskView = Field(description="snapshot of the task after the change")
+    task: TaskSnapshotV1 = Field(description="snapshot of the task after the change")
+    changes: dict[str, tuple[Any, Any]] = Field(description="field -> [old, new]")
+
+
+class TaskChangedV2(BaseModel):
+    """Data of every task event: who acted, the task after the change (with its project and parent), and what
+    changed."""
+
+    schema_version: Literal[2] = 2
+    user_id: int
+    actor: str = Field(description="'user:<id>' or 'system:<service>'")
+    operation_id: str = Field(description="events written by one operation share it")
+    task: TaskSnapshot = Field(description="snapshot of the task after the change")
+    changes: dict[str, tuple[Any, Any]] = Field(description="field -> [old, new]")
+
+
+TaskChanged = TaskChangedV1 | TaskChangedV2  # what a consumer of task events reads
+_TASK_CHANGED: TypeAdapter[TaskChanged] = TypeAdapter(
+    Annotated[TaskChanged, Field(discriminator="schema_version")]
+)
+TASK_CHANGED_VERSIONS = (1, 2)
+
+
+def read_task_change(data: Any) -> TaskChanged:
+    """The data of a task event of any version still read (1 or 2); pydantic's ValidationError otherwise."""
+    return _TASK_CHANGED.validate_python(data)
+
+
+class ProjectSnapshot(BaseModel):
+    """A project as its events carry it."""
+
+    id: int
+    name: str
+    colour: str | None
+    is_inbox: bool
+    archived_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    version: int
+
+
+class ProjectChangedV1(BaseModel):
+    """Data of every project event: who acted, the project after the change, and what changed."""
+
+    schema_version: Literal[1] = 1
+    user_id: int
+    actor: str = Field(description="'user:<id>' or 'system:<service>'")
+    operation_id: str = Field(description="events written by one operation share it")
+    project: ProjectSnapshot = Field(description="snapshot of the project after the change")
     changes: dict[str, tuple[Any, Any]] = Field(description="field -> [old, new]")
 
 
@@ -63,14 +155,18 @@ class ReminderDueV1(BaseModel):
     late: bool = False
 
 
+# What each type carries now (make_event checks it); earlier versions still exported for their consumers.
 DATA_MODELS: dict[str, type[BaseModel]] = {
-    **dict.fromkeys(TASK_EVENT_TYPES, TaskChangedV1),
+    **dict.fromkeys(TASK_EVENT_TYPES, TaskChangedV2),
+    **dict.fromkeys(PROJECT_EVENT_TYPES, ProjectChangedV1),
     NEXT_OCCURRENCE_REQUESTED: NextOccurrenceRequestedV1,
     REMINDER_DUE: ReminderDueV1,
 }
+EARLIER_DATA_MODELS: dict[str, tuple[type[BaseModel], ...]] = dict.fromkeys(TASK_EVENT_TYPES, (TaskChangedV1,))
 
 TOPIC_OF: dict[str, str] = {
     **dict.fromkeys(TASK_EVENT_TYPES, TOPIC_TASKS),
+    **dict.fromkeys(PROJECT_EVENT_TYPES, TOPIC_TASKS),
     NEXT_OCCURRENCE_REQUESTED: TOPIC_TASK_COMMANDS,
     REMINDER_DUE: TOPIC_REMINDERS,
 }
@@ -113,10 +209,11 @@ def event_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema of each event type's data, keyed '<type>.v<schema_version>'."""
     out: dict[str, dict[str, Any]] = {}
     for event_type, model in DATA_MODELS.items():
-        version = model.model_fields["schema_version"].default
-        schema = model.model_json_schema()
-        schema["$id"] = f"todo-agent:{event_type}/v{version}"
-        out[f"{event_type}.v{version}"] = schema
+        for each in (*EARLIER_DATA_MODELS.get(event_type, ()), model):
+            version = each.model_fields["schema_version"].default
+            schema = each.model_json_schema()
+            schema["$id"] = f"todo-agent:{event_type}/v{version}"
+            out[f"{event_type}.v{version}"] = schema
     return out
 
 

@@ -1,5 +1,5 @@
-"""SQLModel tables of the task domain: users, tokens, login sessions, tasks and tags, and the outbox, idempotency
-and lease rows."""
+"""SQLModel tables of the task domain: users, tokens, login sessions, projects, tasks and tags, and the outbox,
+idempotency and lease rows."""
 
 from __future__ import annotations
 
@@ -55,6 +55,30 @@ class AuthSession(SQLModel, table=True):
     revoked_at: datetime | None = None
 
 
+class Project(SQLModel, table=True):
+    """A user's named list of tasks; every user has one Inbox. Deleted projects stay (soft delete) for undo."""
+
+    __table_args__ = (
+        # Names are unique per owner among live projects, whatever their case.
+        sa.Index("uq_project_owner_name", "owner_id", "name_key", unique=True,
+                 sqlite_where=sa.text("deleted_at IS NULL"), postgresql_where=sa.text("deleted_at IS NULL")),
+        sa.Index("uq_project_owner_inbox", "owner_id", unique=True,
+                 sqlite_where=sa.text("is_inbox"), postgresql_where=sa.text("is_inbox")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="user.id", ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    name_key: str = Field(max_length=100)  # case-folded name: what uniqueness and lookups by name compare
+    colour: str | None = Field(default=None, max_length=7)  # '#rrggbb', lower-case
+    is_inbox: bool = False
+    archived_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+    version: int = 1
+
+
 class Task(SQLModel, table=True):
     __table_args__ = (
         # Live tasks (not in the trash) by due, tasks without a due last: the default list walks this in order.
@@ -67,10 +91,16 @@ class Task(SQLModel, table=True):
         sa.Index("ix_task_owner_priority", "owner_id", "priority", "id"),
         sa.Index("ix_task_owner_title", "owner_id", "title_key", "id"),
         sa.Index("ix_task_series", "series_id"),
+        # A project's live tasks by due: a project-filtered list walks this as the default list walks ix_task_live_due.
+        sa.Index("ix_task_live_project_due", "owner_id", "project_id", sa.text(f"coalesce(due_key, {NO_DUE_KEY})"),
+                 "id", sqlite_where=sa.text("deleted_at IS NULL"), postgresql_where=sa.text("deleted_at IS NULL")),
+        sa.Index("ix_task_parent", "parent_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="user.id", ondelete="CASCADE")
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    parent_id: int | None = Field(default=None, foreign_key="task.id", ondelete="CASCADE")
     title: str = Field(max_length=500)
     title_key: str = Field(sa_type=_BinaryText)  # case-folded title: the sort key for `title`
     search_text: str = ""  # normalized words of title and description: what full-text search indexes

@@ -1,7 +1,11 @@
 """Quick add: one line such as "buy stamps tomorrow at 9am p1 #errands every week" read as a task.
 
 Words are separated by spaces. Markers (case does not matter):
-- `#tag`: a tag of letters, digits, `-`, `_` and `/` (`#errands`, `#work/q4`); repeatable.
+- `#name`: the task's project when you have a project of that name that is not archived (`#shopping` for
+  "Shopping"; the first such marker only, so `#work #home` with both projects puts the task in Work and tags it
+  `home`); otherwise a tag.
+- `#tag`: a tag of letters, digits, `-`, `_` and `/` (`#errands`, `#work/q4`); repeatable. A project whose name
+  has spaces or other characters cannot be named this way (pass `project` instead).
 - Priority `p1`..`p4` (urgent, high, medium, low, as in Todoist) or `!urgent`, `!high`, `!medium`, `!low`; at most
   one per text. Anything else (`p5`, `!nope`) is title text.
 - Recurrence: `every ...` up to the end of the text or the next marker or quote: the longest part of it (at most
@@ -19,6 +23,7 @@ first due from the rule when it is created, as every recurring task does.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -40,7 +45,7 @@ EXAMPLE = "e.g. 'buy stamps tomorrow at 9am p1 #errands every week'"
 _TOKEN = re.compile(r'["“](?P<quoted>[^"”]*)["”]|(?P<word>\S+)')  # straight or typographic quotes
 _TAG = re.compile(r"#[\w\-/]+")
 
-ChipKind = Literal["due", "priority", "tag", "recurrence"]
+ChipKind = Literal["due", "priority", "tag", "project", "recurrence"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class QuickAdd:
     tags: list[str]
     rule: str | None
     chips: list[Chip]
+    project: str | None = None  # the project's name as the user wrote it when creating it
 
 
 @dataclass
@@ -84,14 +90,16 @@ class _Reading:
         self.chips.append(Chip(kind, text, value, tokens[0].start))
 
 
-def parse_quick(text: str, tz: ZoneInfo, now: datetime) -> QuickAdd:
-    """Read a quick-add line (grammar in the module docstring); InvalidInput on field `text` says how to fix it."""
+def parse_quick(text: str, tz: ZoneInfo, now: datetime, projects: Mapping[str, str] | None = None) -> QuickAdd:
+    """Read a quick-add line (grammar in the module docstring); InvalidInput on field `text` says how to fix it.
+    `projects` maps the case-folded names of the user's live, unarchived projects to their names."""
     if not text.strip():
         raise InvalidInput(f"quick-add text is empty: say what to do, {EXAMPLE}", field="text")
     if len(text) > TEXT_MAX:
         raise InvalidInput(f"quick-add text is at most {TEXT_MAX} characters (got {len(text)})", field="text")
     reading = _Reading([_Token(m[m.lastgroup or "word"], m.start(), m.end(), m["quoted"] is not None)
                         for m in _TOKEN.finditer(text)])
+    project = _project(reading, projects or {})
     tags = _tags(reading)
     priority = _priority(reading)
     rule = _every(reading, text)
@@ -111,11 +119,20 @@ def parse_quick(text: str, tz: ZoneInfo, now: datetime) -> QuickAdd:
     except InvalidInput as exc:
         raise InvalidInput(exc.message, field="text") from None
     chips = sorted(reading.chips, key=lambda c: c.start)
-    return QuickAdd(title, due[0] if due else None, due[1] if due else None, priority, tags, rule, chips)
+    return QuickAdd(title, due[0] if due else None, due[1] if due else None, priority, tags, rule, chips, project)
 
 
 def _words(reading: _Reading) -> list[_Token]:
     return [t for t in reading.tokens if not t.quoted and not t.used]
+
+
+def _project(reading: _Reading, projects: Mapping[str, str]) -> str | None:
+    """The first `#name` naming one of the projects, taken from the text; None when there is none."""
+    for token in _words(reading):
+        if _TAG.fullmatch(token.text) and (name := projects.get(token.text[1:].casefold())) is not None:
+            reading.take([token], "project", name, token.text)
+            return name
+    return None
 
 
 def _tags(reading: _Reading) -> list[str]:

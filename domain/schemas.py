@@ -9,6 +9,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from domain.values import (
     PAGE_DEFAULT,
+    PROJECT_NAME_MAX,
+    PROJECTS_FILTER_MAX,
     REMINDERS_MAX,
     RULE_MAX,
     TAGS_PER_TASK_MAX,
@@ -34,6 +36,12 @@ TagFilter = Annotated[list[Text], BeforeValidator(at_most(TAGS_PER_TASK_MAX, "ta
                       Field(max_length=TAGS_PER_TASK_MAX)]
 
 RecurrenceModeName = Literal["due", "completion"]
+# A project named in an input: its id (a number) or its name (text, any case).
+ProjectRef = Annotated[int, Strict()] | Text
+PROJECT_HELP = "a project id (number) or name (any case), e.g. 'Shopping'; default: the Inbox"
+ProjectFilter = Annotated[list[ProjectRef], BeforeValidator(at_most(PROJECTS_FILTER_MAX, "projects", "project")),
+                          Field(max_length=PROJECTS_FILTER_MAX)]
+SubtaskChoice = Literal["refuse", "complete"]
 
 
 class RecurrenceSpec(BaseModel):
@@ -63,6 +71,16 @@ class RecurrenceView(BaseModel):
     count: int | None
 
 
+class SubtaskView(BaseModel):
+    """A direct subtask, as get_task lists it under its parent."""
+
+    id: int
+    title: str
+    status: Status
+    subtask_count: int
+    open_subtask_count: int
+
+
 class TaskView(BaseModel):
     """A task as every surface shows it."""
 
@@ -85,6 +103,13 @@ class TaskView(BaseModel):
     completed_at: datetime | None
     deleted_at: datetime | None
     version: int
+    project_id: int = Field(description="the project the task belongs to (the Inbox by default)")
+    parent_id: int | None = Field(description="the task this one is a subtask of; null for a top-level task")
+    subtask_count: int = Field(default=0, description="direct subtasks not in the trash")
+    open_subtask_count: int = Field(default=0, description="direct subtasks that are open")
+    subtasks: list[SubtaskView] | None = Field(
+        default=None, description="direct subtasks (not in the trash): get_task lists them when subtask_count > 0; "
+        "null otherwise and in lists")
 
 
 class TaskCreate(BaseModel):
@@ -99,6 +124,9 @@ class TaskCreate(BaseModel):
     due_at: DueValue | None = Field(default=None, description=DUE_HELP, examples=["tomorrow 9am", "2026-12-01"])
     reminders: ReminderList | None = None
     recurrence: RecurrenceSpec | None = None
+    project: ProjectRef | None = Field(default=None, description=PROJECT_HELP)
+    parent_id: int | None = Field(default=None, description="make it a subtask of this task (same project; "
+                                  "at most 3 levels)")
 
 
 class TaskUpdate(BaseModel):
@@ -113,6 +141,19 @@ class TaskUpdate(BaseModel):
     due_at: DueValue | None = Field(default=None, description=DUE_HELP)
     reminders: ReminderList | None = None
     recurrence: RecurrenceSpec | None = None
+    project: ProjectRef | None = Field(default=None, description="move it (with its subtasks) to this project")
+    parent_id: int | None = Field(default=None, description="move it under this task; an explicit null makes "
+                                  "it top-level")
+
+
+class TaskMove(BaseModel):
+    """Where to move a task (with its subtasks): only the fields given count; an explicit null parent_id makes it
+    top-level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project: ProjectRef | None = Field(default=None, description="the project to move it to (id or name)")
+    parent_id: int | None = Field(default=None, description="the task to put it under; null: top-level")
 
 
 SortKey = Literal["due", "priority", "created", "updated", "title"]
@@ -134,6 +175,10 @@ class TaskQuery(BaseModel):
     due_today: bool | None = None
     has_due: bool | None = None
     q: Text | None = None
+    project: ProjectFilter = Field(default_factory=list, description="tasks of any of these projects (ids or names)")
+    parent_id: int | None = Field(default=None, description="only the direct subtasks of this task")
+    top_level: bool | None = Field(default=None, description="true: only tasks without a parent; false: only "
+                                   "subtasks")
     sort: SortKey = "due"
     order: SortOrder | None = None
     limit: int = PAGE_DEFAULT
@@ -145,6 +190,46 @@ class TaskPage(BaseModel):
     count: int = Field(description="number of tasks matching the filters, counted up to 1,000 (see count_exact)")
     count_exact: bool = Field(default=True, description="false when more than `count` tasks match (count capped)")
     next_cursor: str | None
+
+
+class ProjectView(BaseModel):
+    """A project as every surface shows it."""
+
+    id: int
+    name: str
+    colour: str | None = Field(description="'#rrggbb', or null")
+    is_inbox: bool = Field(description="the Inbox: always there, the default project, cannot be renamed, "
+                           "archived or deleted")
+    archived: bool
+    archived_at: datetime | None
+    open_count: int = Field(description="open tasks of the project (not in the trash)")
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class ProjectCreate(BaseModel):
+    """Fields of a new project."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text = Field(max_length=PROJECT_NAME_MAX * 2, description="1..100 characters, unique (any case)")
+    colour: Text | None = Field(default=None, description="'#rrggbb', e.g. '#3b82f6'")
+
+
+class ProjectUpdate(BaseModel):
+    """A partial project update: only the fields given change; an explicit null colour clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text | None = Field(default=None, max_length=PROJECT_NAME_MAX * 2)
+    colour: Text | None = Field(default=None, description="'#rrggbb', or null to clear")
+
+
+class ProjectDeletion(BaseModel):
+    project: ProjectView = Field(description="the deleted project")
+    moved: int = Field(description="tasks moved to the Inbox")
+    trashed: int = Field(description="tasks moved to the trash")
 
 
 class TagCount(BaseModel):
@@ -167,7 +252,7 @@ class RecurrencePreview(BaseModel):
 class QuickChip(BaseModel):
     """One thing quick add read from the text."""
 
-    kind: Literal["due", "priority", "tag", "recurrence"]
+    kind: Literal["due", "priority", "tag", "project", "recurrence"]
     text: str = Field(description="the words it was read from, as typed")
     value: str = Field(description="what they became, readable: '2026-12-04 09:00 Fri', 'urgent', 'errands'")
 
@@ -188,6 +273,8 @@ class QuickAddPreview(BaseModel):
     due_local: str | None = Field(description="the due in the user's timezone, readable")
     priority: Priority
     tags: list[str]
+    project: str | None = Field(default=None, description="the project's name (`#name` of a project); null: the "
+                                "Inbox")
     recurrence: QuickRecurrence | None
     chips: list[QuickChip] = Field(description="what was read, in the order of the text")
 
@@ -204,3 +291,4 @@ class NowView(BaseModel):
 class UndoResult(BaseModel):
     undone: str = Field(description="what was reverted")
     tasks: list[TaskView]
+    projects: list[ProjectView] = Field(default_factory=list, description="projects the undo changed back")

@@ -29,6 +29,10 @@ RULE_MAX = 200  # characters of a recurrence rule, the size of its column
 SEARCH_TERMS_MAX = 12  # words in one search: each is a prefix scan of the index
 DATE_MIN = date(1900, 1, 1)  # the dates a task, filter or rule may name; beyond them time zone arithmetic overflows
 DATE_MAX = date(2200, 12, 31)
+PROJECT_NAME_MAX = 100
+PROJECTS_FILTER_MAX = 20  # projects one list may filter by
+INBOX_NAME = "Inbox"
+SUBTASK_DEPTH_MAX = 3  # a task, its subtask and the subtask's subtask
 
 
 def no_nul(value: str) -> str:
@@ -159,6 +163,36 @@ def normalize_reminders(offsets: list[int] | None) -> list[int]:
     if len(out) > REMINDERS_MAX:
         raise InvalidInput(f"a task has at most {REMINDERS_MAX} reminders (got {len(out)})", field="reminders")
     return out
+
+
+def check_project_name(name: str, field: str = "name") -> str:
+    """Trim a project name (inner runs of spaces become one) and enforce 1..100 characters."""
+    name = " ".join(str(name).split())
+    if not name:
+        raise InvalidInput("a project name must not be empty, e.g. 'Shopping'", field=field)
+    if len(name) > PROJECT_NAME_MAX:
+        raise InvalidInput(
+            f"a project name is at most {PROJECT_NAME_MAX} characters (got {len(name)})", field=field
+        )
+    return name
+
+
+def project_key(name: str) -> str:
+    """The case-folded form of a project name: what makes two names the same."""
+    return " ".join(name.split()).casefold()
+
+
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def check_colour(colour: str | None) -> str | None:
+    """A colour as `#rrggbb`, stored lower-case; None (no colour) stays None."""
+    if colour is None:
+        return None
+    value = str(colour).strip()
+    if not _COLOUR.fullmatch(value):
+        raise InvalidInput(f"colour must be '#rrggbb' in hex, e.g. '#3b82f6' (got {colour!r})", field="colour")
+    return value.lower()
 
 
 def valid_id(value: int) -> bool:

@@ -1,12 +1,13 @@
-"""The audit service's handler: every task event becomes an audit entry with the task before and after."""
+"""The audit service's handlers: every task event (either version) and every project event becomes an audit entry
+with the task (or project) before and after."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from domain.events import TASK_CREATED, CloudEvent, TaskChangedV1
+from domain.events import PROJECT_CREATED, TASK_CREATED, CloudEvent, ProjectChangedV1
 from domain.uow import Tx
-from services.consumer import Event, Poison, decode
+from services.consumer import Event, Poison, decode, decode_task_change
 from services.tables import AuditEntry
 
 # Fields the event does not say the old value of (they move with every change): left out of `before`.
@@ -16,12 +17,25 @@ UNKNOWN_BEFORE = ("updated_at", "version", "due_local")
 async def on_task_event(tx: Tx, event: Event) -> None:
     """Append the event to the audit log."""
     envelope = _envelope(event)
-    change = decode(event, TaskChangedV1)
+    change = decode_task_change(event)
     after = change.task.model_dump(mode="json")
     tx.session.add(AuditEntry(
         event_id=envelope.id, type=envelope.type, user_id=change.user_id, task_id=change.task.id,
         actor=change.actor[:100], time=envelope.time,
         before=None if envelope.type == TASK_CREATED else before_of(after, change.changes),
+        after=after, created_at=tx.now,
+    ))
+
+
+async def on_project_event(tx: Tx, event: Event) -> None:
+    """Append the project event to the audit log (it names a project, no task)."""
+    envelope = _envelope(event)
+    change = decode(event, ProjectChangedV1)
+    after = change.project.model_dump(mode="json")
+    tx.session.add(AuditEntry(
+        event_id=envelope.id, type=envelope.type, user_id=change.user_id, task_id=None,
+        project_id=change.project.id, actor=change.actor[:100], time=envelope.time,
+        before=None if envelope.type == PROJECT_CREATED else before_of(after, change.changes),
         after=after, created_at=tx.now,
     ))
 

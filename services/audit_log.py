@@ -40,7 +40,8 @@ class AuditQuery(BaseModel):
 class AuditEntryView(BaseModel):
     id: int
     type: str
-    task_id: int
+    task_id: int | None = Field(description="the task of a task event; null for a project event")
+    project_id: int | None = Field(default=None, description="the project of a project event")
     user_id: int
     actor: str
     time: datetime

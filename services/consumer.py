@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import select
 
-from domain.events import TOPIC_OF
+from domain.events import TASK_CHANGED_VERSIONS, TOPIC_OF, TaskChanged, read_task_change
 from domain.models import User
 from domain.uow import Tx, UnitOfWork
 from domain.values import valid_id
@@ -111,6 +111,20 @@ def decode(event: Event, model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise Poison(f"invalid {model.__name__}: {exc.error_count()} errors: {exc.errors()[0]['msg']}") from exc
+
+
+def decode_task_change(event: Event) -> TaskChanged:
+    """The `data` of a task event of any version still read (1 and 2); Poison for another version or a misfit."""
+    data = event.get("data")
+    if not isinstance(data, dict):
+        raise Poison("the CloudEvent has no JSON object in 'data'")
+    if data.get("schema_version") not in TASK_CHANGED_VERSIONS:
+        raise Poison(f"unknown schema_version {data.get('schema_version')!r} for {event.get('type')} "
+                     f"(this consumer reads {', '.join(map(str, TASK_CHANGED_VERSIONS))})")
+    try:
+        return read_task_change(data)
+    except ValidationError as exc:
+        raise Poison(f"invalid task event data: {exc.error_count()} errors: {exc.errors()[0]['msg']}") from exc
 
 
 async def _drop(uow: UnitOfWork, group: str, event: Event, exc: Poison) -> Outcome:

@@ -5,20 +5,19 @@ from __future__ import annotations
 import logging
 from datetime import UTC
 
-from domain.events import NEXT_OCCURRENCE_REQUESTED, NextOccurrenceRequestedV1, TaskChangedV1
+from domain.events import NEXT_OCCURRENCE_REQUESTED, NextOccurrenceRequestedV1, TaskSnapshotV1
 from domain.models import Task, User
-from domain.schemas import TaskView
 from domain.timeutil import zone
 from domain.uow import Tx
 from domain.usecases import next_due
-from services.consumer import Event, decode
+from services.consumer import Event, decode_task_change
 
 logger = logging.getLogger(__name__)
 
 
 async def on_task_completed(tx: Tx, event: Event) -> None:
     """On `task.completed` of a recurring task, send `recurrence.next-requested` with the next due."""
-    change = decode(event, TaskChangedV1)
+    change = decode_task_change(event)
     task = change.task
     if task.recurrence is None or task.completed_at is None:
         return
@@ -33,11 +32,12 @@ async def on_task_completed(tx: Tx, event: Event) -> None:
     tx.emit(NEXT_OCCURRENCE_REQUESTED, command, user_id=change.user_id, subject=str(task.id))
 
 
-def as_task(user_id: int, view: TaskView) -> Task:
+def as_task(user_id: int, view: TaskSnapshotV1) -> Task:
     """A detached Task carrying what the domain's recurrence functions read from a snapshot."""
     assert view.recurrence is not None
     return Task(
-        id=view.id, owner_id=user_id, title=view.title, title_key="", status=view.status.value,
+        # project_id: the recurrence functions read no project
+        id=view.id, owner_id=user_id, project_id=0, title=view.title, title_key="", status=view.status.value,
         due_at=view.due_at.astimezone(UTC) if view.due_at is not None and not view.all_day else None,
         due_date=view.due_date if view.all_day else None, all_day=view.all_day,
         recurrence_rule=view.recurrence.rule, recurrence_mode=view.recurrence.mode,

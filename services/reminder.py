@@ -8,13 +8,12 @@ from datetime import UTC, datetime, time
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from domain.events import TaskChangedV1
+from domain.events import TaskChanged, TaskSnapshotV1
 from domain.models import User
-from domain.schemas import TaskView
 from domain.timeutil import Due, zone
 from domain.uow import Tx
 from domain.values import Status
-from services.consumer import Event, decode
+from services.consumer import Event, decode_task_change
 from services.reminder_times import fire_times
 from services.tables import ReminderSchedule, ReminderTaskState
 
@@ -25,7 +24,7 @@ DEFAULT_ALL_DAY_AT = time(9, 0)
 
 async def on_task_event(tx: Tx, event: Event, *, all_day_at: time = DEFAULT_ALL_DAY_AT) -> None:
     """Replace a task's pending reminders by those its snapshot asks for (none once completed or deleted)."""
-    change = decode(event, TaskChangedV1)
+    change = decode_task_change(event)
     task = change.task
     if not await _advance(tx, task.id, change.user_id, task.version):
         logger.debug("reminder: task %s v%s is not newer than applied; ignored", task.id, task.version)
@@ -46,9 +45,9 @@ async def on_task_event(tx: Tx, event: Event, *, all_day_at: time = DEFAULT_ALL_
 async def on_task_events(tx: Tx, events: list[Event], *, all_day_at: time = DEFAULT_ALL_DAY_AT) -> None:
     """`on_task_event` for a batch: only each task's newest snapshot matters (it replaces what the older ones would
     have scheduled), and each step is one statement for all the tasks."""
-    newest: dict[int, TaskChangedV1] = {}
+    newest: dict[int, TaskChanged] = {}
     for event in events:
-        change = decode(event, TaskChangedV1)  # Poison: the batch is rolled back and delivered one by one
+        change = decode_task_change(event)  # Poison: the batch is rolled back and delivered one by one
         seen = newest.get(change.task.id)
         if seen is None or change.task.version > seen.task.version:
             newest[change.task.id] = change
@@ -81,11 +80,11 @@ async def on_task_events(tx: Tx, events: list[Event], *, all_day_at: time = DEFA
         _schedule(tx, change.user_id, change.task, due, times, sent.get(change.task.id, set()))
 
 
-def _wants_reminders(task: TaskView) -> bool:
+def _wants_reminders(task: TaskSnapshotV1) -> bool:
     return bool(task.reminders) and task.status == Status.OPEN and task.deleted_at is None
 
 
-def due_of(task: TaskView) -> Due | None:
+def due_of(task: TaskSnapshotV1) -> Due | None:
     """The due of a task snapshot (a UTC moment or an all-day date)."""
     if task.all_day and task.due_date is not None:
         return Due(day=task.due_date)
@@ -122,7 +121,7 @@ async def _sent(tx: Tx, task_ids: list[int]) -> dict[int, set[tuple[int, datetim
 
 
 def _schedule(
-    tx: Tx, user_id: int, task: TaskView, due: Due, times: dict[int, datetime], done: set[tuple[int, datetime]]
+    tx: Tx, user_id: int, task: TaskSnapshotV1, due: Due, times: dict[int, datetime], done: set[tuple[int, datetime]]
 ) -> None:
     """Add a pending row per offset, except those already sent (`done`) and those already past at the change."""
     for offset, fire_at in times.items():

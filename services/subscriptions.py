@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from domain.events import (
     NEXT_OCCURRENCE_REQUESTED,
+    PROJECT_EVENT_TYPES,
     REMINDER_DUE,
     TASK_COMPLETED,
     TASK_EVENT_TYPES,
@@ -79,6 +80,7 @@ def subscriptions(uow: UnitOfWork, settings: ServiceSettings | None = None) -> l
         (REMINDER, TOPIC_TASKS, "reminder", TASK_EVENT_TYPES, on_reminder),
         (RECURRENCE, TOPIC_TASKS, "recurrence", [TASK_COMPLETED], recurrence.on_task_completed),
         (AUDIT, TOPIC_TASKS, "audit", TASK_EVENT_TYPES, audit.on_task_event),
+        (AUDIT, TOPIC_TASKS, "audit", PROJECT_EVENT_TYPES, audit.on_project_event),
         (WEB, TOPIC_TASK_COMMANDS, "task-service", [NEXT_OCCURRENCE_REQUESTED], on_command),
         (WEB, TOPIC_REMINDERS, "notifications", [REMINDER_DUE], notifications.on_reminder_due),
     ]
@@ -86,10 +88,13 @@ def subscriptions(uow: UnitOfWork, settings: ServiceSettings | None = None) -> l
     batch_forms: dict[str, BatchHandler] = {
         "reminder": functools.partial(reminder.on_task_events, all_day_at=settings.all_day_reminder_time),
     }
+    handlers: dict[tuple[str, str, str], dict[str, Handler]] = {}  # a group may name several rows (audit)
+    for service, topic, group, types, handler in table:
+        handlers.setdefault((service, topic, group), {}).update(dict.fromkeys(types, handler))
     return [
-        Subscription(service, topic, group, dict.fromkeys(types, handler), units[service],
-                     batch_handlers=dict.fromkeys(types, batch_forms[group]) if group in batch_forms else {})
-        for service, topic, group, types, handler in table
+        Subscription(service, topic, group, by_type, units[service],
+                     batch_handlers=dict.fromkeys(by_type, batch_forms[group]) if group in batch_forms else {})
+        for (service, topic, group), by_type in handlers.items()
     ]
 
 

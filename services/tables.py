@@ -98,7 +98,8 @@ class Notification(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """One task event in the audit log: who did what to which task, and the task before and after."""
+    """One task or project event in the audit log: who did what to which task (or project), and its snapshot
+    before and after."""
 
     __tablename__ = "audit_entry"
     __table_args__ = (
@@ -111,7 +112,8 @@ class AuditEntry(SQLModel, table=True):
     event_id: str = Field(max_length=EVENT_ID_LENGTH, unique=True)
     type: str = Field(max_length=100)
     user_id: int
-    task_id: int
+    task_id: int | None = None  # None for a project event
+    project_id: int | None = None  # the project of a project event
     actor: str = Field(max_length=100)
     time: datetime
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))

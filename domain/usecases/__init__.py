@@ -31,6 +31,16 @@ from domain.usecases.fields import (
 )
 from domain.usecases.now import whats_now
 from domain.usecases.outbox import OutboxStatus, outbox_status, prune_outbox
+from domain.usecases.projects import (
+    archive_project,
+    create_project,
+    delete_project,
+    get_project,
+    list_projects,
+    rename_project,
+    unarchive_project,
+    update_project,
+)
 from domain.usecases.queries import list_tasks, search_tasks, task_query
 from domain.usecases.quick import preview_quick_add, quick_add
 from domain.usecases.recurring import create_successor, next_due, preview_recurrence
@@ -51,6 +61,7 @@ from domain.usecases.tasks import (
     create_task,
     delete_task,
     get_task,
+    move_task,
     reopen_task,
     restore_task,
     update_task,
@@ -73,4 +84,6 @@ __all__ = [
     "rotate_refresh", "search_tasks", "set_due_date", "set_priority", "set_recurrence", "set_reminders",
     "set_timezone", "sign_out_everywhere", "start_session", "undo_last_change", "update_task", "user_emails",
     "whats_now",
+    "archive_project", "create_project", "delete_project", "get_project", "list_projects", "move_task",
+    "rename_project", "unarchive_project", "update_project",
 ]

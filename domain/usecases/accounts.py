@@ -18,6 +18,7 @@ from domain.passwords import hash_password, verify_nothing, verify_password
 from domain.timeutil import Due, check_timezone, zone
 from domain.uow import UnitOfWork
 from domain.usecases.common import Actor
+from domain.usecases.projects import new_inbox
 from domain.usecases.sessions import revoke_user_sessions
 from domain.values import valid_id
 
@@ -59,7 +60,7 @@ def normalize_email(email: str) -> str:
 async def create_user(
     uow: UnitOfWork, email: str, password: str | None = None, *, timezone: str = "UTC", is_admin: bool = False
 ) -> UserView:
-    """Create a user; the password (at least 8 characters) is stored as an argon2 hash."""
+    """Create a user with their Inbox; the password (at least 8 characters) is stored as an argon2 hash."""
     email = normalize_email(email)
     timezone = check_timezone(timezone)  # stored as the canonical IANA spelling
     if password is not None and len(password) < PASSWORD_MIN:
@@ -70,6 +71,8 @@ async def create_user(
             user = User(email=email, password_hash=digest, timezone=timezone, is_admin=is_admin, created_at=tx.now)
             tx.session.add(user)
             await tx.session.flush()
+            assert user.id is not None
+            tx.session.add(new_inbox(user.id, tx.now))  # every user has an Inbox from the start
             return UserView.model_validate(user, from_attributes=True)
     except IntegrityError:
         raise AlreadyExists(f"a user with email {email} already exists", field="email") from None

@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 
 from domain.errors import TaskNotFound, VersionConflict
-from domain.events import TaskChangedV1
+from domain.events import TaskChangedV2, TaskSnapshot
 from domain.models import Tag, Task, TaskTag
 from domain.schemas import RecurrenceView, TaskView
 from domain.timeutil import Due, render_local, zone
@@ -22,6 +23,16 @@ from domain.values import Priority, Status, valid_id, words
 
 # Fields whose change is not itself news: they move with every change.
 _BOOKKEEPING = {"updated_at", "version", "due_local"}
+# TaskView fields about other tasks (the subtasks): not part of the task's own snapshot or its changes.
+VIEW_ONLY = frozenset({"subtask_count", "open_subtask_count", "subtasks"})
+
+
+@dataclass(frozen=True)
+class Counts:
+    """A task's direct subtasks not in the trash, and how many of them are open."""
+
+    subtasks: int = 0
+    open: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,9 +76,10 @@ def set_text(task: Task, title: str, description: str) -> None:
     task.search_text = " ".join(words(f"{title} {description}"))
 
 
-def to_view(task: Task, tags: list[str], tz: ZoneInfo) -> TaskView:
-    """The public shape of a task, with its due rendered in the user's timezone."""
+def to_view(task: Task, tags: list[str], tz: ZoneInfo, counts: Counts | None = None) -> TaskView:
+    """The public shape of a task, with its due rendered in the user's timezone and its subtask counts."""
     assert task.id is not None
+    counts = counts or Counts()
     due = due_of(task)
     recurrence = None
     if task.recurrence_rule:
@@ -100,7 +112,22 @@ def to_view(task: Task, tags: list[str], tz: ZoneInfo) -> TaskView:
         completed_at=task.completed_at,
         deleted_at=task.deleted_at,
         version=task.version,
+        project_id=task.project_id,
+        parent_id=task.parent_id,
+        subtask_count=counts.subtasks,
+        open_subtask_count=counts.open,
     )
+
+
+def subtask_counts() -> tuple[sa.ScalarSelect[Any], sa.ScalarSelect[Any]]:
+    """Columns correlated to Task: its direct subtasks not in the trash, and the open ones among them (each an
+    index lookup on ix_task_parent)."""
+    child = aliased(Task)
+    live = sa.and_(col(child.parent_id) == col(Task.id), col(child.deleted_at).is_(None))
+    total = select(func.count()).select_from(child).where(live).correlate(Task).scalar_subquery()
+    open_ = (select(func.count()).select_from(child).where(live, col(child.status) == Status.OPEN.value)
+             .correlate(Task).scalar_subquery())
+    return total, open_
 
 
 async def tags_of(tx: Tx, task_ids: Iterable[int]) -> dict[int, list[str]]:
@@ -134,11 +161,12 @@ def _tag_names(tx: Tx) -> sa.ScalarSelect[Any]:
 
 async def load_task_and_tags(
     tx: Tx, actor: Actor, task_id: int, *, include_deleted: bool = False, for_update: bool = False
-) -> tuple[Task, list[str]]:
-    """The actor's task and its tag names, in one statement; not found as load_task says."""
+) -> tuple[Task, list[str], Counts]:
+    """The actor's task, its tag names and its subtask counts, in one statement; not found as load_task says."""
     if not valid_id(task_id):
         raise TaskNotFound(task_id)
-    stmt = select(Task, _tag_names(tx)).where(Task.id == task_id, Task.owner_id == actor.id)
+    total, open_ = subtask_counts()
+    stmt = select(Task, _tag_names(tx), total, open_).where(Task.id == task_id, Task.owner_id == actor.id)
     if not include_deleted:
         stmt = stmt.where(col(Task.deleted_at).is_(None))
     if for_update and tx.dialect == "postgresql":
@@ -146,13 +174,22 @@ async def load_task_and_tags(
     row = (await tx.session.exec(stmt)).first()
     if row is None:
         raise TaskNotFound(task_id)
-    task, names = row
-    return task, names.split(_TAG_SEPARATOR) if names else []
+    task, names, subtasks, open_subtasks = row
+    return task, names.split(_TAG_SEPARATOR) if names else [], Counts(int(subtasks or 0), int(open_subtasks or 0))
 
 
-async def views(tx: Tx, tasks: list[Task], tz: ZoneInfo) -> list[TaskView]:
+async def fresh_view(tx: Tx, actor: Actor, task_id: int) -> TaskView:
+    """The task as it is now in the transaction (its counts after changes to its subtasks)."""
+    task, tags, counts = await load_task_and_tags(tx, actor, task_id, include_deleted=True)
+    return to_view(task, tags, actor.tz, counts)
+
+
+async def views(
+    tx: Tx, tasks: list[Task], tz: ZoneInfo, counts: dict[int, Counts] | None = None
+) -> list[TaskView]:
     tags = await tags_of(tx, [t.id for t in tasks if t.id is not None])
-    return [to_view(t, tags[t.id or 0], tz) for t in tasks]
+    counts = counts or {}
+    return [to_view(t, tags[t.id or 0], tz, counts.get(t.id or 0)) for t in tasks]
 
 
 async def load_task(
@@ -216,12 +253,17 @@ async def _tag_ids(tx: Tx, owner_id: int, names: list[str]) -> dict[str, int]:
 
 
 def diff(before: TaskView | None, after: TaskView) -> dict[str, tuple[Any, Any]]:
-    """{field: (old, new)} over the JSON form of two snapshots."""
-    new = after.model_dump(mode="json")
-    old = before.model_dump(mode="json") if before else {}
+    """{field: (old, new)} over the JSON form of two snapshots (the task's own fields, not its subtasks')."""
+    new = after.model_dump(mode="json", exclude=set(VIEW_ONLY))
+    old = before.model_dump(mode="json", exclude=set(VIEW_ONLY)) if before else {}
     return {
         k: (old.get(k), v) for k, v in new.items() if k not in _BOOKKEEPING and old.get(k) != v
     }
+
+
+def snapshot(view: TaskView) -> TaskSnapshot:
+    """What a task event carries of a view: the task's own fields."""
+    return TaskSnapshot.model_validate(view.model_dump(exclude=set(VIEW_ONLY)))
 
 
 def emit_change(
@@ -229,11 +271,11 @@ def emit_change(
     *, undoable: bool = True,
 ) -> None:
     """Write the task event for a change to the outbox; a user's change is undoable (it records the before-state)."""
-    data = TaskChangedV1(
+    data = TaskChangedV2(
         user_id=user_id,
         actor=actor_name,
         operation_id=tx.operation_id,
-        task=after,
+        task=snapshot(after),
         changes=diff(before, after),
     )
     tx.emit(event_type, data, user_id=user_id, subject=str(after.id), undoable=undoable)

@@ -47,9 +47,10 @@ async def mutate(
     include_deleted: bool = False,
 ) -> TaskView:
     """Apply a change to one of the actor's tasks; a change that changes nothing writes nothing."""
-    task, tags = await load_task_and_tags(tx, actor, task_id, include_deleted=include_deleted, for_update=True)
+    task, tags, counts = await load_task_and_tags(tx, actor, task_id, include_deleted=include_deleted,
+                                                  for_update=True)
     check_version(task, expected_version)
-    before = to_view(task, tags, actor.tz)
+    before = to_view(task, tags, actor.tz, counts)
     draft = Draft(task=task, tags=list(tags), now=tx.now, tz=actor.tz)
     event_type = apply(draft) or TASK_UPDATED
     if sorted(draft.tags) != sorted(tags):
@@ -58,7 +59,7 @@ async def mutate(
         return before
     touch(task, tx.now)
     tx.session.add(task)
-    after = to_view(task, draft.tags, actor.tz)
+    after = to_view(task, draft.tags, actor.tz, counts)
     emit_change(tx, actor.name, event_type, before, after, actor.id)
     return after
 

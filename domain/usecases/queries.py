@@ -15,10 +15,11 @@ from sqlmodel import col, func, select
 from domain.cursors import decode_cursor, encode_cursor
 from domain.errors import InvalidCursor, InvalidInput
 from domain.models import NO_DUE_KEY, Tag, Task, TaskTag
-from domain.schemas import DueValue, SortKey, SortOrder, TaskPage, TaskQuery
+from domain.schemas import DueValue, ProjectRef, SortKey, SortOrder, TaskPage, TaskQuery
 from domain.timeutil import day_bounds, local_midnight, parse_due
 from domain.uow import Tx, UnitOfWork
-from domain.usecases.common import Actor, views
+from domain.usecases.common import Actor, Counts, subtask_counts, views
+from domain.usecases.projects import find_project
 from domain.values import (
     COUNT_CAP,
     PAGE_DEFAULT,
@@ -39,6 +40,7 @@ def task_query(
     *, status: list[StatusFilter] | None = None, priority: list[Priority] | None = None, tag: list[str] | None = None,
     tag_mode: Literal["any", "all"] = "any", due_before: str | None = None, due_after: str | None = None,
     overdue: bool | None = None, due_today: bool | None = None, has_due: bool | None = None, q: str | None = None,
+    project: list[ProjectRef] | None = None, parent_id: int | None = None, top_level: bool | None = None,
     sort: SortKey = "due", order: SortOrder | None = None, limit: int = PAGE_DEFAULT, cursor: str | None = None,
 ) -> TaskQuery:
     """The TaskQuery of a list request as REST and MCP take it: a filter left out (None or an empty list) keeps
@@ -46,6 +48,7 @@ def task_query(
     given: dict[str, Any] = {
         "status": status, "priority": priority, "tag": tag, "tag_mode": tag_mode, "due_before": due_before,
         "due_after": due_after, "overdue": overdue, "due_today": due_today, "has_due": has_due, "q": q,
+        "project": project, "parent_id": parent_id, "top_level": top_level,
         "sort": sort, "order": order, "limit": limit, "cursor": cursor,
     }
     return TaskQuery(**{name: value for name, value in given.items() if value is not None and value != []})
@@ -60,15 +63,20 @@ async def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery | None = No
     order = query.order or _DEFAULT_ORDER[query.sort]
     async with uow.read() as tx:
         where = _filters(tx, actor, query)
+        if query.project:
+            where.append(await _in_projects(tx, actor, query.project))
         if query.tag:
             where.append(await _tagged(tx, actor, [normalize_tag(t, "tag") for t in query.tag], query.tag_mode))
         key = _sort_key(query.sort, order)
-        stmt = select(Task).where(*where)
+        subtasks, open_subtasks = subtask_counts()
+        stmt = select(Task, subtasks, open_subtasks).where(*where)
         if query.cursor:
             stmt = stmt.where(_after(key, order, _decode(query, order)))
         direction = sa.asc if order == "asc" else sa.desc
         stmt = stmt.order_by(direction(key), direction(col(Task.id))).limit(query.limit + 1)
-        rows = list((await tx.session.exec(stmt)).all())
+        found = (await tx.session.exec(stmt)).all()
+        rows = [task for task, _, _ in found]
+        counts = {task.id or 0: Counts(int(n or 0), int(o or 0)) for task, n, o in found}
         if query.cursor or len(rows) > query.limit:
             capped = select(sa.literal(1)).select_from(Task).where(*where).limit(COUNT_CAP + 1).subquery()
             total = int((await tx.session.exec(select(func.count()).select_from(capped))).one())
@@ -76,18 +84,26 @@ async def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery | None = No
             total = len(rows)  # the whole result fits on this first page: no need to count it again
         page = rows[: query.limit]
         cursor = _encode(query, order, page[-1]) if len(rows) > query.limit else None
-        return TaskPage(data=await views(tx, page, actor.tz), count=min(total, COUNT_CAP),
+        return TaskPage(data=await views(tx, page, actor.tz, counts), count=min(total, COUNT_CAP),
                         count_exact=total <= COUNT_CAP, next_cursor=cursor)
 
 
 async def search_tasks(
     uow: UnitOfWork, actor: Actor, text: str, *, limit: int = 20, cursor: str | None = None,
-    status: list[StatusFilter] | None = None,
+    status: list[StatusFilter] | None = None, project: list[ProjectRef] | None = None,
 ) -> TaskPage:
-    """Tasks whose title or description contain every word of `text` as a prefix (case-insensitive)."""
+    """Tasks whose title or description contain every word of `text` as a prefix (case-insensitive), in any of
+    the projects given."""
     if not words(text):
         raise InvalidInput("search text must contain at least one letter or digit, e.g. 'milk'", field="q")
-    return await list_tasks(uow, actor, task_query(q=text, limit=limit, cursor=cursor, sort="updated", status=status))
+    query = task_query(q=text, limit=limit, cursor=cursor, sort="updated", status=status, project=project)
+    return await list_tasks(uow, actor, query)
+
+
+async def _in_projects(tx: Tx, actor: Actor, refs: list[ProjectRef]) -> ColumnElement[bool]:
+    """Tasks of any of the projects (ids or names); an unknown one is not found, as everywhere."""
+    ids = list(dict.fromkeys([(await find_project(tx, actor, ref)).id or 0 for ref in refs]))
+    return col(Task.project_id) == ids[0] if len(ids) == 1 else col(Task.project_id).in_(ids)
 
 
 def _filters(tx: Tx, actor: Actor, q: TaskQuery) -> list[ColumnElement[bool]]:
@@ -107,6 +123,10 @@ def _filters(tx: Tx, actor: Actor, q: TaskQuery) -> list[ColumnElement[bool]]:
         out.append(_due_on(today, tz) if q.due_today else sa.not_(_due_on(today, tz)))
     if q.has_due is not None:
         out.append(col(Task.due_key).is_not(None) if q.has_due else col(Task.due_key).is_(None))
+    if q.parent_id is not None:
+        out.append(col(Task.parent_id) == q.parent_id)
+    if q.top_level is not None:
+        out.append(col(Task.parent_id).is_(None) if q.top_level else col(Task.parent_id).is_not(None))
     if q.q is not None:
         if len(q.q) > 500:
             raise InvalidInput("search text is at most 500 characters", field="q")

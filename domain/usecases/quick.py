@@ -7,15 +7,18 @@ from domain.schemas import QuickAddPreview, QuickChip, QuickRecurrence, Recurren
 from domain.timeutil import render_local
 from domain.uow import UnitOfWork
 from domain.usecases.common import Actor
+from domain.usecases.projects import project_names
 from domain.usecases.recurring import series_dates, series_start
 from domain.usecases.tasks import create_task
 
 
 async def quick_add(uow: UnitOfWork, actor: Actor, text: str, *, idempotency_key: str | None = None) -> TaskView:
-    """Create the task a line describes ("buy stamps tomorrow 9am p1 #errands"), exactly as create_task would."""
-    parsed = parse_quick(text, actor.tz, uow.clock.now())
+    """Create the task a line describes ("buy stamps tomorrow 9am p1 #errands"), exactly as create_task would;
+    `#name` of one of the actor's projects puts it there."""
+    parsed = parse_quick(text, actor.tz, uow.clock.now(), await project_names(uow, actor))
     data = TaskCreate(
         title=parsed.title,
+        project=parsed.project,
         priority=parsed.priority,
         tags=parsed.tags or None,
         due_at=parsed.due_text,  # the words, read again in the transaction: a retry with its key matches
@@ -25,9 +28,10 @@ async def quick_add(uow: UnitOfWork, actor: Actor, text: str, *, idempotency_key
 
 
 async def preview_quick_add(uow: UnitOfWork, actor: Actor, text: str) -> QuickAddPreview:
-    """What quick_add would create from the text, with the chips it read; saves nothing and opens no transaction."""
+    """What quick_add would create from the text, with the chips it read; saves nothing (it reads the project
+    names)."""
     tz, now = actor.tz, uow.clock.now()
-    parsed = parse_quick(text, tz, now)
+    parsed = parse_quick(text, tz, now, await project_names(uow, actor))
     due, recurrence = parsed.due, None
     if parsed.rule:
         rule, due = series_start(parsed.rule, due, tz, now)
@@ -40,6 +44,7 @@ async def preview_quick_add(uow: UnitOfWork, actor: Actor, text: str) -> QuickAd
         due_local=render_local(due, tz) if due else None,
         priority=parsed.priority,
         tags=parsed.tags,
+        project=parsed.project,
         recurrence=recurrence,
         chips=[QuickChip(kind=c.kind, text=c.text, value=c.value) for c in parsed.chips],
     )

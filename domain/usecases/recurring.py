@@ -1,4 +1,5 @@
-"""Recurrence use cases: setting a rule on a task, previewing it, and creating a completed instance's successor."""
+"""Recurrence use cases: setting a rule on a task, previewing it, and creating a completed instance's successor
+(in the same project and under the same parent, with copies of the subtasks that were open when it was completed)."""
 
 from __future__ import annotations
 
@@ -12,21 +13,25 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.errors import InvalidInput, InvalidRecurrence
 from domain.events import TASK_CREATED
-from domain.models import Task
+from domain.models import Project, Task
 from domain.recurrence import RecurrenceMode, Rule, next_occurrence, next_occurrences, parse_rule
 from domain.schemas import DueValue, RecurrencePreview, RecurrenceSpec, TaskView
 from domain.timeutil import Due, local_midnight, parse_due, render_local, zone
-from domain.uow import UnitOfWork
+from domain.uow import Tx, UnitOfWork
 from domain.usecases.common import (
     Actor,
+    Counts,
     due_of,
     emit_change,
+    fresh_view,
     load_task,
     replace_tags,
     set_due,
+    set_text,
     tags_of,
     to_view,
 )
+from domain.usecases.projects import inbox_of
 from domain.values import Status
 
 
@@ -142,7 +147,7 @@ async def create_successor(
     async with uow.write() as tx:
         existing = (await tx.session.exec(select(Task).where(Task.predecessor_id == predecessor_id))).first()
         if existing is not None and existing.owner_id == actor.id:
-            return to_view(existing, (await tags_of(tx, [existing.id or 0]))[existing.id or 0], tz)
+            return await fresh_view(tx, actor, existing.id or 0)
         prev = await load_task(tx, actor, predecessor_id)
         if prev.status != Status.COMPLETED or not await _series_continues(tx.session, prev):
             return None
@@ -151,16 +156,49 @@ async def create_successor(
             return None
         tags = (await tags_of(tx, [predecessor_id]))[predecessor_id]
         succ = _copy(prev, due, tz, tx.now)
+        succ.project_id, succ.parent_id = await _place(tx, prev)
         try:
             async with tx.session.begin_nested():
                 tx.session.add(succ)
                 await tx.session.flush()
         except IntegrityError:  # a concurrent request created it first
             return None
-        await replace_tags(tx, succ, tags)
-        view = to_view(succ, tags, tz)
+        await replace_tags(tx, succ, tags, new=True)
+        copies = await _copy_subtasks(tx, prev, succ)
+        view = to_view(succ, tags, tz, Counts(len(copies), len(copies)))
         emit_change(tx, actor_name, TASK_CREATED, None, view, actor.id, undoable=False)
+        for copy in copies:
+            emit_change(tx, actor_name, TASK_CREATED, None, to_view(copy, [], tz), actor.id, undoable=False)
         return view
+
+
+async def _place(tx: Tx, prev: Task) -> tuple[int, int | None]:
+    """The successor's project and parent: the predecessor's, or the Inbox (top-level) when its project is gone or
+    archived; top-level when its parent is in the trash."""
+    project = await tx.session.get(Project, prev.project_id)
+    if project is None or project.deleted_at is not None or project.archived_at is not None:
+        inbox = await inbox_of(tx, prev.owner_id)
+        assert inbox.id is not None
+        return inbox.id, None
+    parent = await tx.session.get(Task, prev.parent_id) if prev.parent_id is not None else None
+    return prev.project_id, parent.id if parent is not None and parent.deleted_at is None else None
+
+
+async def _copy_subtasks(tx: Tx, prev: Task, succ: Task) -> list[Task]:
+    """New open subtasks of the successor with the titles of the predecessor's direct subtasks that were open when
+    it was completed (still open, or completed with it: subtasks="complete")."""
+    was_open = sa.or_(col(Task.status) == Status.OPEN.value, col(Task.completed_at) == prev.completed_at)
+    stmt = (select(Task).where(Task.parent_id == prev.id, col(Task.deleted_at).is_(None), was_open)
+            .order_by(col(Task.id)))
+    copies = []
+    for sub in (await tx.session.exec(stmt)).all():
+        copy = Task(owner_id=succ.owner_id, project_id=succ.project_id, parent_id=succ.id, title="", title_key="",
+                    created_at=tx.now, updated_at=tx.now)
+        set_text(copy, sub.title, "")
+        copies.append(copy)
+    tx.session.add_all(copies)
+    await tx.session.flush()
+    return copies
 
 
 async def _series_continues(session: AsyncSession, prev: Task) -> bool:
@@ -175,6 +213,7 @@ async def _series_continues(session: AsyncSession, prev: Task) -> bool:
 def _copy(prev: Task, due: Due, tz: ZoneInfo, now: datetime) -> Task:
     succ = Task(
         owner_id=prev.owner_id,
+        project_id=prev.project_id,
         title=prev.title,
         title_key=prev.title_key,
         search_text=prev.search_text,

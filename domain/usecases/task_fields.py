@@ -120,6 +120,9 @@ FIELDS: tuple[TaskField, ...] = (
 )
 
 BY_NAME = {field.name: field for field in FIELDS}
+# TaskUpdate fields that move the task (with its subtasks) rather than set a value: tasks.move_task's rules; undo
+# puts project_id and parent_id back from the event's changes.
+MOVE_FIELDS = frozenset({"project", "parent_id"})
 
 
 def setter(name: str, value: Any, tz: ZoneInfo, now: datetime) -> Apply:

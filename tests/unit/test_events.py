@@ -32,10 +32,10 @@ async def test_creating_a_task_writes_one_cloudevent_with_snapshot_and_changes(u
     assert event["specversion"] == "1.0" and uuid.UUID(event["id"]) and event["id"] == row.event_id
     assert event["type"] == TASK_CREATED and row.topic == "tasks" and row.key == str(actor.id)
     assert event["subject"] == str(task.id) and event["source"] == "todo-agent/web"
-    assert event["data"]["schema_version"] == 1 and event["data"]["user_id"] == actor.id
+    assert event["data"]["schema_version"] == 2 and event["data"]["user_id"] == actor.id
     assert event["data"]["task"]["title"] == "Pay rent"
     assert event["data"]["changes"]["priority"] == [None, "high"]
-    jsonschema.validate(event["data"], event_schemas()[f"{TASK_CREATED}.v1"])
+    jsonschema.validate(event["data"], event_schemas()[f"{TASK_CREATED}.v2"])
 
 
 async def test_an_update_records_old_and_new_values_of_only_the_changed_fields(uow, actor):
@@ -48,7 +48,7 @@ async def test_an_update_records_old_and_new_values_of_only_the_changed_fields(u
     assert changes == {"title": ["Draft", "Final"], "priority": ["none", "low"]}
     assert rows[2].payload["data"]["changes"]["status"] == ["open", "completed"]
     for row in rows:
-        jsonschema.validate(row.payload["data"], event_schemas()[f"{row.type}.v1"])
+        jsonschema.validate(row.payload["data"], event_schemas()[f"{row.type}.v2"])
 
 
 async def test_a_change_that_changes_nothing_writes_no_event_and_keeps_the_version(uow, actor):
