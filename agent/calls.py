@@ -83,7 +83,7 @@ def hold_together(
 
 
 def judge(call: ModelToolCall, seen: set[str], settings: AgentSettings) -> Verdict:
-    """The verdict for one call; records it in `seen` (the calls of this turn)."""
+    """The verdict for one call; records it in `seen` (the calls of this turn; the turn forgets one that failed)."""
     arguments = parse_arguments(call.arguments)
     if arguments is None:
         text = f"The arguments of {call.name} must be a JSON object; got {call.arguments[:200]!r}. Fix and retry."

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from agent.calls import Verdict, hold_together, judge, parse_arguments
+from agent.calls import Verdict, call_key, hold_together, judge, parse_arguments
 from agent.ledger import Ledger
 from agent.model import ChatModel, ModelText, ModelToolCall, ModelUnavailable, ToolSpec
 from agent.ports import Toolbox, ToolOutcome
@@ -99,7 +99,12 @@ class Turn:
                     )
                 )
                 continue
-            await self.ledger.settle(row, verdict.refusal or await self.toolbox.call(call.name, verdict.arguments))
+            outcome = verdict.refusal or await self.toolbox.call(call.name, verdict.arguments)
+            await self.ledger.settle(row, outcome)
+            if outcome.is_error and verdict.refusal is None:
+                # A call that failed may succeed once its cause is fixed (complete the subtasks, then the parent):
+                # only a call that worked is a repeat. The step limit still bounds a model retrying in vain.
+                self.seen.discard(call_key(call.name, verdict.arguments))
         return any(verdict.approval is not None for verdict in verdicts)
 
     async def keep_calls(self, text: str, verdicts: list[Verdict]) -> list[Message]:

@@ -120,6 +120,25 @@ async def test_a_repeated_identical_call_is_answered_with_an_error_instead_of_ru
     assert "already called" in documents(world.model.calls[2][0])[-1]["error"]
 
 
+async def test_a_call_that_failed_may_run_again_once_its_cause_is_fixed(world: World):
+    """Completing a parent is refused while its subtask is open; after the subtask is completed, the very same
+    call is no repeat: it runs, and works."""
+    parent = await create_task(world.uow, world.user, TaskCreate(title="Plan trip"))
+    step = await create_task(world.uow, world.user, TaskCreate(title="Book hotel", parent_id=parent.id))
+    agent = world.agent([
+        {"tool_calls": [call("complete_task", task_id=parent.id)]},
+        {"tool_calls": [call("complete_task", task_id=step.id)]},
+        {"tool_calls": [call("complete_task", task_id=parent.id)]},
+        {"text": "Done: the step, then the trip."},
+    ])
+    events = await world.turn(agent, message="complete plan trip")
+
+    refused, completed_step, completed_parent = of_type(events, "tool_result")
+    assert refused.is_error and "already called" not in refused.summary
+    assert not completed_step.is_error and not completed_parent.is_error
+    assert (await get_task(world.uow, world.user, parent.id)).status == "completed"
+
+
 async def test_the_same_tool_with_other_arguments_is_not_a_repeat(world: World):
     agent = world.agent([
         {"tool_calls": [call("add_task", title="One"), call("add_task", title="Two")]},
