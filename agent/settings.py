@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 # rename_tag is here too: whether it merges into an existing tag, or how many tasks carry the tag, is known only
-# by asking list_tags first, and that answer could change before the rename runs; so it always asks.
-DEFAULT_APPROVAL_TOOLS = frozenset({"delete_task", "undo_last_change", "delete_tag", "rename_tag"})
+# by asking list_tags first, and that answer could change before the rename runs; so it always asks. delete_project
+# moves or trashes every task of the project at once. (archive_project is not: it moves nothing, and
+# unarchive_project undoes it.)
+DEFAULT_APPROVAL_TOOLS = frozenset({"delete_task", "undo_last_change", "delete_tag", "rename_tag", "delete_project"})
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,16 @@
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, Strict
 
+from domain.schemas import SubtaskChoice
 from domain.values import (
     BULK_MAX,
     ID_MAX,
     PAGE_DEFAULT,
     PAGE_MAX,
+    PROJECT_NAME_MAX,
+    PROJECTS_FILTER_MAX,
     REMINDERS_MAX,
     RULE_MAX,
     TAGS_PER_TASK_MAX,
@@ -77,3 +80,26 @@ LimitArg = Annotated[
     int, Field(ge=1, le=PAGE_MAX, description=f"Page size, default {PAGE_DEFAULT}, at most {PAGE_MAX}")
 ]
 CursorArg = Annotated[Text | None, Field(description="next_cursor from the previous page, unchanged")]
+
+# A project by id (a JSON number) or by name (a string, any case); a quoted number is a name.
+ProjectRef = Annotated[int, Strict()] | Annotated[Text, Field(max_length=PROJECT_NAME_MAX * 2)]
+PROJECT_HELP = "Project id or name (any case), e.g. 'Shopping'"
+ProjectArg = Annotated[ProjectRef, Field(description=PROJECT_HELP)]
+OptionalProject = Annotated[ProjectRef | None, Field(description=f"{PROJECT_HELP}; default the Inbox")]
+ProjectFilterArg = Annotated[
+    list[ProjectRef] | None,
+    BeforeValidator(per_call(PROJECTS_FILTER_MAX, "projects")),
+    Field(max_length=PROJECTS_FILTER_MAX, description="Only these projects: ids or names"),
+]
+OptionalParent = Annotated[
+    int | None,
+    Field(ge=1, le=ID_MAX, description="Parent task id: makes it a subtask, in the parent's project (3 levels at "
+          "most)"),
+]
+TopLevelArg = Annotated[
+    bool | None, Field(description="true: only top-level tasks; false: only subtasks")
+]
+SubtasksArg = Annotated[
+    SubtaskChoice,
+    Field(description="Open subtasks: refuse (default; the call fails) or complete them too"),
+]

@@ -19,9 +19,11 @@ from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from domain.errors import DomainError, VersionConflict
+from domain import usecases as uc
+from domain.errors import DomainError, ProjectNotFound, VersionConflict
 
 MAX_SENTENCES = 3  # a list of 20 bad items is one mistake repeated: show a few
+PROJECTS_SHOWN = 20  # an unknown project's error lists the user's projects, up to this many
 _KINDS = {
     "int": "an integer", "float": "a number", "decimal": "a number", "string": "a string", "bool": "true or false",
     "list": "a list", "tuple": "a list", "set": "a list", "dict": "an object", "model": "an object",
@@ -147,7 +149,8 @@ class ReadableErrorsServer(MCPServer):
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
             if isinstance(exc.__cause__, DomainError):  # a refusal of the use case, worded for the caller
-                raise ToolError(finish(domain_message(exc.__cause__))) from exc.__cause__
+                hint = await _projects_hint(exc.__cause__, context)
+                raise ToolError(finish(domain_message(exc.__cause__)) + hint) from exc.__cause__
             raise UnexpectedToolError(
                 f"{name} failed because of a problem on the server, not in your call; try once more, and if it "
                 "fails again tell the user it could not be done."
@@ -176,8 +179,25 @@ class ReadableErrorsServer(MCPServer):
 def domain_message(exc: DomainError) -> str:
     """A use case's refusal as the model should read it: a version conflict also says how to recover."""
     if isinstance(exc, VersionConflict):
-        return f"{exc.message} (call get_task for the current version)"
+        reader = "list_projects" if exc.message.startswith("project") else "get_task"
+        return f"{exc.message} (call {reader} for the current version)"
     return exc.message
+
+
+async def _projects_hint(exc: DomainError, context: Context[Any, Any] | None) -> str:
+    """For an unknown project: the caller's projects (and the closest name), so the next call can get it right."""
+    if not isinstance(exc, ProjectNotFound) or context is None:
+        return ""
+    state = context.request_context.lifespan_context  # the CallState, with the caller the use case refused
+    if getattr(state, "caller", None) is None:
+        return ""
+    uow, me = state.acting()
+    projects = await uc.list_projects(uow, me, include_archived=True)
+    names = [f"{p.name} ({p.id}{', archived' if p.archived else ''})" for p in projects[:PROJECTS_SHOWN]]
+    more = f" and {len(projects) - PROJECTS_SHOWN} more" if len(projects) > PROJECTS_SHOWN else ""
+    guess = difflib.get_close_matches(str(exc.project).casefold(), [p.name.casefold() for p in projects], n=1)
+    meant = next((f" Did you mean {p.name!r}?" for p in projects if guess and p.name.casefold() == guess[0]), "")
+    return f"{meant} Your projects (id): {', '.join(names)}{more}."
 
 
 def _example_call(tool: str, field: str, description: str) -> str | None:

@@ -1,4 +1,4 @@
-"""Resources (today, overdue, upcoming, one task) and prompts (plan my day, weekly review)."""
+"""Resources (today, overdue, upcoming, one task, one project) and prompts (plan my day, weekly review)."""
 
 import json
 from datetime import timedelta
@@ -11,17 +11,20 @@ from domain.errors import NotFound
 from domain.schemas import TaskQuery
 from domain.values import PAGE_MAX, StatusFilter
 from mcp_server.context import current_call
-from mcp_server.shapes import TaskList, TaskRow
+from mcp_server.shapes import ProjectWithTasks, TaskList, TaskRow
 
 _OPEN = [StatusFilter.OPEN]
 
 
-async def _rows(query: TaskQuery) -> str:
+async def _page(query: TaskQuery) -> TaskList:
     uow, me = current_call().acting()
     page = await uc.list_tasks(uow, me, query)
-    body = TaskList(data=[TaskRow.of(t) for t in page.data], count=page.count, count_exact=page.count_exact,
+    return TaskList(data=[TaskRow.of(t) for t in page.data], count=page.count, count_exact=page.count_exact,
                     next_cursor=page.next_cursor)
-    return body.model_dump_json()
+
+
+async def _rows(query: TaskQuery) -> str:
+    return (await _page(query)).model_dump_json()
 
 
 async def today() -> str:
@@ -51,6 +54,19 @@ async def task(task_id: str) -> str:
     return json.dumps(view.model_dump(mode="json"))
 
 
+async def project(project_id: str) -> str:
+    if not project_id.isdigit():
+        raise ResourceNotFoundError(f"project://{project_id}: a project id is a number, e.g. project://7 (ids "
+                                    "from list_projects)")
+    uow, me = current_call().acting()
+    try:
+        view = await uc.get_project(uow, me, int(project_id))
+    except NotFound as exc:
+        raise ResourceNotFoundError(exc.message) from exc
+    tasks = await _page(TaskQuery(status=_OPEN, project=[view.id], limit=PAGE_MAX))
+    return ProjectWithTasks(**view.model_dump(), tasks=tasks).model_dump_json()
+
+
 def plan_my_day() -> str:
     return (
         "Help me plan my day. Call whoami for my local date and time, then list_tasks(overdue=true) and "
@@ -76,5 +92,7 @@ def add_resources_and_prompts(mcp: MCPServer) -> None:
     mcp.resource("tasks://overdue", mime_type=json_resource, description="Open tasks past their due")(overdue)
     mcp.resource("tasks://upcoming", mime_type=json_resource, description="Open tasks due in the next 7 days")(upcoming)
     mcp.resource("task://{task_id}", mime_type=json_resource, description="One task with every field")(task)
+    mcp.resource("project://{project_id}", mime_type=json_resource,
+                 description="One project with every field and its open tasks")(project)
     mcp.prompt(description="Plan today from overdue and due-today tasks")(plan_my_day)
     mcp.prompt(description="Review the past week and plan the next")(weekly_review)

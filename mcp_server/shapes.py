@@ -1,4 +1,5 @@
-"""What the tools return: full tasks for single-task tools, compact rows for lists, and small summaries."""
+"""What the tools return: full tasks and projects for single-item tools, compact rows for lists, and small
+summaries."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from domain.schemas import TaskView
+from domain.schemas import ProjectView, TaskView
 from domain.values import Priority, Status
 
 
@@ -21,6 +22,10 @@ class TaskRow(BaseModel):
     due_at: datetime | None = Field(description="ISO 8601 with offset; null for all-day or no due")
     due_date: date | None = Field(description="local date of the due, if any")
     due_local: str | None = Field(description="the due in the user's timezone, readable")
+    project_id: int = Field(description="its project (list_projects names them)")
+    parent_id: int | None = Field(description="the task it is a subtask of; null: top-level")
+    subtask_count: int = Field(description="its direct subtasks (not in the trash)")
+    open_subtask_count: int = Field(description="of those, the open ones")
 
     @classmethod
     def of(cls, task: TaskView) -> TaskRow:
@@ -33,6 +38,10 @@ class TaskRow(BaseModel):
             due_at=task.due_at,
             due_date=task.due_date,
             due_local=task.due_local,
+            project_id=task.project_id,
+            parent_id=task.parent_id,
+            subtask_count=task.subtask_count,
+            open_subtask_count=task.open_subtask_count,
         )
 
 
@@ -68,9 +77,40 @@ class TagDeleted(BaseModel):
     tasks: int = Field(description="how many tasks carried it")
 
 
+class ProjectRow(BaseModel):
+    """A project in a list: its id and name to pass as `project`, and its version for expected_version."""
+
+    id: int
+    name: str
+    colour: str | None
+    is_inbox: bool
+    archived: bool
+    open_count: int = Field(description="open tasks in it")
+    version: int
+
+    @classmethod
+    def of(cls, project: ProjectView) -> ProjectRow:
+        return cls(id=project.id, name=project.name, colour=project.colour, is_inbox=project.is_inbox,
+                   archived=project.archived, open_count=project.open_count, version=project.version)
+
+
+class ProjectList(BaseModel):
+    """The user's projects, the Inbox first."""
+
+    data: list[ProjectRow]
+    count: int
+
+
+class ProjectWithTasks(ProjectView):
+    """A project (the project:// resource) with its open tasks, a page of up to 100 rows."""
+
+    tasks: TaskList
+
+
 class Undone(BaseModel):
     undone: str
     data: list[TaskRow]
+    projects: list[ProjectRow] = Field(description="projects the undo changed back (a deleted one returns)")
 
 
 class WhoAmI(BaseModel):
@@ -90,6 +130,7 @@ def describe(task: TaskView) -> str:
         parts.append(f"due {task.due_local}")
     if task.recurrence:
         parts.append(f"repeats {task.recurrence.rule}")
+    parts.append(_family(task.parent_id, task.subtask_count, task.open_subtask_count))
     tags = f" [{', '.join(task.tags)}]" if task.tags else ""
     return f"#{task.id} {task.title} — {', '.join(p for p in parts if p)}{tags}"
 
@@ -97,5 +138,20 @@ def describe(task: TaskView) -> str:
 def describe_row(row: TaskRow) -> str:
     due = f", due {row.due_local}" if row.due_local else ""
     prio = f", {row.priority.value}" if row.priority != Priority.NONE else ""
+    family = _family(row.parent_id, row.subtask_count, row.open_subtask_count)
     tags = f" [{', '.join(row.tags)}]" if row.tags else ""
-    return f"#{row.id} {row.title} ({row.status.value}{prio}{due}){tags}"
+    return f"#{row.id} {row.title} ({row.status.value}{prio}{due}{', ' + family if family else ''}){tags}"
+
+
+def _family(parent_id: int | None, subtasks: int, open_subtasks: int) -> str:
+    """'subtask of #5', '2 of 3 subtasks open', both, or ''."""
+    parts = [f"subtask of #{parent_id}" if parent_id is not None else "",
+             f"{open_subtasks} of {subtasks} subtasks open" if subtasks else ""]
+    return ", ".join(p for p in parts if p)
+
+
+def describe_project(project: ProjectView | ProjectRow) -> str:
+    """'#7 Shopping — 3 open, #22c55e' (an archived project and the default one, the Inbox, say so)."""
+    parts = [f"{project.open_count} open", project.colour or "", "default" if project.is_inbox else "",
+             "archived" if project.archived else ""]
+    return f"#{project.id} {project.name} — {', '.join(p for p in parts if p)}"

@@ -14,6 +14,7 @@ from web.routes import (
     conversations,
     notifications,
     planning,
+    projects,
     sessions,
     stream,
     tags,
@@ -21,8 +22,8 @@ from web.routes import (
 )
 
 ROUTERS = (
-    auth.router, sessions.router, account.router, tasks.router, tags.router, planning.router, conversations.router,
-    notifications.router, audit.router, stream.router, chat.router,
+    auth.router, sessions.router, account.router, tasks.router, projects.router, tags.router, planning.router,
+    conversations.router, notifications.router, audit.router, stream.router, chat.router,
 )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.quick_add import TEXT_MAX as QUICK_TEXT_MAX
-from domain.schemas import TagList, TaskUpdate, TaskView
+from domain.schemas import ProjectUpdate, SubtaskChoice, TagList, TaskMove, TaskUpdate, TaskView
 from domain.values import BULK_MAX, ID_MAX, Priority, Text
 
 
@@ -20,6 +20,15 @@ class VersionBody(BaseModel):
     version: int | None = Field(default=None, ge=1, le=ID_MAX)
 
 
+SUBTASKS_HELP = "refuse (the default): a task with open subtasks is not completed (409); complete: they are too"
+
+
+class CompleteBody(VersionBody):
+    """Optional body of /complete: the version you last saw, and what happens to open subtasks."""
+
+    subtasks: SubtaskChoice = Field(default="refuse", description=SUBTASKS_HELP)
+
+
 class TaskPatch(TaskUpdate):
     """Fields to change; only those given change. `version` guards against lost updates."""
 
@@ -27,6 +36,39 @@ class TaskPatch(TaskUpdate):
 
     def changes(self) -> TaskUpdate:
         return TaskUpdate(**self.model_dump(exclude_unset=True, exclude={"version"}))
+
+
+class TaskMoveBody(TaskMove):
+    """Where to move a task with its subtasks: `project` (top-level there) and/or `parent_id` (into the parent's
+    project); an explicit null `parent_id` makes it top-level. `version` guards against lost updates."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"project": "Shopping"}, {"parent_id": 42}, {"parent_id": None, "version": 3}]})
+
+    version: int | None = Field(default=None, ge=1, le=ID_MAX)
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> TaskMoveBody:
+        if not self.model_fields_set & {"project", "parent_id"}:
+            raise ValueError("must say where to: project (an id or a name) and/or parent_id (a task id; null: the "
+                             "top level)")
+        return self
+
+    def changes(self) -> TaskMove:
+        return TaskMove(**self.model_dump(exclude_unset=True, exclude={"version"}))
+
+
+class ProjectPatch(ProjectUpdate):
+    """A new name and/or colour (null clears it); only the fields given change. `version` guards against lost
+    updates."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"name": "Groceries"}, {"colour": "#22c55e", "version": 2}]})
+
+    version: int | None = Field(default=None, ge=1, le=ID_MAX)
+
+    def changes(self) -> ProjectUpdate:
+        return ProjectUpdate(**self.model_dump(exclude_unset=True, exclude={"version"}))
 
 
 class TasksPublic(BaseModel):
@@ -45,6 +87,7 @@ class BulkRequest(BaseModel):
     ids: list[Annotated[int, Field(ge=1, le=ID_MAX)]] = Field(min_length=1, max_length=BULK_MAX)
     priority: Priority | None = Field(default=None, description="for set_priority")
     tags: TagList | None = Field(default=None, description="for add_tags (at most 20)")
+    subtasks: SubtaskChoice = Field(default="refuse", description=f"for complete: {SUBTASKS_HELP}")
 
 
 class QuickAddText(BaseModel):
@@ -153,5 +196,6 @@ class TokenCreated(BaseModel):
 
 
 TaskId = Annotated[int, Path(ge=1, le=ID_MAX, description="the task id")]
+ProjectId = Annotated[int, Path(ge=1, le=ID_MAX, description="the project id")]
 TokenId = Annotated[int, Path(ge=1, le=ID_MAX, description="the token id")]
 ConversationId = Annotated[int, Path(ge=1, le=ID_MAX, description="the conversation id")]

@@ -8,9 +8,9 @@ from typing import Any
 from mcp.server.mcpserver.tools import Tool
 
 from mcp_server.context import ToolSpec
-from mcp_server.tools import fields, misc, tasks
+from mcp_server.tools import fields, misc, projects, tasks
 
-TOOLS: list[ToolSpec] = [*tasks.TOOLS, *fields.TOOLS, *misc.TOOLS]
+TOOLS: list[ToolSpec] = [*tasks.TOOLS, *fields.TOOLS, *misc.TOOLS, *projects.TOOLS]
 
 
 def description(tool: Callable[..., Any]) -> str:

@@ -8,7 +8,17 @@ from pydantic import Field
 from domain import usecases as uc
 from domain.values import Text
 from mcp_server.context import Ctx, ToolSpec, acting, reply
-from mcp_server.shapes import TagDeleted, TagList, TagRow, TaskRow, Undone, WhoAmI, describe_row
+from mcp_server.shapes import (
+    ProjectRow,
+    TagDeleted,
+    TagList,
+    TagRow,
+    TaskRow,
+    Undone,
+    WhoAmI,
+    describe_project,
+    describe_row,
+)
 from mcp_server.tools.tasks import CHANGE, READ
 
 UNDO = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
@@ -52,8 +62,10 @@ async def undo_last_change(ctx: Ctx) -> Annotated[CallToolResult, Undone]:
     uow, me = acting(ctx)
     result = await uc.undo_last_change(uow, me)
     rows = [TaskRow.of(t) for t in result.tasks]
-    text = f"Undid the {result.undone}:\n" + "\n".join(describe_row(r) for r in rows)
-    return reply(text, Undone(undone=result.undone, data=rows))
+    projects = [ProjectRow.of(p) for p in result.projects]
+    lines = [f"project {describe_project(p)}" for p in projects] + [describe_row(r) for r in rows]
+    text = f"Undid the {result.undone}:\n" + "\n".join(lines)
+    return reply(text, Undone(undone=result.undone, data=rows, projects=projects))
 
 
 async def whoami(ctx: Ctx) -> Annotated[CallToolResult, WhoAmI]:

@@ -1,4 +1,5 @@
-"""Tools over whole tasks: add, get, list, search, update, complete, reopen, delete, restore."""
+"""Tools over whole tasks: add, get, list, search, update, complete, reopen, delete, restore (moving one is in
+mcp_server.tools.projects)."""
 
 from typing import Annotated, Literal
 
@@ -15,12 +16,17 @@ from mcp_server.args import (
     LimitArg,
     ModeArg,
     OptionalDue,
+    OptionalParent,
+    OptionalProject,
     OptionalReminders,
     OptionalRule,
     OptionalTaskId,
+    ProjectFilterArg,
+    SubtasksArg,
     TagList,
     TaskId,
     TaskIds,
+    TopLevelArg,
 )
 from mcp_server.context import Ctx, ToolSpec, acting, one_of, reply
 from mcp_server.shapes import TaskList, TaskRow, TasksChanged, describe, describe_row
@@ -63,14 +69,16 @@ async def add_task(
     reminders: OptionalReminders = None,
     recurrence: OptionalRule = None,
     recurrence_mode: ModeArg = "due",
+    project: OptionalProject = None,
+    parent_id: OptionalParent = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Annotated[CallToolResult, TaskView]:
     """Create a task. Use it when the user asks to remember, add or schedule something.
 
     due_at takes ISO dates or words read in the user's timezone ("tomorrow 9am", "next friday", "in 3 days");
-    a day without a time (or a plain date) makes an all-day task.
+    a day without a time (or a plain date) makes an all-day task; parent_id makes it a step of another task.
     Example: add_task(title="Pay rent", due_at="next friday", priority="high", tags=["home"],
-    recurrence="monthly", reminders=[1440]).
+    recurrence="monthly", reminders=[1440], project="Home").
     """
     uow, me = acting(ctx)
     spec = RecurrenceSpec(rule=recurrence, mode=recurrence_mode) if recurrence else None
@@ -82,6 +90,8 @@ async def add_task(
         due_at=due_at,
         reminders=reminders,
         recurrence=spec,
+        project=project,
+        parent_id=parent_id,
     )
     task = await uc.create_task(uow, me, data, idempotency_key=idempotency_key)
     return reply(f"Added {describe(task)}", task)
@@ -104,13 +114,14 @@ async def quick_add(
 
 
 async def get_task(ctx: Ctx, task_id: TaskId) -> Annotated[CallToolResult, TaskView]:
-    """Read one task with every field (description, reminders, recurrence, version).
+    """Read one task with every field (description, reminders, recurrence, version) and its direct subtasks.
 
     Example: get_task(task_id=42).
     """
     uow, me = acting(ctx)
     task = await uc.get_task(uow, me, task_id)
-    return reply(describe(task), task)
+    steps = [f"\n  - #{s.id} {s.title} ({s.status.value})" for s in task.subtasks or []]
+    return reply(describe(task) + "".join(steps), task)
 
 
 async def list_tasks(
@@ -134,6 +145,9 @@ async def list_tasks(
     query: Annotated[
         Text | None, Field(max_length=500, description="Words that must start words of title or description")
     ] = None,
+    project: ProjectFilterArg = None,
+    parent_id: Annotated[OptionalParent, Field(description="Only the subtasks of this task id")] = None,
+    top_level: TopLevelArg = None,
     sort: Annotated[Literal["due", "priority", "created", "updated", "title"], Field(description="Sort key")] = "due",
     order: Annotated[Literal["asc", "desc"] | None, Field(description="Default: due/title asc, others desc")] = None,
     limit: LimitArg = 20,
@@ -142,13 +156,13 @@ async def list_tasks(
     """List the user's tasks with filters, sorted, a page at a time; `count` is the total matching.
 
     Use it to answer "what's on my plate", "what's overdue", "my work tasks this week".
-    Example: list_tasks(overdue=true) or list_tasks(tags=["work"], due_before="2026-12-07", sort="priority").
+    Example: list_tasks(overdue=true) or list_tasks(project=["Work"], due_before="2026-12-07", sort="priority").
     """
     uow, me = acting(ctx)
     filters = uc.task_query(
         status=status, priority=priority, tag=tags, tag_mode=tag_mode, due_before=due_before, due_after=due_after,
-        overdue=overdue, due_today=due_today, has_due=has_due, q=query, sort=sort, order=order, limit=limit,
-        cursor=cursor,
+        overdue=overdue, due_today=due_today, has_due=has_due, q=query, project=project, parent_id=parent_id,
+        top_level=top_level, sort=sort, order=order, limit=limit, cursor=cursor,
     )
     return listing(await uc.list_tasks(uow, me, filters))
 
@@ -164,6 +178,7 @@ async def search_tasks(
         ),
     ],
     include_completed: Annotated[bool, Field(description="Also search completed tasks")] = True,
+    project: ProjectFilterArg = None,
     limit: LimitArg = 20,
     cursor: CursorArg = None,
 ) -> Annotated[CallToolResult, TaskList]:
@@ -173,7 +188,8 @@ async def search_tasks(
     """
     uow, me = acting(ctx)
     status = [StatusFilter.OPEN, StatusFilter.COMPLETED] if include_completed else [StatusFilter.OPEN]
-    return listing(await uc.search_tasks(uow, me, query, limit=limit, cursor=cursor, status=status))
+    page = await uc.search_tasks(uow, me, query, limit=limit, cursor=cursor, status=status, project=project)
+    return listing(page)
 
 
 async def update_task(
@@ -189,6 +205,8 @@ async def update_task(
     reminders: OptionalReminders = None,
     recurrence: OptionalRule = None,
     recurrence_mode: ModeArg = "due",
+    project: Annotated[OptionalProject, Field(description="Move it to this project (id or name)")] = None,
+    parent_id: Annotated[OptionalParent, Field(description="Move it under this task id")] = None,
     expected_version: ExpectedVersion = None,
 ) -> Annotated[CallToolResult, TaskView]:
     """Change several fields of a task at once; fields you leave out stay as they are.
@@ -204,6 +222,8 @@ async def update_task(
         "tags": tags,
         "due_at": due_at,
         "reminders": reminders,
+        "project": project,
+        "parent_id": parent_id,
     }
     fields: dict[str, object] = {k: v for k, v in given.items() if v is not None}
     if recurrence is not None:
@@ -213,16 +233,22 @@ async def update_task(
 
 
 async def complete_task(
-    ctx: Ctx, task_id: OptionalTaskId = None, task_ids: TaskIds = None, expected_version: ExpectedVersion = None
+    ctx: Ctx,
+    task_id: OptionalTaskId = None,
+    task_ids: TaskIds = None,
+    subtasks: SubtasksArg = "refuse",
+    expected_version: ExpectedVersion = None,
 ) -> Annotated[CallToolResult, TasksChanged]:
     """Mark one task (task_id) or several (task_ids, up to 50, all or none) as done.
 
-    A recurring task's next occurrence is created automatically. Example: complete_task(task_id=42).
+    A recurring task's next occurrence is created automatically; one with open subtasks needs
+    subtasks="complete". Example: complete_task(task_id=42).
     """
     (uow, me), target = acting(ctx), one_of(task_id, task_ids, expected_version)
     if isinstance(target, list):
-        return changed((await uc.bulk_complete(uow, me, target)).data, "Completed")
-    return changed([await uc.complete_task(uow, me, target, expected_version=expected_version)], "Completed")
+        return changed((await uc.bulk_complete(uow, me, target, subtasks=subtasks)).data, "Completed")
+    task = await uc.complete_task(uow, me, target, expected_version=expected_version, subtasks=subtasks)
+    return changed([task], "Completed")
 
 
 async def reopen_task(
@@ -237,7 +263,8 @@ async def reopen_task(
 async def delete_task(
     ctx: Ctx, task_id: OptionalTaskId = None, task_ids: TaskIds = None, expected_version: ExpectedVersion = None
 ) -> Annotated[CallToolResult, TasksChanged]:
-    """Move one task (task_id) or several (task_ids, up to 50) to the trash; restore_task brings one back.
+    """Move one task (task_id) or several (task_ids, up to 50) to the trash, each with its subtasks;
+    restore_task brings one back.
 
     Example: delete_task(task_id=42).
     """

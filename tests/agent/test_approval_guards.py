@@ -15,7 +15,7 @@ from agent.agent import Agent
 from agent.settings import AgentSettings
 from agent.store import DECLINED, ConversationStore, Message
 from domain.schemas import TaskCreate
-from domain.usecases import complete_task, create_task, get_task
+from domain.usecases import complete_task, create_project, create_task, get_project, get_task
 from tests.agent.conftest import World, a_task, ask_to_delete, call, kinds, of_type
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
@@ -107,6 +107,18 @@ async def test_tag_wide_and_blanking_changes_wait_for_approval(world: World, ste
     assert kinds(events)[-1] == "approval_required" and not of_type(events, "tool_result")
     kept = await get_task(world.uow, world.user, task.id)
     assert (kept.title, kept.description, kept.tags) == ("Keep", "notes", ["work"])
+
+
+async def test_deleting_a_project_waits_for_approval_by_default(world: World):
+    """delete_project moves or trashes a whole project's tasks: it runs only when approved."""
+    project = await create_project(world.uow, world.user, "Trip")
+    await create_task(world.uow, world.user, TaskCreate(title="Pack", project="Trip"))
+    agent = world.agent([{"tool_calls": [call("delete_project", project="Trip", tasks="trash")]}, {"text": "Done."}])
+
+    events = await world.turn(agent, message="delete the trip project")
+
+    assert kinds(events)[-1] == "approval_required" and not of_type(events, "tool_result")
+    assert (await get_project(world.uow, world.user, project.id)).open_count == 1
 
 
 async def test_an_update_that_keeps_text_in_title_and_description_runs_at_once(world: World):

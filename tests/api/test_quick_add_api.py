@@ -12,7 +12,8 @@ from tests.api.conftest import assert_problem
 
 T = "/api/v1/tasks"
 NOW = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
-PREVIEW_KEYS = {"title", "due_at", "due_date", "all_day", "due_local", "priority", "tags", "recurrence", "chips"}
+PREVIEW_KEYS = {"title", "due_at", "due_date", "all_day", "due_local", "priority", "tags", "project", "recurrence",
+                "chips"}
 EXAMPLE = "buy stamps tomorrow at 9am p1 #errands every week"
 
 
@@ -101,8 +102,8 @@ async def test_the_preview_of_a_plain_title_has_no_due_and_no_recurrence(client,
     preview = (await client.post(f"{T}/quick/preview", json={"text": "call mom about monday's meeting"},
                                  headers=alice.headers)).json()
     assert preview == {"title": "call mom about monday's meeting", "due_at": None, "due_date": None,
-                       "all_day": False, "due_local": None, "priority": "none", "tags": [], "recurrence": None,
-                       "chips": []}
+                       "all_day": False, "due_local": None, "priority": "none", "tags": [], "project": None,
+                       "recurrence": None, "chips": []}
 
 
 @pytest.mark.parametrize("path", ["/quick", "/quick/preview"])

@@ -22,7 +22,8 @@ async def test_creating_a_task_returns_201_and_every_field_of_the_task_json(clie
                          recurrence={"rule": "yearly", "mode": "due"})
     assert set(task) == {"id", "title", "description", "status", "priority", "tags", "due_at", "due_date", "all_day",
                          "due_local", "reminders", "recurrence", "series_id", "predecessor_id", "created_at",
-                         "updated_at", "completed_at", "deleted_at", "version"}
+                         "updated_at", "completed_at", "deleted_at", "version", "project_id", "parent_id",
+                         "subtask_count", "open_subtask_count", "subtasks"}
     assert task["due_at"] == "2026-12-01T09:30:00+01:00"  # alice is in Europe/Berlin: input without offset is hers
     assert task["due_date"] == "2026-12-01" and task["all_day"] is False and task["tags"] == ["health"]
     assert task["recurrence"] == {"rule": "yearly", "mode": "due", "until": None, "count": None}

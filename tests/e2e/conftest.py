@@ -24,12 +24,13 @@ import pytest
 
 from tests.infra import PASSWORD, TODO_AGENT, clean_env, free_port
 
-# The catalogue issue 4 asks for, and quick_add (issue 12).
+# The catalogue issue 4 asks for, quick_add (issue 12), and the project tools and move_task (issue 17).
 TOOLS = frozenset({
     "add_task", "quick_add", "get_task", "list_tasks", "search_tasks", "update_task", "complete_task", "reopen_task",
     "delete_task", "restore_task", "set_priority", "add_tags", "remove_tags", "list_tags", "rename_tag",
     "delete_tag", "set_due_date", "clear_due_date", "set_recurrence", "clear_recurrence", "preview_recurrence",
-    "set_reminders", "undo_last_change", "whoami",
+    "set_reminders", "undo_last_change", "whoami", "list_projects", "add_project", "rename_project",
+    "archive_project", "unarchive_project", "delete_project", "move_task",
 })
 
 # A legacy (2025-11-25) initialize request, as a raw JSON-RPC message.

@@ -28,7 +28,8 @@ from tests.conftest import Clock, new_actor
 SECRET = "s" * 40
 # 12:00 on Tuesday 10 March 2026 in Tokyo (UTC+9, no DST): "today" is 2026-03-10 for a user there.
 NOW = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
-COMPACT_ROW = {"id", "title", "status", "priority", "tags", "due_at", "due_date", "due_local"}
+COMPACT_ROW = {"id", "title", "status", "priority", "tags", "due_at", "due_date", "due_local", "project_id",
+               "parent_id", "subtask_count", "open_subtask_count"}
 PRIORITIES = ["none", "low", "medium", "high", "urgent"]
 ALL_STATUSES = ["open", "completed", "deleted"]
 UNKNOWN = 999_999_999  # a valid id no task has

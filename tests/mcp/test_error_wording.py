@@ -83,7 +83,8 @@ async def test_domain_errors_keep_their_words_without_the_sdk_prefix(me: Session
 
 async def test_an_unknown_tool_is_named_with_the_closest_tool_and_the_list(me: Session):
     message = await me.error("get_tsk", task_id=1)
-    assert message.startswith("There is no tool named 'get_tsk'. Did you mean get_task? The tools are: add_tags, ")
+    assert message.startswith("There is no tool named 'get_tsk'. Did you mean get_task? The tools are: add_project, "
+                              "add_tags, ")
     assert all(name in message for name in me.tools)
     assert_a_sentence(message)
 

@@ -1,6 +1,6 @@
-"""User isolation through MCP: user B can neither see nor change user A's tasks or tags through any tool that
-takes an id or a tag name, single or bulk, nor through task://{id}; B's lists, searches, tags and resources never
-show A's data; after every attempt all of A's data is exactly as it was.
+"""User isolation through MCP: user B can neither see nor change user A's tasks, tags or projects through any tool
+that takes an id, a tag name or a project, single or bulk, nor through task://{id} or project://{id}; B's lists,
+searches, tags and resources never show A's data; after every attempt all of A's data is exactly as it was.
 
 A's data is made once per database (every case must leave it unchanged, and each compares before and after);
 B is a new user in every test, on a server of his own over the same database."""
@@ -26,10 +26,12 @@ SECRET_WORD = "zanzibar"
 
 @dataclass
 class Victim:
-    """User A and her tasks: open (with every field), completed, in the trash, overdue, due today."""
+    """User A and her tasks: open (with every field), completed, in the trash, overdue, due today, and one in her
+    project."""
 
     actor: uc.Actor
     ids: dict[str, int]
+    project_id: int
 
 
 @pytest.fixture(scope="module")
@@ -51,17 +53,20 @@ async def victim(database: Database) -> Victim:
         "overdue": await make("overdue", due_at="2026-03-09T09:00"),
         "today": await make("today", due_at="2026-03-10T10:00"),
     }
+    project = await uc.create_project(uow, actor, f"Alice's {SECRET_WORD} project")
+    ids["in_project"] = await make("in a project", project=project.id)
     await uc.complete_task(uow, actor, ids["done"])
     await uc.delete_task(uow, actor, ids["trashed"])
-    return Victim(actor=actor, ids=ids)
+    return Victim(actor=actor, ids=ids, project_id=project.id)
 
 
-async def everything_of(uow: UnitOfWork, actor: uc.Actor) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every task (trash included, every field) and every tag of a user, read past MCP."""
+async def everything_of(uow: UnitOfWork, actor: uc.Actor) -> tuple[list[dict[str, Any]], ...]:
+    """Every task (trash included, every field), every tag and every project of a user, read past MCP."""
     every_status = [StatusFilter.OPEN, StatusFilter.COMPLETED, StatusFilter.DELETED]
     page = await uc.list_tasks(uow, actor, TaskQuery(status=every_status, limit=100))
     tags = await uc.list_tags(uow, actor)
-    return [t.model_dump() for t in page.data], [t.model_dump() for t in tags]
+    projects = await uc.list_projects(uow, actor, include_archived=True)
+    return [t.model_dump() for t in page.data], [t.model_dump() for t in tags], [p.model_dump() for p in projects]
 
 
 @pytest.fixture
@@ -69,7 +74,8 @@ async def alice(servers: Servers, uow: UnitOfWork, now: Any, victim: Victim) -> 
     return await servers.session(uow, victim.actor)
 
 
-# (tool, arguments): "{open}", "{done}", "{trashed}" stand for A's ids, "{mine}" for a task of B's own.
+# (tool, arguments): "{open}", "{done}", "{trashed}" stand for A's ids, "{project}" for A's project's id,
+# "{mine}" for a task of B's own.
 ATTEMPTS: list[tuple[str, dict[str, Any]]] = [
     ("get_task", {"task_id": "{open}"}),
     ("get_task", {"task_id": "{done}"}),
@@ -97,6 +103,19 @@ ATTEMPTS: list[tuple[str, dict[str, Any]]] = [
     ("set_reminders", {"task_id": "{open}", "minutes_before": []}),
     ("rename_tag", {"name": "private", "new_name": "mine"}),
     ("delete_tag", {"name": "private"}),
+    ("move_task", {"task_id": "{open}", "project": "Inbox"}),
+    ("move_task", {"task_id": "{mine}", "parent_id": "{open}"}),
+    ("move_task", {"task_id": "{mine}", "project": "{project}"}),
+    ("update_task", {"task_id": "{mine}", "parent_id": "{in_project}"}),
+    ("update_task", {"task_id": "{mine}", "project": "{project}"}),
+    ("add_task", {"title": "x", "parent_id": "{open}"}),
+    ("add_task", {"title": "x", "project": "{project}"}),
+    ("list_tasks", {"project": ["{project}"]}),
+    ("search_tasks", {"query": SECRET_WORD, "project": ["{project}"]}),
+    ("rename_project", {"project": "{project}", "new_name": "mine"}),
+    ("archive_project", {"project": "{project}"}),
+    ("unarchive_project", {"project": "{project}"}),
+    ("delete_project", {"project": "{project}", "tasks": "trash"}),
 ]
 
 
@@ -113,7 +132,9 @@ def fill(value: Any, ids: dict[str, int]) -> Any:
 
 def case_id(attempt: tuple[str, dict[str, Any]]) -> str:
     tool, args = attempt
-    target = args.get("task_ids", args.get("task_id", args.get("name")))
+    target = args.get("task_ids", args.get("task_id", args.get("name", args.get("project"))))
+    if "parent_id" in args or ("project" in args and "task_id" in args):
+        target = f"{target}-{args.get('parent_id', args.get('project'))}"
     return f"{tool}-{'+'.join(str(t).strip('{}') for t in target) if isinstance(target, list) else str(target)}"
 
 
@@ -125,7 +146,7 @@ async def test_user_b_can_neither_see_nor_change_user_as_data_through_any_tool(
     before = await everything_of(uow, victim.actor)
     alices_task = await alice.task(victim.ids["open"])
 
-    message = await bob.error(tool, **fill(args, {**victim.ids, "mine": mine["id"]}))
+    message = await bob.error(tool, **fill(args, {**victim.ids, "mine": mine["id"], "project": victim.project_id}))
 
     assert "not found" in message, message
     assert SECRET_WORD not in message and "Alice" not in message
@@ -136,9 +157,9 @@ async def test_user_b_can_neither_see_nor_change_user_as_data_through_any_tool(
 
 async def test_every_tool_that_takes_an_id_or_a_tag_name_has_an_isolation_case(bob: Session):
     attempted = {tool for tool, _ in ATTEMPTS}
-    addressing = {"task_id", "task_ids", "name"}
+    addressing = {"task_id", "task_ids", "name", "project", "parent_id"}
     takes_an_id = {n for n, t in bob.tools.items() if addressing & set(t.input_schema.get("properties", {}))}
-    assert takes_an_id - attempted == set()
+    assert takes_an_id - attempted == {"add_project"}  # its name names the new project, which is B's own
     bulk = {n for n, t in bob.tools.items() if "task_ids" in t.input_schema.get("properties", {})}
     assert bulk <= {tool for tool, args in ATTEMPTS if "task_ids" in args}
 
@@ -148,6 +169,14 @@ async def test_user_b_cannot_read_user_as_task_resource(victim: Victim, bob: Ses
     with pytest.raises(MCPError) as info:
         await bob.client.read_resource(f"task://{victim.ids[which]}")
     assert SECRET_WORD not in str(info.value)
+
+
+async def test_user_b_cannot_read_user_as_project_resource_nor_see_her_projects(victim: Victim, bob: Session):
+    with pytest.raises(MCPError) as info:
+        await bob.client.read_resource(f"project://{victim.project_id}")
+    assert SECRET_WORD not in str(info.value) and "not found" in str(info.value)
+    listed = await bob.ok("list_projects", include_archived=True)
+    assert [p["name"] for p in listed.data["data"]] == ["Inbox"] and SECRET_WORD not in listed.text
 
 
 async def test_user_bs_lists_searches_tags_and_resources_never_show_user_as_data(

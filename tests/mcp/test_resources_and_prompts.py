@@ -27,7 +27,7 @@ async def test_the_server_lists_its_resources_and_the_task_template(me: Session)
     listed = {str(r.uri) for r in (await me.client.list_resources()).resources}
     assert listed == {"tasks://today", "tasks://overdue", "tasks://upcoming"}
     templates = {t.uri_template for t in (await me.client.list_resource_templates()).resource_templates}
-    assert templates == {"task://{task_id}"}
+    assert templates == {"task://{task_id}", "project://{project_id}"}
 
 
 async def test_today_overdue_and_upcoming_show_the_right_open_tasks_in_the_users_day(me: Session):

@@ -19,12 +19,16 @@ TOOLS = {
     "delete_task", "restore_task", "set_priority", "add_tags", "remove_tags", "list_tags", "rename_tag",
     "delete_tag", "set_due_date", "clear_due_date", "set_recurrence", "clear_recurrence", "preview_recurrence",
     "set_reminders", "undo_last_change", "whoami",
+    # issue 17: projects and subtasks
+    "list_projects", "add_project", "rename_project", "archive_project", "unarchive_project", "delete_project",
+    "move_task",
 }
-READS = {"get_task", "list_tasks", "search_tasks", "list_tags", "preview_recurrence", "whoami"}
-# destructiveHint is false only where nothing can be overwritten or removed: creating a task, adding tags,
-# taking a task out of the trash.
-ADDITIVE = {"add_task", "quick_add", "add_tags", "restore_task"}
-# Calling these twice does more than calling them once: a second task, a second step back.
+READS = {"get_task", "list_tasks", "search_tasks", "list_tags", "preview_recurrence", "whoami", "list_projects"}
+# destructiveHint is false only where nothing can be overwritten or removed: creating a task or a project, adding
+# tags, taking a task out of the trash, bringing an archived project back.
+ADDITIVE = {"add_task", "quick_add", "add_tags", "restore_task", "add_project", "unarchive_project"}
+# Calling these twice does more than calling them once: a second task, a second step back. (A second add_project
+# with the same name is refused: project names are unique.)
 NOT_IDEMPOTENT = {"add_task", "quick_add", "undo_last_change"}
 BULK = {"complete_task", "delete_task", "set_priority", "add_tags"}
 ENUMS = {
@@ -35,6 +39,8 @@ ENUMS = {
     "mode": {"due", "completion"},
     "recurrence_mode": {"due", "completion"},
     "tag_mode": {"any", "all"},
+    "subtasks": {"refuse", "complete"},
+    "tasks": {"inbox", "trash"},
 }
 UNDESCRIBED_KNOWN: set[tuple[str, str]] = set()
 
@@ -149,7 +155,7 @@ async def test_enumerated_arguments_list_their_allowed_values(me: Session):
 async def test_list_tasks_takes_every_filter_sort_and_cursor_of_the_rest_list(me: Session):
     assert set(props(me.tools["list_tasks"])) == {
         "status", "priority", "tags", "tag_mode", "due_before", "due_after", "overdue", "due_today", "has_due",
-        "query", "sort", "order", "limit", "cursor",
+        "query", "project", "parent_id", "top_level", "sort", "order", "limit", "cursor",
     }
     for name in ("list_tasks", "search_tasks"):
         limit = props(me.tools[name])["limit"]
@@ -174,8 +180,27 @@ async def test_every_change_to_an_existing_task_takes_an_optional_expected_versi
 
 async def test_the_server_instructions_tell_a_model_how_to_start(me: Session):
     instructions = me.client.instructions or ""
-    for word in ("whoami", "list_tasks", "search_tasks", "timezone", "next_cursor", "expected_version"):
+    for word in ("whoami", "list_tasks", "search_tasks", "timezone", "next_cursor", "expected_version",
+                 "list_projects", "parent_id", "move_task", 'subtasks="complete"'):
         assert word in instructions, word
+
+
+def scalar_types(node: dict[str, Any]) -> set[str]:
+    """The types a value (or each item of a list) may have, looking through anyOf and array items."""
+    if node.get("type") == "array":
+        return scalar_types(node["items"])
+    if "anyOf" in node:
+        return set().union(*(scalar_types(branch) for branch in node["anyOf"]))
+    return {node["type"]} if "type" in node else set()
+
+
+async def test_every_project_argument_takes_an_id_or_a_name(me: Session):
+    takers = {n: props(t)["project"] for n, t in me.tools.items() if "project" in props(t)}
+    assert set(takers) == {"add_task", "update_task", "list_tasks", "search_tasks", "move_task", "rename_project",
+                           "archive_project", "unarchive_project", "delete_project"}
+    for name, schema in takers.items():
+        assert {"integer", "string"} <= scalar_types(schema), name
+        assert "name" in schema["description"], name
 
 
 async def test_a_freshly_built_server_offers_the_same_catalogue_and_acts_for_its_user(me: Session, uow: UnitOfWork):

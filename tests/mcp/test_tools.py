@@ -125,7 +125,8 @@ async def test_list_tasks_pages_20_compact_rows_at_a_time_with_a_total_and_a_cur
         assert set(row) == COMPACT_ROW
     row = first.data["data"][0]
     assert row == {"id": made[0]["id"], "title": "Task 00", "status": "open", "priority": "none", "tags": ["t"],
-                   "due_at": "2026-04-01T09:00:00+09:00", "due_date": "2026-04-01", "due_local": "2026-04-01 09:00 Wed"}
+                   "due_at": "2026-04-01T09:00:00+09:00", "due_date": "2026-04-01", "due_local": "2026-04-01 09:00 Wed",
+                   "project_id": made[0]["project_id"], "parent_id": None, "subtask_count": 0, "open_subtask_count": 0}
     assert "Task 00" in first.text and "next_cursor" in first.text
     second = await me.ok("list_tasks", cursor=first.data["next_cursor"])
     assert len(second.data["data"]) == 5 and second.data["count"] == 25 and second.data["next_cursor"] is None

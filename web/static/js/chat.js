@@ -18,8 +18,11 @@ let conversationId = null; // the conversation shown (null: the next message ope
 let turn = null; // {controller, stopped, ended, userBubble} while a turn streams
 let sendWhenDone = false; // Enter was pressed while a turn was still streaming: send the text once it ends
 let generation = 0; // bumps on sign out and on switching conversations: late answers are dropped
+let onTurnEnded = () => {};
 
-export function initChat() {
+/** Wire the chat; `turnEnded()` runs after every turn (the agent may have changed what the page shows). */
+export function initChat({ turnEnded = () => {} } = {}) {
+  onTurnEnded = turnEnded;
   byId("chat-form").addEventListener("submit", (event) => {
     event.preventDefault();
     submitMessage();
@@ -168,6 +171,7 @@ async function runTurn(body, userBubble) {
       if (mine === generation) {
         setRunning(false);
         loadConversations();
+        onTurnEnded();
         if (sendWhenDone) {
           sendWhenDone = false;
           submitMessage();

@@ -7,6 +7,7 @@ import { addNotification, initBell, loadBell, stopBell } from "./bell.js";
 import { initChat, startChat, stopChat } from "./chat.js";
 import { byId } from "./dom.js";
 import { startLive, stopLive } from "./live.js";
+import { loadProjects, refreshProjects } from "./projects.js";
 import { notify } from "./status.js";
 import { initTasks, reload as reloadTasks, scheduleReload, startTasks, stopTasks } from "./tasks.js";
 import { initViews } from "./views.js";
@@ -29,16 +30,22 @@ async function signedIn() {
   byId("app").hidden = false;
   byId("chat-input").focus();
   startLive({
-    taskChanged: () => scheduleReload(),
+    // The projects' open-task counts follow the task events.
+    taskChanged: () => {
+      scheduleReload();
+      refreshProjects();
+    },
     notification: (data) => addNotification(data),
     resync: () => {
       reloadTasks();
+      loadProjects();
       loadBell();
     },
     connected: (first, resumed) => {
       notify("");
       if (!first && !resumed) {
         reloadTasks(); // reconnected without a position: events may have been missed
+        loadProjects();
         loadBell();
       }
     },
@@ -75,7 +82,7 @@ function init() {
     },
   });
   initBell();
-  initChat();
+  initChat({ turnEnded: () => loadProjects() }); // project changes send the page no event of their own
   initTasks();
   initViews();
   byId("sign-out").addEventListener("click", () => signOut());

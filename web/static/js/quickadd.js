@@ -1,12 +1,13 @@
 // The add box, quick add: as the user types, the server reads the text (POST /api/v1/tasks/quick/preview) and
-// chips under the box show what it understood (due, priority, tags, recurrence). Removing a chip keeps its words
-// in the title: they are wrapped in double quotes, which the grammar reads literally. Enter or Add creates the
-// task from the same text (POST /api/v1/tasks/quick).
+// chips under the box show what it understood (due, priority, the project a #name files it in, tags,
+// recurrence). Removing a chip keeps its words in the title: they are wrapped in double quotes, which the grammar
+// reads literally. Enter or Add creates the task from the same text (POST /api/v1/tasks/quick).
 
 import { ApiError, isAbort, post } from "./api.js";
 import { userTimezone } from "./account.js";
 import { formatDue, formatWhen } from "./dates.js";
 import { byId, debounce, el, setMessage } from "./dom.js";
+import { openProjects, projectDot } from "./projects.js";
 import { TITLE_MAX, lengthLimit } from "./textlimit.js";
 
 const PREVIEW_DELAY_MS = 200;
@@ -84,6 +85,8 @@ function chipText(chip, result) {
       return `Priority ${chip.value ?? result.priority}`;
     case "tag":
       return `#${chip.value ?? chip.text.replace(/^#/, "")}`;
+    case "project":
+      return `Project ${chip.value ?? result.project}`;
     case "recurrence": {
       const first = result.recurrence?.next?.[0]; // the task's own due: a rule alone gives the task its first
       return `↻ ${result.recurrence?.rule || chip.text}${first ? ` · from ${formatWhen(first, zone)}` : ""}`;
@@ -97,12 +100,19 @@ function showChips(result) {
   const list = byId("quick-chips");
   const chips = result?.chips || [];
   list.replaceChildren(...chips.map((chip) => el("li", { class: "chip quick-chip", dataset: { kind: chip.kind } },
+    chip.kind === "project" ? projectDot(projectNamed(chip.value ?? result.project)) : null,
     el("span", { class: "chip-text" }, chipText(chip, result)),
     el("button", {
       type: "button", class: "chip-remove", "aria-label": `Keep “${chip.text}” in the title`,
       title: `Keep “${chip.text}” as words of the title`, on: { click: () => keepLiteral(chip.text) },
     }, "×"))));
   list.hidden = chips.length === 0;
+}
+
+/** The project of a project chip (by its name, as the server wrote it), for its colour. */
+function projectNamed(name) {
+  const key = String(name || "").toLocaleLowerCase();
+  return openProjects().find((p) => p.name.toLocaleLowerCase() === key) || null;
 }
 
 /** Remove a chip: quote its words so the parser leaves them in the title, and read the text again. */

@@ -1,12 +1,21 @@
-// The task panel: filters, sort, search and the list with paging; each row opens its editor in place; changes
-// go one at a time per task (each with the version the previous one produced) and end in a toast with Undo.
+// The task panel: the project list, filters, sort, search and the list with paging; a project's list shows its
+// top-level tasks with their subtasks under them (subtasks.js), filters and search show flat lists; each row
+// opens its editor in place; its changes (taskchanges.js) go one at a time per task and end in a toast with Undo.
 
-import { ApiError, api, get, post, withQuery } from "./api.js";
+import { ApiError, get, withQuery } from "./api.js";
 import { userTimezone } from "./account.js";
-import { byId, debounce, plural, setMessage, truncate } from "./dom.js";
+import { byId, debounce, plural, setMessage } from "./dom.js";
+import {
+  initProjects, loadProjects, projectById, refreshProjects, selectedProject, startProjects, stopProjects,
+} from "./projects.js";
 import { initQuickAdd, resetQuickAdd } from "./quickadd.js";
+import {
+  forgetRow, initSubtasks, refreshSubtasks, resetSubtasks, subtaskRow, subtaskRows, toggleSubtasks,
+} from "./subtasks.js";
+import { changes, forgetChanges, initChanges } from "./taskchanges.js";
+import { moveItems } from "./taskmove.js";
 import { buildEditor } from "./taskpanel.js";
-import { buildRow, setOpen, updateRow } from "./taskrow.js";
+import { arrange, buildRow, setOpen, updateRow } from "./taskrow.js";
 import { changeText, initUndo, undoAction } from "./undo.js";
 import { clearToasts, toast } from "./toast.js";
 
@@ -19,25 +28,43 @@ const STATUSES = { open: ["open"], completed: ["completed"], all: ["open", "comp
 const CLOCK_MS = 30_000;
 const CONFLICT = "That task was changed somewhere else meanwhile; the list has been reloaded. Please try again.";
 
-let rows = new Map(); // task id -> li (built once, updated in place)
+let rows = new Map(); // task id -> li of the list (built once, updated in place); subtasks.js has the subtasks' rows
 let pages = 0; // pages shown (a reload fetches as many again)
 let nextCursor = null;
 let loadSeq = 0; // answers of older list requests are dropped
 let active = false;
 let clock = null;
 let openId = null; // the task whose editor is open
-const queues = new Map(); // task id -> promise: one change per task at a time, each with the latest version
 
 export const scheduleReload = debounce(() => reload(), RELOAD_DELAY_MS);
+
+const rowOf = (id) => rows.get(id) || subtaskRow(id);
 
 export function initTasks() {
   initQuickAdd({
     added: (task) => {
-      toast(changeText(task, { created: true }), { key: "change", action: undoAction });
+      toast(changeText(task, { created: true, into: filedInto(task) }), { key: "change", action: undoAction });
       reload();
+      refreshProjects();
     },
   });
-  initUndo({ isActive: () => active, reload: () => reload() });
+  initUndo({ isActive: () => active, reload: () => {
+    reload();
+    loadProjects(); // an undone project change sends no task event
+  } });
+  initProjects({
+    selected: () => {
+      resetSubtasks();
+      reload({ fresh: true });
+    },
+    tasksChanged: () => reload(),
+    renamed: () => redraw(),
+  });
+  initChanges({ rowOf, show, fadeOut, failed, setError, leavesView, scheduleReload, reload });
+  initSubtasks({ actions, show, failed, order: () => ({ sort: byId("sort").value, order: byId("order").value }),
+    closeEditorIn: (node) => {
+      if (openId !== null && node.contains(rowOf(openId))) closeEditor({ focus: false });
+    } });
   const search = debounce(() => reload({ fresh: true }), SEARCH_DELAY_MS);
   byId("search").addEventListener("input", search);
   byId("filter-tag").addEventListener("input", search);
@@ -51,20 +78,31 @@ export function initTasks() {
   byId("tasks-more").addEventListener("click", loadMore);
   byId("task-filters").addEventListener("submit", (event) => event.preventDefault());
   byId("task-list").addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !event.defaultPrevented && rows.get(openId)?.contains(event.target)) closeEditor();
+    const li = rowOf(openId);
+    const inside = li && (li.controls.line.contains(event.target) || li.editor?.contains(event.target));
+    if (event.key === "Escape" && !event.defaultPrevented && inside) closeEditor();
   });
 }
 
-export function startTasks() {
+export async function startTasks() {
   active = true;
   clearInterval(clock);
-  clock = setInterval(refreshDates, CLOCK_MS);
+  clock = setInterval(redraw, CLOCK_MS);
+  await startProjects(); // the project shown before a reload, if it still exists
   return reload({ fresh: true });
 }
 
-/** Time passes: "Tomorrow" becomes "Today", a due that went by is overdue, without a reload. */
-function refreshDates() {
-  for (const li of rows.values()) show(li, li.task);
+/** Show every row again: time passed ("Tomorrow" becomes "Today", a due went by), or a project was renamed. */
+function redraw() {
+  for (const li of [...rows.values(), ...subtaskRows()]) show(li, li.task);
+}
+
+/** The toast's "to Shopping" for a task just added: named unless it went to the Inbox as expected. */
+function filedInto(task) {
+  const project = projectById(task.project_id);
+  if (!project) return "";
+  if (!project.is_inbox) return project.name;
+  return selectedProject() !== null && selectedProject() !== project.id ? "the Inbox" : "";
 }
 
 /** Sign out: forget the list and put the filters back to their defaults. */
@@ -74,7 +112,9 @@ export function stopTasks() {
   scheduleReload.cancel();
   loadSeq++;
   rows = new Map();
-  queues.clear();
+  resetSubtasks();
+  stopProjects();
+  forgetChanges();
   openId = null;
   pages = 0;
   nextCursor = null;
@@ -93,6 +133,13 @@ function setError(text) {
 
 const inTrash = () => byId("filter-status").value === "deleted";
 
+/** A project's tasks show as a tree (top-level tasks, subtasks under them); a search, a filter or the trash
+ * shows a flat list, as does All tasks. */
+function treeMode() {
+  return selectedProject() !== null && !inTrash() && !byId("search").value.trim() && !byId("filter-tag").value.trim()
+    && !byId("filter-priority").value && !byId("filter-due").value;
+}
+
 /** The query of the current filters (GET /api/v1/tasks parameters). */
 function query() {
   const due = byId("filter-due").value;
@@ -105,6 +152,8 @@ function query() {
     due_today: due === "today" ? "true" : undefined,
     has_due: due === "has_due" ? "true" : due === "no_due" ? "false" : undefined,
     q: byId("search").value.trim() || undefined,
+    project: selectedProject() ?? undefined,
+    top_level: treeMode() ? "true" : undefined,
     sort: byId("sort").value,
     order: byId("order").value,
     limit: PAGE,
@@ -172,6 +221,8 @@ function render(all, count, exact = true) {
   const seen = new Set();
   const list = byId("task-list");
   const keep = new Map();
+  const tree = treeMode();
+  list.classList.toggle("tree", tree);
   for (const task of all) {
     const old = rows.get(task.id);
     // A row fading out after a change of ours stays out, even if a list fetched before the change still has it.
@@ -182,16 +233,11 @@ function render(all, count, exact = true) {
     show(li, li.task && li.task.version > task.version ? li.task : task);
     keep.set(task.id, li);
   }
-  // Put the rows in order; rows fading out keep their place until they are gone.
-  let next = list.firstElementChild;
-  for (const li of keep.values()) {
-    while (next && next.classList.contains("leaving")) next = next.nextElementSibling;
-    if (next === li) next = li.nextElementSibling;
-    else list.insertBefore(li, next);
-  }
+  arrange(list, keep);
   for (const li of [...list.children]) if (!li.classList.contains("leaving") && !keep.has(Number(li.dataset.id))) li.remove();
-  if (!keep.has(openId)) openId = null;
   rows = keep;
+  refreshSubtasks(keep.values(), tree);
+  if (!rowOf(openId)?.isConnected) openId = null;
   // Past 1,000 matches the server stops counting (count_exact is false).
   byId("task-count").textContent = exact ? plural(count, "task") : `more than ${plural(count, "task")}`;
   byId("tasks-more").hidden = !nextCursor;
@@ -200,13 +246,16 @@ function render(all, count, exact = true) {
 
 /** Show a task in its row and, when open, its editor (which keeps what the user is typing). */
 function show(li, task) {
-  updateRow(li, task, { timeZone: userTimezone(), deleted: inTrash() });
+  // All tasks names each task's project (but the Inbox's); a project's own list does not.
+  const project = selectedProject() === null ? projectById(task.project_id) : null;
+  updateRow(li, task, { timeZone: userTimezone(), deleted: inTrash(), tree: treeMode(),
+    project: project && !project.is_inbox ? project : null });
   li.editor?.refresh(task);
 }
 
 /** A task left the list shown: its row fades out, and focus moves to a neighbour rather than to nowhere. */
 function fadeOut(id) {
-  const li = rows.get(id);
+  const li = rowOf(id);
   if (!li) return;
   if (openId === id) openId = null;
   if (li.contains(document.activeElement)) {
@@ -215,15 +264,16 @@ function fadeOut(id) {
   }
   li.classList.add("leaving");
   rows.delete(id);
+  forgetRow(id);
   setTimeout(() => li.remove(), FADE_MS);
 }
 
 function openEditor(id) {
   if (openId !== null) closeEditor({ focus: false });
-  const li = rows.get(id);
+  const li = rowOf(id);
   if (!li || inTrash()) return;
   li.editor = buildEditor(li.task, editorContext);
-  li.append(li.editor);
+  li.controls.line.after(li.editor); // above its subtasks
   setOpen(li, true);
   openId = id;
   li.editor.focusFirst();
@@ -231,7 +281,7 @@ function openEditor(id) {
 
 /** Close the open editor; focus goes back to its row (first, so the field being left saves as on any blur). */
 function closeEditor({ focus = true } = {}) {
-  const li = rows.get(openId);
+  const li = rowOf(openId);
   openId = null;
   if (!li?.editor) return;
   if (focus) li.controls.open.focus();
@@ -252,69 +302,14 @@ function failed(err, what) {
   setError(`${what}: ${detail}`);
 }
 
-/** Run changes to one task one after the other, so each sends the version the previous one produced. */
-function enqueue(id, change) {
-  const previous = queues.get(id) || Promise.resolve();
-  const next = previous.then(change, change);
-  queues.set(id, next);
-  next.finally(() => {
-    if (queues.get(id) === next) queues.delete(id);
-  });
-  return next;
-}
-
-/**
- * Send one change of a task; answers {task} on success. `inline`: a refused value (422) is answered as {error}
- * for the editor to show next to its field; other failures are reported above the list and answer {}.
- */
-async function mutate(id, what, request, { inline = false } = {}) {
-  let task;
-  try {
-    task = await request(rows.get(id)?.task);
-  } catch (err) {
-    const li = rows.get(id);
-    if (li) show(li, li.task); // e.g. the checkbox goes back
-    if (inline && err instanceof ApiError && err.status === 422) return { error: err };
-    failed(err, what);
-    return {};
-  }
-  setError("");
-  const li = rows.get(id);
-  if (li) show(li, task);
-  if (leavesView(task)) fadeOut(id);
-  scheduleReload(); // the change may move the task in or out of the current filter and order
-  return { task };
-}
-
-const versioned = (task) => ({ version: task?.version });
-
 const actions = {
-  toggle: (id, done) => enqueue(id, async () => {
-    const { task } = await mutate(id, done ? "Could not complete the task" : "Could not reopen the task",
-      (t) => post(`/api/v1/tasks/${id}/${done ? "complete" : "reopen"}`, versioned(t)));
-    if (task) toast(changeText(task, { [done ? "completed" : "reopened"]: true }), { key: "change", action: undoAction });
-  }),
-  save: (id, changes) => enqueue(id, async () => {
-    const answer = await mutate(id, "Could not save the change",
-      (t) => api(`/api/v1/tasks/${id}`, { method: "PATCH", body: { ...changes, ...versioned(t) } }), { inline: true });
-    if (answer.task) toast(changeText(answer.task, changes), { key: "change", action: undoAction });
-    return answer;
-  }),
-  remove: (id) => enqueue(id, async () => {
-    const { task } = await mutate(id, "Could not delete the task",
-      (t) => api(`/api/v1/tasks/${id}`, { method: "DELETE", body: versioned(t) }));
-    if (!task) return;
-    toast(`Deleted ‘${truncate(task.title, 40)}’.`, { key: "change", action: {
-      label: "Undo", name: `Undo deleting ${task.title}`, run: () => actions.restore(id, task),
-    } });
-  }),
-  /** Take a task out of the trash: from the trash view, or the Undo of a delete (`deleted` = its answer). */
-  restore: (id, deleted) => enqueue(id, async () => {
-    const { task } = await mutate(id, "Could not restore the task",
-      (t) => post(`/api/v1/tasks/${id}/restore`, versioned(deleted || t)));
-    if (task) toast(changeText(task, { restored: true }), { key: "change", action: undoAction });
-  }),
+  ...changes,
   open: (id) => (openId === id ? closeEditor() : openEditor(id)),
+  expand: (id) => {
+    const li = rowOf(id);
+    if (li) toggleSubtasks(li);
+  },
+  moveItems: (id) => (rowOf(id) ? moveItems(rowOf(id).task, changes.move) : []),
 };
 
 const editorContext = {

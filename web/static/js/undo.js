@@ -4,7 +4,8 @@
 import { ApiError, post } from "./api.js";
 import { userTimezone } from "./account.js";
 import { formatDue } from "./dates.js";
-import { byId, truncate } from "./dom.js";
+import { dialogOpen } from "./dialogs.js";
+import { byId, plural, truncate } from "./dom.js";
 import { toast } from "./toast.js";
 
 let context = { isActive: () => false, reload: () => {} };
@@ -18,7 +19,7 @@ export function initUndo({ isActive, reload }) {
   byId("tasks-undo").addEventListener("click", () => undoLast());
   document.addEventListener("keydown", (event) => {
     if (!context.isActive() || event.key.toLowerCase() !== "z" || !(event.ctrlKey || event.metaKey)) return;
-    if (event.shiftKey || event.altKey || typing(event.target)) return;
+    if (event.shiftKey || event.altKey || typing(event.target) || dialogOpen()) return;
     event.preventDefault();
     undoLast();
   });
@@ -43,13 +44,20 @@ async function undoLast() {
   context.reload();
 }
 
-/** "Undone: update of ‘Buy milk’." from {undone: "update of task 7", tasks: [...]}. */
-function undoneText({ undone, tasks }) {
-  const names = tasks.map((t) => `‘${truncate(t.title, 40)}’`).join(", ");
-  return `Undone: ${names ? undone.replace(/tasks? [\d, ]+$/, names) : undone}.`;
+/**
+ * "Undone: update of ‘Buy milk’." from {undone: "update of task 7", tasks: [...]}; projects by name too
+ * ("deletion of ‘Shopping’; update of 4 tasks" from "deletion of project 2; update of tasks 1, 2, 3, 4").
+ */
+function undoneText({ undone, tasks, projects = [] }) {
+  const names = (items, name) => items.map((item) => `‘${truncate(name(item), 40)}’`).join(", ");
+  let text = undone;
+  if (tasks.length) text = text.replace(/tasks? [\d, ]+(?=;|$)/, tasks.length > 3 ? plural(tasks.length, "task") : names(tasks, (t) => t.title));
+  if (projects.length) text = text.replace(/projects? [\d, ]+(?=;|$)/, names(projects, (p) => p.name));
+  return `Undone: ${text}.`;
 }
 
-function sentence(text) {
+/** The server's sentence as one of the page's: a capital first, a full stop last. */
+export function sentence(text) {
   const s = String(text).trim();
   return `${s.charAt(0).toUpperCase()}${s.slice(1)}${/[.!?]$/.test(s) ? "" : "."}`;
 }
@@ -57,7 +65,7 @@ function sentence(text) {
 /** The toast of a change: what happened to which task, dates in the page's one format. */
 export function changeText(task, changes) {
   const name = `‘${truncate(task.title, 40)}’`;
-  if (changes.created) return `Added ${name}${dueText(task)}.`;
+  if (changes.created) return `Added ${name}${changes.into ? ` to ${changes.into}` : ""}${dueText(task)}.`;
   if (changes.completed) return `Completed ${name}.`;
   if (changes.reopened) return `Reopened ${name}.`;
   if (changes.restored) return `Restored ${name}.`;
