@@ -1,6 +1,9 @@
 """Datasets shared by the benchmarks: a vocabulary with a Zipf distribution, users with thousands of tasks
 bulk-inserted with SQLAlchemy Core (their derived keys computed by the domain's own `set_text`/`set_due`, SQLite's
 FTS triggers filling task_fts, then ANALYZE), search terms drawn from the data, and new tasks to create.
+
+Each user has the Inbox and 8 projects; tasks fall into them Zipf-like (the Inbox and the first project hold about
+two thirds), and about 15 % of the tasks are subtasks of an earlier task of the same project (at most 3 levels).
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.harness import Backend
-from domain.models import Tag, Task, TaskTag
+from domain.models import Project, Tag, Task, TaskTag
 from domain.schemas import TaskCreate
 from domain.timeutil import Due, zone
 from domain.usecases import Actor, create_user
 from domain.usecases.common import set_due, set_text
-from domain.values import Priority
+from domain.values import SUBTASK_DEPTH_MAX, Priority, project_key
 
 SEED = 20261126
 
@@ -53,6 +56,11 @@ work home personal errands finance health family shopping urgent-ish someday wai
 reading travel car house garden kids school fitness music projects admin taxes ideas weekend
 office computer learning social
 """.split()
+# The projects of every user besides the Inbox, ranked for a Zipf draw after it (s = 1.4: Inbox ~48 %, Work ~18 %).
+_PROJECTS = ["Work", "Home", "Errands", "Side project", "Health", "Finance", "Travel", "Garden"]
+PROJECT_ZIPF = 1.4
+SUBTASK_SHARE = 0.15
+PARENT_WINDOW = 40  # a subtask's parent is one of the last tasks of its project that can still take one
 
 
 def vocabulary(size: int, rng: random.Random) -> list[str]:
@@ -96,6 +104,7 @@ class Dataset:
     actors: list[Actor]
     live_ids: dict[int, list[int]]  # per owner: tasks not in the trash
     tags: dict[int, list[str]]  # per owner: tag names, most used first
+    projects: dict[int, list[int]]  # per owner: project ids, the Inbox first, then by live tasks, most first
     df: dict[int, Counter[str]]  # per owner: in how many tasks each word occurs
     load_seconds: float
     rows: int
@@ -125,6 +134,12 @@ async def load_dataset(backend: Backend, spec: DatasetSpec, rng: random.Random) 
         for name in _TAGS:
             tag_ids[(actor.id, name)] = len(tag_rows) + 1
             tag_rows.append({"id": len(tag_rows) + 1, "owner_id": actor.id, "name": name})
+
+    project_rows, projects = await _projects(backend, actors, now)
+    project_w = zipf_weights(len(_PROJECTS) + 1, PROJECT_ZIPF)
+    # per (owner, project): recent tasks that may take a subtask, as (id, depth, completed)
+    parents: dict[tuple[int, int], list[tuple[int, int, bool]]] = {}
+    project_use: dict[int, Counter[int]] = {a.id: Counter() for a in actors}
 
     total = spec.users * spec.per_user
     owners = [a for a in actors for _ in range(spec.per_user)]
@@ -162,9 +177,20 @@ async def load_dataset(backend: Backend, spec: DatasetSpec, rng: random.Random) 
             deleted_at = min(now, updated + dt.timedelta(minutes=rng.randint(1, 5000)))
             updated = deleted_at
         recurring = rng.random() < 0.03 and due is not None
+        project_id = rng.choices(projects[actor.id], cum_weights=project_w)[0]
+        parent_id, depth = None, 1
+        candidates = parents.setdefault((actor.id, project_id), [])
+        if candidates and rng.random() < SUBTASK_SHARE:
+            parent_id, parent_depth, parent_done = rng.choice(candidates)
+            depth = parent_depth + 1
+            if parent_done and status == "open":  # an open subtask under a completed parent is unusual
+                status, completed_at, updated = "completed", updated, updated
+        if deleted_at is None and depth < SUBTASK_DEPTH_MAX:
+            candidates.append((task_id, depth, status == "completed"))
+            del candidates[:-PARENT_WINDOW]
         task_rows.append({
             **vars(row),
-            "id": task_id, "owner_id": actor.id, "status": status,
+            "id": task_id, "owner_id": actor.id, "status": status, "project_id": project_id, "parent_id": parent_id,
             "priority": rng.choices(range(5), weights=(45, 20, 18, 11, 6))[0],
             "reminders": rng.choice(([], [], [], [15], [60, 1440])) if due else [],
             "recurrence_rule": "weekly" if recurring else None,
@@ -180,21 +206,45 @@ async def load_dataset(backend: Backend, spec: DatasetSpec, rng: random.Random) 
             live[actor.id].append(task_id)
             df[actor.id].update(set(row.search_text.split()))
             tag_use[actor.id].update(names)
+            project_use[actor.id][project_id] += 1
 
     async with backend.db.engine.begin() as conn:
+        await conn.execute(sa.insert(Project.__table__), project_rows)  # type: ignore[attr-defined]
         await conn.execute(sa.insert(Tag.__table__), tag_rows)  # type: ignore[attr-defined]
         for chunk in chunks(task_rows, 5000):
             await conn.execute(sa.insert(Task.__table__), chunk)  # type: ignore[attr-defined]
         for chunk in chunks(link_rows, 20000):
             await conn.execute(sa.insert(TaskTag.__table__), chunk)  # type: ignore[attr-defined]
         if not backend.db.sqlite:
-            for name in ("task", "tag"):
+            for name in ("task", "tag", "project"):
                 await conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"
                 )
     await analyze(backend)
     tags = {a: [name for name, _ in counts.most_common()] for a, counts in tag_use.items()}
-    return Dataset(spec, actors, live, tags, df, time.perf_counter() - t0, total)
+    ranked = {a: [ids[0], *sorted(ids[1:], key=lambda p: -project_use[a][p])] for a, ids in projects.items()}
+    return Dataset(spec, actors, live, tags, ranked, df, time.perf_counter() - t0, total)
+
+
+async def _projects(backend: Backend, actors: list[Actor], now: dt.datetime
+                    ) -> tuple[list[dict[str, Any]], dict[int, list[int]]]:
+    """The rows of every user's 8 projects (ids after the existing ones) and, per user, the Inbox (made by
+    create_user) and those ids in _PROJECTS order."""
+    async with backend.db.engine.connect() as conn:
+        table = Project.__table__  # type: ignore[attr-defined]
+        found = await conn.execute(sa.select(table.c.owner_id, table.c.id).where(table.c.is_inbox))
+        inboxes: dict[int, int] = dict(found.tuples().all())
+        start = int((await conn.execute(sa.select(sa.func.max(table.c.id)))).scalar() or 0)
+    rows: list[dict[str, Any]] = []
+    ids: dict[int, list[int]] = {}
+    for actor in actors:
+        ids[actor.id] = [inboxes[actor.id]]
+        for name in _PROJECTS:
+            start += 1
+            rows.append({"id": start, "owner_id": actor.id, "name": name, "name_key": project_key(name),
+                         "is_inbox": False, "created_at": now, "updated_at": now, "version": 1})
+            ids[actor.id].append(start)
+    return rows, ids
 
 
 async def analyze(backend: Backend) -> None:

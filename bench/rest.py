@@ -133,13 +133,16 @@ def operations(server: LiveServer, rng: random.Random) -> list[Op]:
     ids = list(data.live_ids[actor.id])
     rng.shuffle(ids)
     top_tag = data.tags[actor.id][0]
+    top_project = data.projects[actor.id][1]  # the biggest project after the Inbox
     today = dt.datetime.now(actor.tz).date()
     bodies = [new_task(rng, data.tags[actor.id], today).model_dump(mode="json", exclude_none=True)
               for _ in range(500)]
     filtered = "/api/v1/tasks?" + urlencode({"status": "open", "priority": "high", "sort": "due", "limit": 20})
     tagged = "/api/v1/tasks?" + urlencode({"tag": top_tag, "limit": 20})
+    in_project = "/api/v1/tasks?" + urlencode({"project": top_project, "limit": 20})
     noop, noop_auth = http_get(server, "/bench/noop", auth=False), http_get(server, "/bench/noop-auth")
     list_filtered, list_tag = http_get(server, filtered), http_get(server, tagged)
+    list_project = http_get(server, in_project)
     return [
         Op("noop", "no-op endpoint", lambda _i: noop, "GET /bench/noop: no auth, no database", baseline=True),
         Op("noop-auth", "no-op + bearer token", lambda _i: noop_auth,
@@ -150,6 +153,8 @@ def operations(server: LiveServer, rng: random.Random) -> list[Op]:
            "GET /api/v1/tasks/{id}, random live ids"),
         Op("list-filtered", "list status+priority", lambda _i: list_filtered, f"GET {filtered}"),
         Op("list-tag", "list tag", lambda _i: list_tag, f"GET {tagged} (the most used tag)"),
+        Op("list-project", "list project", lambda _i: list_project,
+           f"GET {in_project} (the biggest project but the Inbox)"),
     ]
 
 
@@ -344,7 +349,7 @@ async def run_backend(ctx: RunContext, backend_name: str) -> BackendRun:
     load_s = 1.5 if ctx.quick else 20.0
     timeout = 3.0 if ctx.quick else 10.0  # a request still unanswered after this counts as an error
     load_keys = ("noop", "list-filtered") if ctx.quick else ("noop", "noop-auth", "create", "get",
-                                                                      "list-filtered", "list-tag")
+                                                                      "list-filtered", "list-tag", "list-project")
     async with live_data(ctx, backend_name, spec) as live:
         async with live_server(live, idle_s=1.0 if ctx.quick else 3.0) as server:
             print(f"\n== {backend_name}: {spec.label}, loaded in {server.data.load_seconds:.1f} s; server pid"
@@ -367,7 +372,7 @@ async def run_backend(ctx: RunContext, backend_name: str) -> BackendRun:
                       f" p99 {ms(st.p99) if st else '-':>6} ms, {load.errors} errors, server CPU"
                       f" {load.server_cpu_ms:.2f} ms/req, client CPU {load.client_cpu_ms:.2f} ms/req", flush=True)
             ramp_ops = ["noop", "list-filtered"] if ctx.quick else ["noop", "noop-auth", "create", "get",
-                                                                    "list-filtered", "list-tag"]
+                                                                    "list-filtered", "list-tag", "list-project"]
             rates = RAMP_RATES[:4] if ctx.quick else RAMP_RATES
             ramps = {key: await ramp(server, by[key], 1.0 if ctx.quick else 5.0, rates, timeout=timeout)
                      for key in ramp_ops}
@@ -394,7 +399,7 @@ async def profile_misses(ctx: RunContext, server: LiveServer, r: BackendRun) -> 
     wanted: list[tuple[str, str]] = []
     if r.single["create"].p50 > CREATE_RATIO * r.single["noop"].p50:
         wanted.append(("create", "1 client"))
-    for key in ("list-filtered", "list-tag"):
+    for key in ("list-filtered", "list-tag", "list-project"):
         if key not in r.loaded:
             continue
         st = r.loaded[key].stats
@@ -467,7 +472,7 @@ def _summary(runs: list[BackendRun]) -> str:
         rows.append([r.backend, "create p50, 1 client", f"<= {CREATE_RATIO:.0f}x no-op p50",
                      f"{ms(create1.p50)} ms = {create1.p50 / noop1.p50:.1f}x ({ms(noop1.p50)} ms)",
                      "yes" if create1.p50 <= CREATE_RATIO * noop1.p50 else "**no**"])
-        for key in ("list-filtered", "list-tag"):
+        for key in ("list-filtered", "list-tag", "list-project"):
             if key not in r.loaded:
                 continue
             load = r.loaded[key]

@@ -68,12 +68,14 @@ async def operations(backend: Backend, data: Dataset, ctx: RunContext) -> tuple[
     n_list, n_get, n_create = (30, 100, 50) if ctx.quick else (300, 1000, 500)
     ids = data.live_ids[actor.id]
     top_tag = data.tags[actor.id][0]
+    top_project = data.projects[actor.id][1]  # the biggest project after the Inbox
 
     filters: list[tuple[str, TaskQuery, str]] = [
         ("open, sort=due", TaskQuery(status=["open"], sort="due"), "status=open sort=due limit=20"),
         ("default (open+completed), sort=due", TaskQuery(), "no filter: open and completed, sort=due"),
         ("priority high+urgent", TaskQuery(priority=["high", "urgent"]), "priority in (high, urgent), sort=due"),
         ("tag", TaskQuery(tag=[top_tag]), f"tag={top_tag} (the most used tag), sort=due"),
+        ("project", TaskQuery(project=[top_project]), f"project={top_project} (the biggest but the Inbox), sort=due"),
         ("overdue", TaskQuery(overdue=True), "overdue=true, sort=due"),
         ("due today", TaskQuery(due_today=True), "due_today=true, sort=due"),
         ("due before +7d", TaskQuery(status=["open"], due_before=today + dt.timedelta(days=7)),

@@ -4,6 +4,7 @@ normalised, ISO dates and times compared as local moments) and the task fields t
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -108,8 +109,24 @@ def local_due(task: TaskView, tz: ZoneInfo) -> str | None:
     return None
 
 
-def task_fields(task: TaskView, tz: ZoneInfo) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Names:
+    """What a final task's project and parent ids are called in the format: project names, seed keys, titles."""
+
+    projects: dict[int, str] = field(default_factory=dict)
+    keys: dict[int, str] = field(default_factory=dict)  # task id -> seed key
+    titles: dict[int, str] = field(default_factory=dict)  # task id -> title
+
+    def parent(self, parent_id: int | None) -> str | None:
+        """The parent's seed key; a parent that is no seed task as '#id title' (which no key equals)."""
+        if parent_id is None:
+            return None
+        return self.keys.get(parent_id) or f"#{parent_id} {self.titles.get(parent_id, '(unknown)')}"
+
+
+def task_fields(task: TaskView, tz: ZoneInfo, names: Names | None = None) -> dict[str, Any]:
     """The fields of a final task that expectations compare, in the format's own terms."""
+    names = names or Names()
     recurrence = None if task.recurrence is None else {"rule": task.recurrence.rule, "mode": task.recurrence.mode}
     return {
         "id": task.id,
@@ -123,6 +140,9 @@ def task_fields(task: TaskView, tz: ZoneInfo) -> dict[str, Any]:
         "recurrence": recurrence,
         "reminders": sorted(task.reminders),
         "deleted": task.deleted_at is not None,
+        "project": names.projects.get(task.project_id, f"(project {task.project_id}, deleted)"),
+        "parent": names.parent(task.parent_id),
+        "parent_title": None if task.parent_id is None else names.titles.get(task.parent_id),
     }
 
 
@@ -147,8 +167,10 @@ def same_rule(expected: str, actual: str, anchor: datetime, tz: ZoneInfo) -> boo
 def field_differs(match: TaskMatch, name: str, actual: dict[str, Any], anchor: datetime, tz: ZoneInfo) -> bool:
     """Whether the actual task's field `name` differs from what the match expects."""
     wanted, have = getattr(match, name), actual[name]
-    if name in {"title", "description"}:
+    if name in {"title", "description", "project"}:
         return text(wanted) != text(have)
+    if name == "parent_title":
+        return (wanted is None) != (have is None) or wanted is not None and text(wanted) != text(have)
     if name == "tags":
         return sorted(text(t) for t in wanted) != sorted(text(t) for t in have)
     if name == "reminders":

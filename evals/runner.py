@@ -166,6 +166,7 @@ async def play(scenario: Scenario, world: World, recorder: RecordingModel, inner
     then the final state."""
     player = Player(world, recorder, settings)
     others_before = await world.tasks(world.other)
+    others_projects_before = await world.projects(world.other)
     turns: list[TurnRecord] = []
     problems: list[tuple[str, str]] = []
     for index, turn in enumerate(scenario.turns):
@@ -175,6 +176,7 @@ async def play(scenario: Scenario, world: World, recorder: RecordingModel, inner
         if isinstance(inner, ReferenceModel):
             inner.turn = index
         deleted_before = {t.id for t in await world.tasks() if t.deleted_at is not None}
+        projects_before = {p.id for p in await world.projects()}
         started = time.perf_counter()
         record, problem = await player.turn(index + 1, turn)
         record.seconds = time.perf_counter() - started
@@ -182,6 +184,7 @@ async def play(scenario: Scenario, world: World, recorder: RecordingModel, inner
             await settle(world.uow)
         record.newly_deleted = sorted({t.id for t in await world.tasks() if t.deleted_at is not None}
                                       - deleted_before)
+        record.projects_deleted = sorted(projects_before - {p.id for p in await world.projects()})
         turns.append(record)
         if problem is not None:
             problems.append(("run", problem))
@@ -190,4 +193,6 @@ async def play(scenario: Scenario, world: World, recorder: RecordingModel, inner
                                           "stopped asking the model earlier: an approval, an error or a limit)"))
     return Transcript(turns=turns, final=await world.tasks(), others_before=others_before,
                       others_after=await world.tasks(world.other), model_calls=recorder.calls, ids=world.ids,
-                      now=scenario.now, problems=problems)
+                      now=scenario.now, problems=problems, projects=await world.projects(),
+                      others_projects_before=others_projects_before,
+                      others_projects_after=await world.projects(world.other))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -18,7 +18,9 @@ from evals.problems import ScenarioError, describe_errors
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 LOCAL_DUE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2})(?::00)?)?")
-SEED_REFERENCE = re.compile(r"\{\{\s*(seed|others)\.([A-Za-z0-9_-]+)\s*\}\}")
+SEED_REFERENCE = re.compile(r"\{\{\s*(seed|others|projects|others_projects)\.([A-Za-z0-9_-]+)\s*\}\}")
+INBOX = "inbox"  # the project every user has (names compare case-insensitively)
+Key = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 def local_due(value: Any) -> Any:
@@ -46,10 +48,20 @@ class RecurrenceValue(Strict):
     mode: Literal["due", "completion"] = "due"
 
 
+class SeedProject(Strict):
+    """A project that exists before turn 1 (`projects` for the user, `others_projects` for the other user); the
+    Inbox always exists and is not listed."""
+
+    key: Key | None = None
+    name: str = Field(min_length=1, max_length=100)
+    colour: str | None = None
+    archived: bool = False
+
+
 class SeedTask(Strict):
     """A task that exists before turn 1 (for the user, or under `others` for the other user)."""
 
-    key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]+$")
+    key: Key | None = None
     title: str = Field(min_length=1)
     description: str = ""
     priority: Priority = Priority.NONE
@@ -60,6 +72,8 @@ class SeedTask(Strict):
     reminders: list[int] = Field(default_factory=list)
     status: Status = Status.OPEN
     deleted: bool = False
+    project: str | None = Field(default=None, min_length=1)
+    parent: str | None = Field(default=None, min_length=1)
 
     _due = field_validator("due", mode="before")(local_due)
 
@@ -84,12 +98,35 @@ class TaskMatch(Strict):
     recurrence: str | RecurrenceValue | None = None
     reminders: list[int] | None = None
     deleted: bool | None = None
+    project: str | None = None
+    parent: str | None = None
+    parent_title: str | None = None
 
     _due = field_validator("due", mode="before")(local_due)
+
+    @model_validator(mode="after")
+    def _one_parent(self) -> TaskMatch:
+        if "parent" in self.model_fields_set and "parent_title" in self.model_fields_set:
+            raise ValueError("give `parent` (a seed key, or null for top level) or `parent_title`, not both")
+        if "project" in self.model_fields_set and self.project is None:
+            raise ValueError("project: every task is in a project; name it (e.g. Inbox)")
+        return self
 
     def compared(self) -> list[str]:
         """The fields this match compares, in the order above (not `key`, which only finds the task)."""
         return [name for name in type(self).model_fields if name in self.model_fields_set and name != "key"]
+
+
+class ProjectMatch(Strict):
+    """A live project found by name (case-insensitive, archived ones too); only the fields given are compared."""
+
+    name: str = Field(min_length=1)
+    archived: bool | None = None
+    colour: str | None = None
+    open_count: int | None = Field(default=None, ge=0)
+
+    def compared(self) -> list[str]:
+        return [name for name in type(self).model_fields if name in self.model_fields_set and name != "name"]
 
 
 class CallMatch(Strict):
@@ -113,6 +150,8 @@ class Expect(Strict):
     tasks: list[TaskMatch] = Field(default_factory=list)
     absent: list[TaskMatch] = Field(default_factory=list)
     count: int | None = Field(default=None, ge=0)
+    projects: list[ProjectMatch] = Field(default_factory=list)
+    project_names: list[str] | None = None
     calls: list[CallMatch] = Field(default_factory=list)
     forbid_calls: list[CallMatch] = Field(default_factory=list)
     reply_contains: list[str | TurnText] = Field(default_factory=list)
@@ -183,7 +222,9 @@ class Scenario(Strict):
     tags: list[str] = Field(min_length=1)
     user: User
     now: datetime
+    projects: list[SeedProject] = Field(default_factory=list)
     seed: list[SeedTask] = Field(default_factory=list)
+    others_projects: list[SeedProject] = Field(default_factory=list)
     others: list[SeedTask] = Field(default_factory=list)
     turns: list[Turn] = Field(min_length=1)
     faults: list[Fault] = Field(default_factory=list)
@@ -205,23 +246,28 @@ class Scenario(Strict):
         return self
 
     def keys(self, group: str) -> set[str]:
-        """The seed keys of `seed` or `others`."""
-        return {t.key for t in (self.seed if group == "seed" else self.others) if t.key}
+        """The keys of `seed`, `others`, `projects` or `others_projects`."""
+        items: list[SeedTask] | list[SeedProject] = getattr(self, group)
+        return {t.key for t in items if t.key}
 
 
 def cross_problems(s: Scenario) -> list[str]:
     """What no single field shows: duplicate keys, references to keys that do not exist, the reference's length."""
     problems = []
-    for group, tasks in (("seed", s.seed), ("others", s.others)):
-        keys = [t.key for t in tasks if t.key]
+    for group in ("seed", "others", "projects", "others_projects"):
+        keys = [t.key for t in getattr(s, group) if t.key]
         if len(keys) != len(set(keys)):
             problems.append(f"{group}: duplicate key in {keys}")
+    problems += project_problems(s, "seed", s.projects) + project_problems(s, "others", s.others_projects)
     if len(s.reference) != len(s.turns):
         problems.append(f"reference has {len(s.reference)} turn(s) of steps but turns has {len(s.turns)}: give one "
                         "list of model steps per turn (an empty list [] where the model is not called)")
     for where, match in [(f"expect.tasks[{i}]", m) for i, m in enumerate(s.expect.tasks)]:
         if match.key is not None and match.key not in s.keys("seed"):
             problems.append(f"{where}.key: {match.key!r} is not a seed key (seed keys: {sorted(s.keys('seed'))})")
+        if match.parent is not None and match.parent not in s.keys("seed"):
+            problems.append(f"{where}.parent: {match.parent!r} is not a seed key (seed keys: "
+                            f"{sorted(s.keys('seed'))}); a parent the agent made is named by parent_title")
         if match.key is None and match.title is None:
             problems.append(f"{where}: give `key` (a seed task) or `title` (found case-insensitively)")
     texts = [*s.expect.reply_contains, *s.expect.reply_forbids]
@@ -231,7 +277,37 @@ def cross_problems(s: Scenario) -> list[str]:
     for group, key in SEED_REFERENCE.findall(yaml.safe_dump(s.model_dump(mode="json", include={"reference",
                                                                                               "expect"}))):
         if key not in s.keys(group):
-            problems.append(f"{{{{{group}.{key}}}}} names no {group} task (keys: {sorted(s.keys(group))})")
+            what = f"project of {group}" if group.endswith("projects") else f"{group} task"
+            problems.append(f"{{{{{group}.{key}}}}} names no {what} (keys: {sorted(s.keys(group))})")
+    return problems
+
+
+def project_problems(s: Scenario, group: str, projects: list[SeedProject]) -> list[str]:
+    """A group's projects and the seed tasks placed in them: names unique (the Inbox is implicit), a task's
+    project seeded, its parent an earlier task of the group, a subtask not placed in another project."""
+    where = "projects" if group == "seed" else "others_projects"
+    names = [p.name.strip().casefold() for p in projects]
+    problems = [f"{where}: {p.name!r} appears twice (names are unique in any case)"
+                for i, p in enumerate(projects) if names.index(p.name.strip().casefold()) != i]
+    if INBOX in names:
+        problems.append(f"{where}: the Inbox exists for every user; leave it out (tasks name it as project: Inbox)")
+    tasks: list[SeedTask] = getattr(s, group)
+    placed: dict[str, str] = {}  # key -> project name (casefolded) of the tasks seen so far
+    for i, task in enumerate(tasks):
+        project = (task.project or "Inbox").strip().casefold()
+        if project != INBOX and project not in names:
+            problems.append(f"{group}[{i}].project: {task.project!r} is not in {where} (names: "
+                            f"{[p.name for p in projects]}) nor the Inbox")
+        if task.parent is not None:
+            if task.parent not in placed:
+                problems.append(f"{group}[{i}].parent: {task.parent!r} names no earlier task of {group} (a parent "
+                                "comes before its subtasks)")
+            elif task.project is not None and placed[task.parent] != project:
+                problems.append(f"{group}[{i}].project: a subtask is in its parent's project; leave project out")
+            else:
+                project = placed[task.parent]
+        if task.key:
+            placed[task.key] = project
     return problems
 
 

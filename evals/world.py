@@ -1,5 +1,6 @@
-"""One trial's world: a fresh SQLite database (a copy of a migrated template), the user and another user, the seed,
-the real MCP server acting for the user, and the agent on a frozen clock with the trial's model."""
+"""One trial's world: a fresh SQLite database (a copy of a migrated template), the user and another user, their seed
+projects and tasks, the real MCP server acting for the user, and the agent on a frozen clock with the trial's
+model."""
 
 from __future__ import annotations
 
@@ -25,11 +26,21 @@ from agent.settings import AgentSettings
 from agent.store import ConversationStore
 from domain.db import Database
 from domain.models import OutboxEvent
-from domain.schemas import RecurrenceSpec, TaskCreate, TaskQuery, TaskView
+from domain.schemas import ProjectView, RecurrenceSpec, TaskCreate, TaskQuery, TaskView
 from domain.uow import UnitOfWork
-from domain.usecases import Actor, complete_task, create_task, create_user, delete_task, list_tasks
+from domain.usecases import (
+    Actor,
+    archive_project,
+    complete_task,
+    create_project,
+    create_task,
+    create_user,
+    delete_task,
+    list_projects,
+    list_tasks,
+)
 from domain.values import PAGE_MAX, Status, StatusFilter
-from evals.scenario import RecurrenceValue, Scenario, SeedTask
+from evals.scenario import RecurrenceValue, Scenario, SeedProject, SeedTask
 from mcp_server import McpPorts, build_server
 
 SECRET = "evals-" + "s" * 34
@@ -70,7 +81,8 @@ class FrozenClock:
 
 @dataclass
 class World:
-    """What a trial runs in; `ids` maps ('seed' | 'others', key) to the seeded task's id."""
+    """What a trial runs in; `ids` maps ('seed' | 'others', key) to the seeded task's id and ('projects' |
+    'others_projects', key) to the seeded project's."""
 
     database: Database
     uow: UnitOfWork
@@ -92,6 +104,10 @@ class World:
             found += page.data
             if (cursor := page.next_cursor) is None:
                 return found
+
+    async def projects(self, actor: Actor | None = None) -> list[ProjectView]:
+        """Every live project of the user (or `actor`), archived ones and the Inbox included."""
+        return await list_projects(self.uow, actor or self.user, include_archived=True)
 
     def agent(self, model: ChatModel, settings: AgentSettings) -> Agent:
         """The agent over the real MCP server acting for the user (in-process), its session pooled across turns as
@@ -115,7 +131,8 @@ class World:
 
 
 async def build_world(scenario: Scenario, template: Path, directory: Path) -> World:
-    """A fresh copy of the template with the scenario's two users and their seed tasks."""
+    """A fresh copy of the template with the scenario's two users and their seed projects and tasks (a seeded
+    project is archived after its tasks are in it: an archived project takes no new tasks)."""
     path = directory / f"trial-{uuid.uuid4().hex[:10]}.db"
     shutil.copyfile(template, path)
     database = Database(sqlite_url(path))
@@ -127,19 +144,33 @@ async def build_world(scenario: Scenario, template: Path, directory: Path) -> Wo
     me = Actor(id=user.id, timezone=user.timezone, is_admin=False)
     them = Actor(id=other.id, timezone=other.timezone, is_admin=False)
     ids: dict[tuple[str, str], int] = {}
-    for group, actor, seeds in (("seed", me, scenario.seed), ("others", them, scenario.others)):
+    groups = (("seed", "projects", me, scenario.seed, scenario.projects),
+              ("others", "others_projects", them, scenario.others, scenario.others_projects))
+    for group, project_group, actor, seeds, projects in groups:
+        made = [await create_project(uow, actor, p.name, colour=p.colour) for p in projects]
+        ids |= {(project_group, p.key): view.id for p, view in zip(projects, made, strict=True) if p.key}
         for seed in seeds:
-            task_id = await seed_task(uow, actor, seed)
+            parent = ids[(group, seed.parent)] if seed.parent else None
+            task_id = await seed_task(uow, actor, seed, parent)
             if seed.key:
                 ids[(group, seed.key)] = task_id
+        await archive_seeded(uow, actor, projects, made)
     await settle_history(database)
     store = ConversationStore(database.writer, reader=database.reader)
     return World(database, uow, clock, me, them, ids, store)
 
 
-async def seed_task(uow: UnitOfWork, actor: Actor, seed: SeedTask) -> int:
-    """Create one seed task through the use cases (so it is stored as the app stores it), then complete or trash
-    it as the seed says."""
+async def archive_seeded(uow: UnitOfWork, actor: Actor, projects: list[SeedProject],
+                         made: list[ProjectView]) -> None:
+    """Archive the seed projects marked `archived`."""
+    for project, view in zip(projects, made, strict=True):
+        if project.archived:
+            await archive_project(uow, actor, view.id)
+
+
+async def seed_task(uow: UnitOfWork, actor: Actor, seed: SeedTask, parent_id: int | None = None) -> int:
+    """Create one seed task through the use cases (so it is stored as the app stores it) in its project or under
+    its parent, then complete or trash it as the seed says."""
     recurrence = seed.recurrence
     if isinstance(recurrence, str):
         recurrence = RecurrenceValue(rule=recurrence)
@@ -151,6 +182,8 @@ async def seed_task(uow: UnitOfWork, actor: Actor, seed: SeedTask) -> int:
         due_at=seed.due.replace(" ", "T") if seed.due else None,
         reminders=seed.reminders or None,
         recurrence=RecurrenceSpec(rule=recurrence.rule, mode=recurrence.mode) if recurrence else None,
+        project=None if parent_id else seed.project,
+        parent_id=parent_id,
     )
     task = await create_task(uow, actor, data)
     if seed.status == Status.COMPLETED:

@@ -5,6 +5,7 @@ cross-checks (id = file stem, unknown seed keys, a turn with both a message and 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from evals.scenario import load_scenario, load_scenarios
 from tests.evals.conftest import BASE, base, write
 
 
-def problem(tmp_path: Path, data: dict, name: str | None = None) -> str:
+def problem(tmp_path: Path, data: dict[str, Any], name: str | None = None) -> str:
     with pytest.raises(ScenarioError) as caught:
         load_scenario(write(tmp_path, data, name))
     return str(caught.value)
@@ -85,3 +86,45 @@ def test_yaml_problems_and_every_bad_file_are_reported_together(tmp_path: Path) 
     assert "broken.yaml: cannot read it as YAML" in lines and "list.yaml: a scenario is a YAML mapping" in lines
     assert [s.id for s in load_scenarios(tmp_path, "bas")] == ["base"]
     assert [s.id for s in load_scenarios(tmp_path, "b?se")] == ["base"]
+
+
+def test_projects_and_subtasks_in_the_seed_are_checked(tmp_path: Path) -> None:
+    shopping = [{"key": "shop", "name": "Shopping"}]
+    seed = [{"key": "milk", "title": "Buy milk", "project": "shopping"},
+            {"key": "oat", "title": "Oat milk", "parent": "milk"}]
+    scenario = load_scenario(write(tmp_path, base(projects=shopping, seed=seed, expect={})))
+    assert scenario.projects[0].name == "Shopping" and scenario.seed[1].parent == "milk"
+
+    def seeded(projects: list[Any], tasks: list[Any], **changes: object) -> str:
+        return problem(tmp_path, base(projects=projects, seed=tasks, expect={}, **changes))
+
+    assert "seed[0].project: 'Health' is not in projects (names: ['Shopping']) nor the Inbox" in seeded(
+        shopping, [{"title": "Floss", "project": "Health"}])
+    assert "seed[0].parent: 'later' names no earlier task of seed" in seeded(
+        shopping, [{"title": "Oat milk", "parent": "later"}, {"key": "later", "title": "Buy milk"}])
+    assert "seed[1].project: a subtask is in its parent's project; leave project out" in seeded(
+        shopping, [seed[0], {"title": "Oat milk", "parent": "milk", "project": "Inbox"}])
+    assert "projects: 'shopping' appears twice" in seeded([*shopping, {"name": "shopping"}], [])
+    assert "projects: the Inbox exists for every user" in seeded([{"name": "INBOX"}], [])
+    assert "others[0].project: 'Work' is not in others_projects" in seeded(
+        [], [], others=[{"title": "Bob's", "project": "Work"}])
+    archived = [{"key": "old", "name": "Old flat", "colour": "#22c55e", "archived": True}]
+    loaded = load_scenario(write(tmp_path, base(projects=archived, seed=[{"title": "x", "project": "old flat"}],
+                                                expect={})))
+    assert loaded.projects[0].archived and loaded.keys("projects") == {"old"}
+
+
+def test_project_expectations_are_checked(tmp_path: Path) -> None:
+    def expecting(**expect: object) -> str:
+        return problem(tmp_path, base(expect=expect))
+
+    assert "expect.tasks[0]: give `parent` (a seed key, or null for top level) or `parent_title`, not both" in \
+        expecting(tasks=[{"key": "milk", "parent": None, "parent_title": "x"}])
+    assert "expect.tasks[0].parent: 'butter' is not a seed key" in expecting(
+        tasks=[{"key": "milk", "parent": "butter"}])
+    assert "expect.tasks[0]: project: every task is in a project" in expecting(tasks=[{"key": "milk", "project": None}])
+    assert "expect.projects[0].name: required field is missing" in expecting(projects=[{"archived": True}])
+    assert "expect.projects[0].open: unknown field (allowed here: name, archived, colour, open_count)" in \
+        expecting(projects=[{"name": "Shopping", "open": 2}])
+    assert "{{projects.home}} names no project of projects (keys: [])" in expecting(
+        calls=[{"name": "move_task", "arguments": {"project": "{{projects.home}}"}}])

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
+from evals.scenario import SCENARIOS
 from tests.evals.conftest import Offline, base
 
 
@@ -107,3 +110,61 @@ async def test_replies_model_calls_and_faults_are_judged(offline: Offline) -> No
     data["reference"][0].pop()
     assert await offline.failures(data) == []
     assert names(await offline.failures(base(expect={"turn_fails": True}))) == ["expect.turn_fails"]
+
+
+def scenario_file(name: str) -> dict[str, Any]:
+    """A shipped scenario as data, to replay on a wrong path."""
+    data: dict[str, Any] = yaml.safe_load((SCENARIOS / f"{name}.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+async def test_a_task_moved_to_the_wrong_project_or_a_new_one_fails_on_the_final_state(offline: Offline) -> None:
+    data = scenario_file("project-put-groceries-under-shopping")
+    assert await offline.failures(data) == []
+    search = data["reference"][0][0]
+    into_work = {"tool_calls": [{"name": "move_task", "arguments": {"task_id": "{{results[-1].data[0].id}}",
+                                                                     "project": "Work"}}]}
+    failures = await offline.failures({**data, "reference": [[search, into_work, {"text": "Moved, not to Shopping"}]]})
+    assert names(failures) == ["expect.tasks[0] (key groceries)", "expect.projects[0] ('Shopping')",
+                               "expect.calls[0]"]
+    assert failures[0]["actual"]["project"] == "Work" and failures[1]["actual"] == {"open_count": 0}
+
+    new_list = {"tool_calls": [{"name": "add_project", "arguments": {"name": "Shopping list"}}]}
+    into_new = {"tool_calls": [{"name": "move_task", "arguments": {"task_id": "{{results[0].data[0].id}}",
+                                                                    "project": "Shopping list"}}]}
+    moved = {"text": "Moved to Shopping list."}
+    failures = await offline.failures({**data, "reference": [[search, new_list, into_new, moved]]})
+    assert names(failures) == ["expect.tasks[0] (key groceries)", "expect.projects[0] ('Shopping')",
+                               "expect.project_names", "expect.calls[0]", "expect.forbid_calls[0]"]
+
+
+async def test_a_cycle_left_uncorrected_fails_and_the_wrong_steps_fail_on_their_parent(offline: Offline) -> None:
+    data = scenario_file("subtasks-cycle-refused-then-corrected")
+    assert await offline.failures(data) == []
+    search, cycle = data["reference"][0][:2]
+    failures = await offline.failures({**data, "reference": [[search, cycle, {"text": "That makes a loop."}]]})
+    # the refused call itself was asked for, so only the missing top_level move fails among the calls
+    assert names(failures) == ["expect.tasks[0] (key venue)", "expect.tasks[1] (key wedding)", "expect.calls[0]"]
+    assert failures[0]["actual"] == {"parent": "wedding", "project": "Wedding"}
+    assert failures[1]["actual"] == {"parent": None, "project": "Wedding"}
+
+    steps = scenario_file("subtasks-break-plan-trip-into-three-steps")
+    flat = [{**call, "arguments": {"title": call["arguments"]["title"]}}
+            for call in steps["reference"][0][1]["tool_calls"]]
+    wrong = [[steps["reference"][0][0], {"tool_calls": flat}, {"text": "Added three tasks."}]]
+    failures = await offline.failures({**steps, "reference": wrong})
+    assert names(failures) == [f"expect.tasks[{i}] ({title!r})" for i, title in
+                               ((1, "Book the flights"), (2, "Book a hotel"), (3, "Pack"))] + ["expect.calls[0]"]
+    assert failures[0]["actual"] == {"title": "Book the flights", "parent": None, "project": "Inbox", "status": "open"}
+
+
+async def test_an_archived_seed_project_refuses_tasks_until_it_is_unarchived(offline: Offline) -> None:
+    """The reference path's first add_task fails only because the world archived the project: seeded live, the
+    same path files the task twice."""
+    data = scenario_file("project-archived-asks-to-unarchive")
+    assert await offline.failures(data) == []
+    data["projects"][0]["archived"] = False
+    failures = await offline.failures(data)
+    assert names(failures) == ["expect.tasks[0] ('Hand over the keys')", "expect.projects[0] ('Old flat')",
+                               "expect.count"]
+    assert failures[1]["actual"] == {"archived": False, "open_count": 2}
