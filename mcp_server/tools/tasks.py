@@ -105,8 +105,8 @@ async def quick_add(
     """Create a task from one line the user typed, reading its due, priority, tags and recurrence.
 
     Grammar: title words, a due at the end or start ("tomorrow 9am", "next friday"), p1-p4 or !urgent/!high/
-    !medium/!low, #tags, "every ..." or daily/weekly/..., and "quoted words" kept as title text.
-    Example: quick_add(text="buy stamps tomorrow at 9am p1 #errands every week").
+    !medium/!low, #name (the user's project of that name, else a tag), "every ..." or daily/weekly/..., and
+    "quoted words" kept as title text. Example: quick_add(text="buy stamps tomorrow at 9am p1 #errands every week").
     """
     uow, me = acting(ctx)
     task = await uc.quick_add(uow, me, text, idempotency_key=idempotency_key)
