@@ -1,4 +1,5 @@
-"""The live hub: per-user fan-out of `task.changed` and `notification` events to open pages, with replay.
+"""The live hub: per-user fan-out of `task.changed`, `project.changed` and `notification` events to open pages,
+with replay.
 
 Event ids grow monotonically, across restarts too (they start at the start time in microseconds), so a page can
 resume with `Last-Event-ID`. Each user keeps a bounded replay buffer; a page that asks to resume from before what
@@ -26,6 +27,7 @@ from typing import Any
 from services.settings import ServiceSettings
 
 TASK_CHANGED = "task.changed"
+PROJECT_CHANGED = "project.changed"
 NOTIFICATION = "notification"
 RESYNC = "resync"
 CLOSED = "closed"

@@ -1,15 +1,16 @@
-"""What feeds the live hub: task events and stored notifications, as the web host's transport delivers them."""
+"""What feeds the live hub: task and project events and stored notifications, as the web host's transport delivers
+them."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
 
-from domain.events import REMINDER_DUE, TASK_EVENT_TYPES
+from domain.events import PROJECT_EVENT_TYPES, REMINDER_DUE, TASK_EVENT_TYPES
 from domain.uow import UnitOfWork
 from services.consumer import Event
 from services.notifications import NotificationView, notification_of_event
-from web.live import NOTIFICATION, TASK_CHANGED, LiveHub
+from web.live import NOTIFICATION, PROJECT_CHANGED, TASK_CHANGED, LiveHub
 
 logger = logging.getLogger(__name__)
 
@@ -17,10 +18,14 @@ LiveHandler = Callable[[Event], Awaitable[None]]
 
 
 def task_changed_feed(hub: LiveHub) -> LiveHandler:
-    """A `tasks` consumer that tells the user's pages which task changed (id, type, version)."""
+    """A `tasks` consumer that tells the user's pages which task changed (id, type, version), and which project
+    (`project.changed`: its list and counts changed, whoever changed them: another tab, the agent, an MCP client)."""
 
     async def on_task_event(event: Event) -> None:
         data = event.get("data")
+        if event.get("type") in PROJECT_EVENT_TYPES and isinstance(data, dict):
+            _show_project(hub, event, data)
+            return
         if event.get("type") not in TASK_EVENT_TYPES or not isinstance(data, dict):
             return
         task = data.get("task") or {}
@@ -32,6 +37,18 @@ def task_changed_feed(hub: LiveHub) -> LiveHandler:
         hub.publish(user_id, TASK_CHANGED, body, key=str(event.get("id")))
 
     return on_task_event
+
+
+def _show_project(hub: LiveHub, event: Event, data: dict[str, object]) -> None:
+    project = data.get("project")
+    user_id = data.get("user_id")
+    project_id = project.get("id") if isinstance(project, dict) else None
+    if not isinstance(user_id, int) or not isinstance(project_id, int):
+        logger.warning("live: project event %s names no user or project; not shown", event.get("id"))
+        return
+    version = project.get("version") if isinstance(project, dict) else None
+    hub.publish(user_id, PROJECT_CHANGED, {"id": project_id, "type": event["type"], "version": version},
+                key=str(event.get("id")))
 
 
 def notification_feed(hub: LiveHub, uow: UnitOfWork) -> LiveHandler:

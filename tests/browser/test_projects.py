@@ -47,7 +47,7 @@ class Board:
         return await asyncio.to_thread(self.call, method, path, **kwargs)
 
     async def project(self, name: str, colour: str | None = None) -> dict[str, Any]:
-        """A project created over the API; the page lists it with the next task event (projects send none)."""
+        """A project created over the API (as another client would); the page hears of it on its live stream."""
         created: dict[str, Any] = await self.api("POST", "/api/v1/projects", json={"name": name, "colour": colour})
         return created
 
@@ -171,6 +171,14 @@ async def test_a_project_is_added_renamed_and_recoloured_and_its_count_follows_i
     await dialog(page).get_by_role("button", name="Save").click()
     await expect(board.nav("Inbox").locator(".project-dot")).not_to_have_class(re.compile("plain"))
     assert (await board.api("GET", "/api/v1/projects"))[0]["colour"] == "#3b82f6"
+
+    # Another client's project changes arrive on the live stream (project.changed), with no task event at all.
+    errands = await board.project("Errands")
+    await expect(board.nav("Errands")).to_have_count(1)
+    await board.api("PATCH", f"/api/v1/projects/{errands['id']}", json={"name": "Chores"})
+    await expect(board.nav("Chores")).to_have_count(1)
+    await board.api("POST", f"/api/v1/projects/{errands['id']}/archive")
+    await expect(board.nav("Chores")).to_have_count(0)
 
 
 async def test_picking_a_project_shows_its_top_level_tasks_and_survives_a_reload(board: Board) -> None:

@@ -28,7 +28,7 @@ from services.subscriptions import Subscription
 from services.tables import AuditEntry, ReminderSchedule
 from tests.conftest import Clock, new_actor
 from tests.services.conftest import T0, Outbox, dead_letter, signed_in
-from web.live import TASK_CHANGED, LiveEvent, LiveHub
+from web.live import PROJECT_CHANGED, TASK_CHANGED, LiveEvent, LiveHub
 from web.live_feed import task_changed_feed
 
 DUE = T0 + timedelta(days=1)
@@ -158,15 +158,16 @@ class _Hub(LiveHub):
         return live
 
 
-async def test_the_live_feed_shows_task_events_of_both_versions_and_skips_project_events(
+async def test_the_live_feed_shows_task_events_of_both_versions_and_project_events(
     uow: UnitOfWork, outbox: Outbox
 ) -> None:
     actor = await new_actor(uow)
     task = await create_task(uow, actor, TaskCreate(title="Shown"))
-    await create_project(uow, actor, "Quiet")
+    project = await create_project(uow, actor, "Errands")
     created, project_created = await outbox.new(actor.id)
     hub = _Hub()
     feed = task_changed_feed(hub)
     for event in (created, as_version_1(created), project_created):
         await feed(event)
-    assert hub.shown == [(actor.id, TASK_CHANGED, {"id": task.id, "type": TASK_CREATED, "version": 1})] * 2
+    assert hub.shown == [(actor.id, TASK_CHANGED, {"id": task.id, "type": TASK_CREATED, "version": 1})] * 2 + [
+        (actor.id, PROJECT_CHANGED, {"id": project.id, "type": PROJECT_CREATED, "version": 1})]

@@ -16,7 +16,7 @@ let running = false;
 let closedByServer = false; // the server ended this stream for a newer one (too many open): do not fight it
 
 /**
- * Start the stream. `on` = {taskChanged(data), notification(data), resync(), connected(first), dropped(),
+ * Start the stream. `on` = {taskChanged(data), projectChanged(data), notification(data), resync(), connected(first), dropped(),
  * closed() (the server closed it for a newer one: no reconnect)}.
  */
 export function startLive(on) {
@@ -72,6 +72,9 @@ function dispatch(event) {
   switch (event.type) {
     case "task.changed":
       handlers.taskChanged?.(data);
+      break;
+    case "project.changed":
+      handlers.projectChanged?.(data);
       break;
     case "notification":
       handlers.notification?.(data);

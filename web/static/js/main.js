@@ -35,6 +35,7 @@ async function signedIn() {
       scheduleReload();
       refreshProjects();
     },
+    projectChanged: () => refreshProjects(), // added, renamed, archived or deleted elsewhere
     notification: (data) => addNotification(data),
     resync: () => {
       reloadTasks();
