@@ -8,7 +8,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.quick_add import TEXT_MAX as QUICK_TEXT_MAX
-from domain.schemas import ProjectUpdate, SubtaskChoice, TagList, TaskMove, TaskUpdate, TaskView
+from domain.schemas import ProjectRef, ProjectUpdate, SubtaskChoice, TagList, TaskMove, TaskUpdate, TaskView
 from domain.values import BULK_MAX, ID_MAX, Priority, Text
 
 
@@ -96,6 +96,14 @@ class QuickAddText(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: Text = Field(max_length=QUICK_TEXT_MAX, examples=["buy stamps tomorrow at 9am p1 #errands every week"])
+
+
+class QuickAdd(QuickAddText):
+    """A line describing a task, and the project it goes to when the line names none with `#name`."""
+
+    project: ProjectRef | None = Field(
+        default=None, description="the project (id, or name in any case) when the text names none; default: the Inbox",
+        examples=["Shopping"])
 
 
 class TagRename(BaseModel):

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from domain.quick_add import parse_quick
-from domain.schemas import QuickAddPreview, QuickChip, QuickRecurrence, RecurrenceSpec, TaskCreate, TaskView
+from domain.schemas import (
+    ProjectRef,
+    QuickAddPreview,
+    QuickChip,
+    QuickRecurrence,
+    RecurrenceSpec,
+    TaskCreate,
+    TaskView,
+)
 from domain.timeutil import render_local
 from domain.uow import UnitOfWork
 from domain.usecases.common import Actor
@@ -12,13 +20,16 @@ from domain.usecases.recurring import series_dates, series_start
 from domain.usecases.tasks import create_task
 
 
-async def quick_add(uow: UnitOfWork, actor: Actor, text: str, *, idempotency_key: str | None = None) -> TaskView:
+async def quick_add(
+    uow: UnitOfWork, actor: Actor, text: str, *, project: ProjectRef | None = None, idempotency_key: str | None = None
+) -> TaskView:
     """Create the task a line describes ("buy stamps tomorrow 9am p1 #errands"), exactly as create_task would;
-    `#name` of one of the actor's projects puts it there."""
+    `#name` of one of the actor's projects puts it there, else `project` (e.g. the list the user is looking at),
+    else the Inbox."""
     parsed = parse_quick(text, actor.tz, uow.clock.now(), await project_names(uow, actor))
     data = TaskCreate(
         title=parsed.title,
-        project=parsed.project,
+        project=parsed.project or project,
         priority=parsed.priority,
         tags=parsed.tags or None,
         due_at=parsed.due_text,  # the words, read again in the transaction: a retry with its key matches

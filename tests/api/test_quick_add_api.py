@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from domain.usecases import Actor, list_projects
 from tests.api.conftest import assert_problem
 
 T = "/api/v1/tasks"
@@ -64,6 +65,27 @@ async def test_quick_add_creates_the_task_and_answers_like_post_tasks(client, al
     assert (await client.get(f"{T}/{task['id']}", headers=alice.headers)).json() == task
     plain = (await client.post(T, json={"title": "t"}, headers=alice.headers)).json()
     assert set(task) == set(plain)
+
+
+async def test_quick_add_files_into_the_given_project_unless_the_text_names_one(client, alice, bob, uow):
+    """`project` is where a line goes when it names no project with #name (the page sends the list it shows)."""
+    for name in ("Shopping", "Garden"):
+        assert (await client.post("/api/v1/projects", json={"name": name}, headers=alice.headers)).status_code == 201
+    projects = {p["name"]: p["id"] for p in (await client.get("/api/v1/projects", headers=alice.headers)).json()}
+
+    plain = await client.post(f"{T}/quick", json={"text": "bread #food", "project": "shopping"}, headers=alice.headers)
+    named = await client.post(f"{T}/quick", json={"text": "seeds #garden", "project": projects["Shopping"]},
+                              headers=alice.headers)
+    inbox = await client.post(f"{T}/quick", json={"text": "call mum"}, headers=alice.headers)
+    assert [(r.status_code, r.json()["project_id"], r.json()["tags"]) for r in (plain, named, inbox)] == [
+        (201, projects["Shopping"], ["food"]), (201, projects["Garden"], []), (201, projects["Inbox"], [])]
+
+    unknown = await client.post(f"{T}/quick", json={"text": "x", "project": "Nowhere"}, headers=alice.headers)
+    assert "Nowhere" in str(assert_problem(unknown, 404, "project")["detail"])
+    theirs = (await list_projects(uow, Actor(id=bob.id, timezone="UTC")))[0].id  # bob's Inbox
+    assert_problem(await client.post(f"{T}/quick", json={"text": "x", "project": theirs}, headers=alice.headers),
+                   404, "project")
+    assert (await client.get(T, headers=alice.headers)).json()["count"] == 3  # nothing half-made
 
 
 async def test_quick_add_honours_the_idempotency_key(client, alice):

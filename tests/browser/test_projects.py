@@ -400,6 +400,9 @@ async def test_quick_add_files_a_task_into_the_project_its_hash_name_names(board
     await page.fill("#new-task-title", "paint #garden")  # no such project: a tag
     await expect(chips).to_have_text(["#garden×"])
     await expect(chips.first).to_have_attribute("data-kind", "tag")
-    await board.pick("Shopping")  # without a #project a task goes to the Inbox, wherever it was typed: say so
+    await board.pick("Shopping")  # without a #project, a task typed while a project is shown goes there
     await page.press("#new-task-title", "Enter")
-    await expect(toast(page)).to_contain_text("Added ‘paint’ to the Inbox")
+    await expect(toast(page)).to_contain_text("Added ‘paint’")
+    await expect(toast(page)).not_to_contain_text(" to ")
+    painted = await board.stored(int(await task_row(page, "paint").get_attribute("data-id") or 0))
+    assert (painted["project_id"], painted["tags"]) == (shopping["id"], ["garden"])

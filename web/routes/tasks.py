@@ -23,6 +23,7 @@ from web.problems import responses
 from web.schemas import (
     BulkRequest,
     CompleteBody,
+    QuickAdd,
     QuickAddText,
     TaskId,
     TaskMoveBody,
@@ -92,11 +93,13 @@ async def create_task(
     return await uc.create_task(uow, actor, body, idempotency_key=idempotency_key)
 
 
-@router.post("/quick", status_code=status.HTTP_201_CREATED, response_model=TaskView, responses=responses(409, 422))
-async def quick_add(uow: UowDep, actor: CurrentActor, body: QuickAddText, idempotency_key: IdempotencyKey = None
+@router.post("/quick", status_code=status.HTTP_201_CREATED, response_model=TaskView,
+             responses=responses(404, 409, 422))
+async def quick_add(uow: UowDep, actor: CurrentActor, body: QuickAdd, idempotency_key: IdempotencyKey = None
                     ) -> TaskView:
-    """Create a task from one line: "buy stamps tomorrow at 9am p1 #errands every week" (grammar in the README)."""
-    return await uc.quick_add(uow, actor, body.text, idempotency_key=idempotency_key)
+    """Create a task from one line: "buy stamps tomorrow at 9am p1 #errands every week" (grammar in the README);
+    it goes to the project its `#name` names, else to `project` (e.g. the list shown), else to the Inbox."""
+    return await uc.quick_add(uow, actor, body.text, project=body.project, idempotency_key=idempotency_key)
 
 
 @router.post("/quick/preview", response_model=QuickAddPreview, responses=responses(422))

@@ -7,7 +7,7 @@ import { ApiError, isAbort, post } from "./api.js";
 import { userTimezone } from "./account.js";
 import { formatDue, formatWhen } from "./dates.js";
 import { byId, debounce, el, setMessage } from "./dom.js";
-import { openProjects, projectDot } from "./projects.js";
+import { openProjects, projectDot, selectedProject } from "./projects.js";
 import { TITLE_MAX, lengthLimit } from "./textlimit.js";
 
 const PREVIEW_DELAY_MS = 200;
@@ -153,7 +153,8 @@ async function add() {
   understood = null;
   showChips(null);
   try {
-    const task = await post("/api/v1/tasks/quick", { text });
+    // A task typed while a project is shown goes there, unless its text names another with #name.
+    const task = await post("/api/v1/tasks/quick", { text, project: selectedProject() ?? undefined });
     setMessage(errorNode(), "");
     onAdded(task, text);
   } catch (err) {

@@ -97,12 +97,13 @@ function redraw() {
   for (const li of [...rows.values(), ...subtaskRows()]) show(li, li.task);
 }
 
-/** The toast's "to Shopping" for a task just added: named unless it went to the Inbox as expected. */
+/** The toast's "to Shopping" for a task just added: named unless it went where the list shown implies (the
+ * project shown, or the Inbox when all tasks are shown). */
 function filedInto(task) {
   const project = projectById(task.project_id);
-  if (!project) return "";
+  if (!project || project.id === selectedProject()) return "";
   if (!project.is_inbox) return project.name;
-  return selectedProject() !== null && selectedProject() !== project.id ? "the Inbox" : "";
+  return selectedProject() !== null ? "the Inbox" : "";
 }
 
 /** Sign out: forget the list and put the filters back to their defaults. */
