@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -119,9 +120,11 @@ def to_view(task: Task, tags: list[str], tz: ZoneInfo, counts: Counts | None = N
     )
 
 
+@functools.cache
 def subtask_counts() -> tuple[sa.ScalarSelect[Any], sa.ScalarSelect[Any]]:
     """Columns correlated to Task: its direct subtasks not in the trash, and the open ones among them (each an
-    index lookup on ix_task_parent)."""
+    index lookup on ix_task_parent). Built once: SQL expressions are immutable, and building the alias of Task
+    proxies every column (half the cost of a get_task when it was done per call)."""
     child = aliased(Task)
     live = sa.and_(col(child.parent_id) == col(Task.id), col(child.deleted_at).is_(None))
     total = select(func.count()).select_from(child).where(live).correlate(Task).scalar_subquery()

@@ -22,6 +22,7 @@ from domain.usecases.projects import find_project, inbox_of, target_project
 from domain.values import SUBTASK_DEPTH_MAX, Status
 
 KEEP = object()  # "not given": the parent stays as it is
+_CHILD = aliased(Task)  # built once: an alias proxies every column of Task
 
 
 async def descendants(tx: Tx, root_id: int, *, deleted_at: datetime | None | object = KEEP) -> list[tuple[int, int]]:
@@ -32,7 +33,7 @@ async def descendants(tx: Tx, root_id: int, *, deleted_at: datetime | None | obj
     if deleted_at is not KEEP:
         children = children.where(_deleted(col(Task.deleted_at), deleted_at))
     tree = children.cte("tree", recursive=True)
-    child = aliased(Task)
+    child = _CHILD
     step = (sa.select(col(child.id), tree.c.level + 1).join(tree, col(child.parent_id) == tree.c.id)
             .where(tree.c.level < SUBTASK_DEPTH_MAX + 1))  # a bound: the tree is never deeper than the rule allows
     if deleted_at is not KEEP:
