@@ -10,8 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from domain.schemas import RecurrenceView
-from domain.values import Priority, Status
+from domain.schemas import TaskSnapshot, TaskSnapshotV1
 
 TOPIC_TASKS = "tasks"
 TOPIC_TASK_COMMANDS = "task-commands"
@@ -37,37 +36,6 @@ PROJECT_RESTORED = "com.todoagent.project.restored"  # undo of a deletion
 TASK_EVENT_TYPES = (TASK_CREATED, TASK_UPDATED, TASK_COMPLETED, TASK_REOPENED, TASK_DELETED, TASK_RESTORED)
 PROJECT_EVENT_TYPES = (PROJECT_CREATED, PROJECT_RENAMED, PROJECT_UPDATED, PROJECT_ARCHIVED, PROJECT_UNARCHIVED,
                        PROJECT_DELETED, PROJECT_RESTORED)
-
-
-class TaskSnapshotV1(BaseModel):
-    """A task as version 1 of the task events carries it (the TaskView of then)."""
-
-    id: int
-    title: str
-    description: str
-    status: Status
-    priority: Priority
-    tags: list[str]
-    due_at: datetime | None = Field(description="ISO 8601 with offset; null for all-day tasks")
-    due_date: date | None = Field(description="the local date of the due")
-    all_day: bool
-    due_local: str | None = Field(description="the due in the user's timezone, readable")
-    reminders: list[int] = Field(description="minutes before due")
-    recurrence: RecurrenceView | None
-    series_id: int | None
-    predecessor_id: int | None
-    created_at: datetime
-    updated_at: datetime
-    completed_at: datetime | None
-    deleted_at: datetime | None
-    version: int
-
-
-class TaskSnapshot(TaskSnapshotV1):
-    """A task as version 2 of the task events carries it: version 1 and where the task sits."""
-
-    project_id: int = Field(description="the task's project")
-    parent_id: int | None = Field(description="the task it is a subtask of; null for a top-level task")
 
 
 class TaskChangedV1(BaseModel):

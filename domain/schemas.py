@@ -81,8 +81,8 @@ class SubtaskView(BaseModel):
     open_subtask_count: int
 
 
-class TaskView(BaseModel):
-    """A task as every surface shows it."""
+class TaskSnapshotV1(BaseModel):
+    """A task as version 1 of the task events carries it (the TaskView of then)."""
 
     id: int
     title: str
@@ -103,6 +103,18 @@ class TaskView(BaseModel):
     completed_at: datetime | None
     deleted_at: datetime | None
     version: int
+
+
+class TaskSnapshot(TaskSnapshotV1):
+    """A task as version 2 of the task events carries it: version 1 and where the task sits."""
+
+    project_id: int = Field(description="the task's project")
+    parent_id: int | None = Field(description="the task it is a subtask of; null for a top-level task")
+
+
+class TaskView(TaskSnapshot):
+    """A task as every surface shows it."""
+
     project_id: int = Field(description="the project the task belongs to (the Inbox by default)")
     parent_id: int | None = Field(description="the task this one is a subtask of; null for a top-level task")
     subtask_count: int = Field(default=0, description="direct subtasks not in the trash")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from datetime import UTC
 
-from domain.events import NEXT_OCCURRENCE_REQUESTED, NextOccurrenceRequestedV1, TaskSnapshotV1
+from domain.events import NEXT_OCCURRENCE_REQUESTED, NextOccurrenceRequestedV1
 from domain.models import Task, User
+from domain.schemas import TaskSnapshotV1
 from domain.timeutil import zone
 from domain.uow import Tx
 from domain.usecases import next_due

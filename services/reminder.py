@@ -8,8 +8,9 @@ from datetime import UTC, datetime, time
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from domain.events import TaskChanged, TaskSnapshotV1
+from domain.events import TaskChanged
 from domain.models import User
+from domain.schemas import TaskSnapshotV1
 from domain.timeutil import Due, zone
 from domain.uow import Tx
 from domain.values import Status

@@ -102,10 +102,9 @@ def _libpq_url(url: URL) -> str:
 
 
 @asynccontextmanager
-async def throwaway_database(kind: str, folder: Path) -> AsyncIterator[Database]:
-    """A migrated database of its own: a SQLite file in `folder`, or a PostgreSQL database dropped afterwards."""
-    from runtime.migrate import upgrade
-
+async def throwaway_url(kind: str, folder: Path) -> AsyncIterator[str]:
+    """The URL of an empty database of its own, not migrated: a SQLite file in `folder`, or a PostgreSQL database
+    dropped afterwards."""
     admin = None
     if kind == "sqlite":
         url = sqlite_url(folder / "own.db")
@@ -115,12 +114,21 @@ async def throwaway_database(kind: str, folder: Path) -> AsyncIterator[Database]
             require_or_skip("PostgreSQL is not reachable: set TEST_DATABASE_URL or start it on 127.0.0.1:5432")
         url = create_test_database(admin)
     try:
+        yield url
+    finally:
+        if admin is not None:
+            drop_test_database(admin, url)
+
+
+@asynccontextmanager
+async def throwaway_database(kind: str, folder: Path) -> AsyncIterator[Database]:
+    """A migrated database of its own (throwaway_url, migrated to the newest revision)."""
+    from runtime.migrate import upgrade
+
+    async with throwaway_url(kind, folder) as url:
         await asyncio.to_thread(upgrade, url)  # Alembic runs its own event loop
         db = Database(url)
         try:
             yield db
         finally:
             await db.dispose()
-    finally:
-        if admin is not None:
-            drop_test_database(admin, url)

@@ -15,9 +15,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 
 from domain.errors import TaskNotFound, VersionConflict
-from domain.events import TaskChangedV2, TaskSnapshot
+from domain.events import TaskChangedV2
 from domain.models import Tag, Task, TaskTag
-from domain.schemas import RecurrenceView, TaskView
+from domain.schemas import RecurrenceView, TaskSnapshot, TaskView
 from domain.timeutil import Due, render_local, zone
 from domain.uow import Tx
 from domain.values import Priority, Status, valid_id, words

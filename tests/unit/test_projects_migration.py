@@ -17,7 +17,7 @@ from domain.schemas import TaskCreate
 from domain.uow import UnitOfWork
 from domain.usecases import Actor, create_task, list_projects, list_tasks, search_tasks, task_query
 from runtime.migrate import upgrade
-from tests.infra import create_test_database, drop_test_database, postgres_admin_url, require_or_skip, sqlite_url
+from tests.infra import throwaway_url
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -25,20 +25,9 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 @pytest.fixture(params=["sqlite", "postgres"])
 async def url_at_0006(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database migrated to 0006 (before projects), dropped afterwards."""
-    admin = None
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path / "old.db")
-    else:
-        admin = postgres_admin_url()
-        if admin is None:
-            require_or_skip("PostgreSQL is not reachable: set TEST_DATABASE_URL or start it on 127.0.0.1:5432")
-        url = create_test_database(admin)
-    try:
+    async with throwaway_url(request.param, tmp_path) as url:
         await asyncio.to_thread(upgrade, url, "0006")
         yield url
-    finally:
-        if admin is not None:
-            drop_test_database(admin, url)
 
 
 async def _seed(url: str) -> dict[str, list[int]]:
