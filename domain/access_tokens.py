@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -24,6 +24,7 @@ class TokenClaims:
     user_id: int
     session_id: str | None
     jti: str | None
+    expires_at: datetime | None = None  # its `exp` (required, so set for every decoded token)
 
 
 def issue_access_token(
@@ -70,7 +71,9 @@ def decode_token(token: str, secret: str, *, audience: str = AUDIENCE_API) -> To
         jti = claims.get("jti")
         if not isinstance(session_id, str | None) or not isinstance(jti, str | None):
             raise ValueError("sid and jti are strings")
-        return TokenClaims(user_id=int(claims["sub"]), session_id=session_id, jti=jti)
+        exp = claims.get("exp")
+        expires = datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None
+        return TokenClaims(user_id=int(claims["sub"]), session_id=session_id, jti=jti, expires_at=expires)
     except jwt.ExpiredSignatureError:
         raise AuthenticationFailed(f"the {kind} has expired; log in again") from None
     except (jwt.InvalidTokenError, ValueError, TypeError):

@@ -4,9 +4,7 @@ the user a stdio MCP server acts for: verified callers are remembered for a few 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import jwt
+from datetime import datetime
 
 from domain.access_tokens import AUDIENCE_API, decode_token, looks_like_jwt
 from domain.uow import UnitOfWork
@@ -41,16 +39,10 @@ async def _verify(uow: UnitOfWork, secret: str, token: str, audience: str) -> tu
         return await authenticate_token(uow, token), None
     claims = decode_token(token, secret, audience=audience)
     actor, session_ends = await session_caller(uow, claims.user_id, claims.session_id)
-    ends = _expiry(token)
+    ends = claims.expires_at
     if session_ends is not None:
         ends = session_ends if ends is None else min(ends, session_ends)
     return actor, ends
-
-
-def _expiry(token: str) -> datetime | None:
-    """The `exp` of a token whose signature decode_token has just checked."""
-    exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
-    return datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None
 
 
 async def cached_actor(uow: UnitOfWork, user_id: int) -> Actor:
