@@ -61,6 +61,8 @@ async def user_of(rt: Runtime, email: str = "ada@example.com", timezone: str = "
 
 
 async def tasks_of(rt: Runtime, user_id: int) -> list[Task]:
-    """The user's task rows as stored in the runtime's database (whatever surface wrote them)."""
+    """The user's task rows as stored in the runtime's database (whatever surface wrote them), oldest first:
+    without an ORDER BY, PostgreSQL returns rows in whatever order its heap holds them."""
     async with rt.uow.read() as tx:
-        return list((await tx.session.exec(select(Task).where(col(Task.owner_id) == user_id))).all())
+        query = select(Task).where(col(Task.owner_id) == user_id).order_by(col(Task.id))
+        return list((await tx.session.exec(query)).all())
