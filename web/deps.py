@@ -1,4 +1,7 @@
-"""Dependency aliases of the REST API (FastAPI template style): the unit of work, the API state, the current user."""
+"""Dependency aliases of the REST API (FastAPI template style): the unit of work, the API state, the current user.
+
+Every dependency is `async def`, however trivial: FastAPI runs a plain `def` one in its thread pool, a hand-off
+per call (tests/web/test_no_thread_hops.py keeps it so)."""
 
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ class ApiState:
     audit: AuditReader | None = None  # where the audit log is read; None: this database (LocalAuditReader)
 
 
-def get_state(request: Request) -> ApiState:
+async def get_state(request: Request) -> ApiState:
     state: ApiState = request.app.state.api
     return state
 
@@ -45,7 +48,7 @@ def get_state(request: Request) -> ApiState:
 StateDep = Annotated[ApiState, Depends(get_state)]
 
 
-def get_uow(state: StateDep) -> UnitOfWork:
+async def get_uow(state: StateDep) -> UnitOfWork:
     return state.uow
 
 
@@ -54,7 +57,7 @@ UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 _bearer = HTTPBearer(auto_error=False, description="A JWT access token or a personal API token")
 
 
-def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+async def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
     """The bearer credential of the request; 401 when there is none."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationFailed("send 'Authorization: Bearer <token>' (an access token or an API token)")
@@ -79,7 +82,7 @@ async def current_actor(state: StateDep, token: BearerToken) -> Actor:
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 

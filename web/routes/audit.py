@@ -34,7 +34,7 @@ Cursor = Annotated[Text | None, Query()]
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 
 
-def audit_reader(state: StateDep) -> AuditReader:
+async def audit_reader(state: StateDep) -> AuditReader:
     """Where the audit log is read: the audit service through Dapr service invocation when it runs apart, else
     this process's database."""
     return state.audit if state.audit is not None else LocalAuditReader(state.uow)

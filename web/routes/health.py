@@ -33,7 +33,7 @@ class Readiness:
     about: Mapping[str, str] = field(default_factory=dict)
 
 
-def get_readiness(request: Request) -> Readiness:
+async def get_readiness(request: Request) -> Readiness:
     """The readiness the app was created with."""
     readiness: Readiness = request.app.state.readiness
     return readiness

@@ -46,7 +46,7 @@ async def logout(
             return missing
         await _end_cookie_session(state, cookie)
     else:
-        token = bearer_token(credentials)
+        token = await bearer_token(credentials)
         actor = await actor_for_bearer(state, token)
         session_id = _session_of(state, token)
         if session_id is None:

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 EVENT_STREAM = {"content": {"text/event-stream": {}}, "description": "server-sent events"}
 
 
-def get_hub(request: Request) -> LiveHub:
+async def get_hub(request: Request) -> LiveHub:
     """The live hub of the process (set by the web host)."""
     hub: LiveHub | None = getattr(request.app.state, "live", None)
     if hub is None:
