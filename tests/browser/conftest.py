@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,21 @@ def serve(tmp_path: Path) -> Iterator[Any]:
     yield start
     for site in started:
         site.server.stop()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """One `todo-agent serve` for a module's tests that need no setting of their own and no chat script (the model
+    fails, as an empty script does): starting a server costs seconds. Each test signs up its own user
+    (`fresh_email()`), so no test sees another's tasks, sessions or notifications."""
+    started = start_site(tmp_path_factory.mktemp("site"), [], register_per_hour="1000")
+    yield started
+    started.server.stop()
+
+
+def fresh_email(name: str = "ada") -> str:
+    """An address no other test on the shared site uses."""
+    return f"{name}-{uuid.uuid4().hex[:8]}@example.com"
 
 
 def start_site(folder: Path, steps: list[dict[str, Any]] | None, **settings: str) -> Site:

@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from agent.mcp_client import connect_remote
-from tests.browser.conftest import PASSWORD, Site, send, sign_up, task_row
+from tests.browser.conftest import PASSWORD, Site, fresh_email, send, sign_up, task_row
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -76,13 +76,13 @@ async def test_chat_streams_text_shows_tool_cards_and_asks_before_deleting(serve
     await expect(approval.locator("button.approve")).to_be_disabled()
 
 
-async def test_a_task_added_over_mcp_appears_in_the_panel_without_a_reload(serve: Serve, open_page: OpenPage) -> None:
-    site: Site = serve([])
+async def test_a_task_added_over_mcp_appears_in_the_panel_without_a_reload(site: Site, open_page: OpenPage) -> None:
+    email = fresh_email()
     page = await open_page(site)
-    await sign_up(page, "ada@example.com")
+    await sign_up(page, email)
     await expect(page.locator("#task-count")).to_contain_text("0")
 
-    token = await asyncio.to_thread(site.api_token, "ada@example.com")
+    token = await asyncio.to_thread(site.api_token, email)
     async with connect_remote(f"{site.url}/mcp", token) as mcp:  # an MCP client with a personal API token
         outcome = await mcp.call("add_task", {"title": "Plan the trip", "tags": ["travel"]})
         assert not outcome.is_error, outcome.text
@@ -93,14 +93,14 @@ async def test_a_task_added_over_mcp_appears_in_the_panel_without_a_reload(serve
     await expect(page.locator("#task-count")).to_contain_text("1")
 
 
-async def test_a_reminder_rings_the_bell_and_can_be_marked_read(serve: Serve, open_page: OpenPage) -> None:
-    site: Site = serve([])
+async def test_a_reminder_rings_the_bell_and_can_be_marked_read(site: Site, open_page: OpenPage) -> None:
+    email = fresh_email()
     page = await open_page(site)
-    await sign_up(page, "ada@example.com")
+    await sign_up(page, email)
     await expect(page.locator("#bell-count")).to_be_hidden()
 
     due = datetime.now(UTC) + timedelta(seconds=2)
-    with site.api(await asyncio.to_thread(site.login, "ada@example.com")) as http:
+    with site.api(await asyncio.to_thread(site.login, email)) as http:
         created = http.post("/api/v1/tasks", json={"title": "Call the dentist", "due_at": due.isoformat(),
                                                    "reminders": [0]})
     assert created.status_code == 201, created.text
@@ -117,14 +117,14 @@ async def test_a_reminder_rings_the_bell_and_can_be_marked_read(serve: Serve, op
     await expect(note).to_contain_text(f"Due {row_due}")
     await note.locator("button.mark-read").click()
     await expect(page.locator("#bell-count")).to_be_hidden()
-    with site.api(await asyncio.to_thread(site.login, "ada@example.com")) as http:
+    with site.api(await asyncio.to_thread(site.login, email)) as http:
         assert http.get("/api/v1/notifications", params={"unread": "true"}).json()["count"] == 0
 
 
-async def test_the_task_panel_filters_edits_and_checks_off(serve: Serve, open_page: OpenPage) -> None:
-    site: Site = serve([])
+async def test_the_task_panel_filters_edits_and_checks_off(site: Site, open_page: OpenPage) -> None:
+    email = fresh_email()
     page = await open_page(site)
-    await sign_up(page, "ada@example.com")
+    await sign_up(page, email)
     for title in ("Water the plants", "Write the report", "Book flights"):
         await page.fill("#new-task-title", title)
         await page.press("#new-task-title", "Enter")
@@ -146,7 +146,7 @@ async def test_the_task_panel_filters_edits_and_checks_off(serve: Serve, open_pa
     await report.locator("input.task-done").check()
     await expect(report).to_have_count(0)  # the default view shows open tasks: a completed one fades out
 
-    with site.api(await asyncio.to_thread(site.login, "ada@example.com")) as http:
+    with site.api(await asyncio.to_thread(site.login, email)) as http:
         stored = {t["title"]: t for t in http.get("/api/v1/tasks").json()["data"]}
     assert stored["Write the report"]["priority"] == "urgent"
     assert sorted(stored["Write the report"]["tags"]) == ["q3", "work"]
@@ -233,10 +233,10 @@ async def test_without_a_model_the_chat_says_how_to_set_one_and_tasks_still_work
     await expect(task_row(page, "Still works")).to_have_count(1)
 
 
-async def test_sign_in_with_the_keyboard_and_sign_out(serve: Serve, open_page: OpenPage) -> None:
-    site: Site = serve([])
+async def test_sign_in_with_the_keyboard_and_sign_out(site: Site, open_page: OpenPage) -> None:
+    email = fresh_email()
     page = await open_page(site)
-    await sign_up(page, "ada@example.com")
+    await sign_up(page, email)
     await page.click("#sign-out")
     await expect(page.locator("#auth")).to_be_visible()
     await expect(page.locator("#app")).to_be_hidden()
@@ -244,7 +244,7 @@ async def test_sign_in_with_the_keyboard_and_sign_out(serve: Serve, open_page: O
     await page.fill("#email", "")
     await page.fill("#password", "")
     await page.focus("#email")
-    await page.keyboard.type("ada@example.com")
+    await page.keyboard.type(email)
     await page.keyboard.press("Tab")
     await page.keyboard.type("wrong password")
     await page.keyboard.press("Enter")
@@ -255,7 +255,7 @@ async def test_sign_in_with_the_keyboard_and_sign_out(serve: Serve, open_page: O
     await expect(page.locator("#app")).to_be_visible()
     await expect(page.locator("#timezone")).to_have_value("Europe/Berlin")  # the browser's zone, from sign-up
     await page.select_option("#timezone", "America/New_York")
-    with site.api(await asyncio.to_thread(site.login, "ada@example.com")) as http:
+    with site.api(await asyncio.to_thread(site.login, email)) as http:
         for _ in range(50):
             if http.get("/api/v1/me").json()["timezone"] == "America/New_York":
                 break
@@ -319,10 +319,10 @@ async def test_a_call_waiting_in_history_can_still_be_approved(serve: Serve, ope
     await expect(task_row(page, "Old plan")).to_have_count(0)
 
 
-async def test_a_model_error_is_shown_plainly(serve: Serve, open_page: OpenPage) -> None:
-    site: Site = serve([])  # the script has no step: the model fails
+async def test_a_model_error_is_shown_plainly(site: Site, open_page: OpenPage) -> None:
+    email = fresh_email()  # the script has no step: the model fails
     page = await open_page(site)
-    await sign_up(page, "ada@example.com")
+    await sign_up(page, email)
     await send(page, "hello?")
     await expect(page.locator("#messages .chat-error")).to_contain_text("script")
     await expect(page.locator("#stop")).to_be_disabled()
@@ -344,11 +344,11 @@ async def test_after_the_idle_timeout_the_next_message_opens_a_new_conversation(
     await expect(page.locator("#conversations button.conversation")).to_have_count(2)
 
 
-async def test_the_task_list_pages_with_load_more(serve: Serve, open_page: OpenPage) -> None:
-    site: Site = serve([])
+async def test_the_task_list_pages_with_load_more(site: Site, open_page: OpenPage) -> None:
+    email = fresh_email()
     page = await open_page(site)
-    await sign_up(page, "ada@example.com")
-    with site.api(await asyncio.to_thread(site.login, "ada@example.com")) as http:
+    await sign_up(page, email)
+    with site.api(await asyncio.to_thread(site.login, email)) as http:
         for n in range(1, 26):
             assert http.post("/api/v1/tasks", json={"title": f"Task {n:02d}"}).status_code == 201
     await expect(page.locator("#task-count")).to_contain_text("25")
@@ -381,11 +381,11 @@ async def test_sign_out_everywhere_ends_another_pages_session(serve: Serve, open
     await expect(there.locator("#auth-error")).to_have_text("You were signed out from another device.")
 
 
-async def test_the_password_can_be_changed_and_the_page_stays_signed_in(serve: Serve, open_page: OpenPage) -> None:
+async def test_the_password_can_be_changed_and_the_page_stays_signed_in(site: Site, open_page: OpenPage) -> None:
     """The change-password form sets a new password; the page carries on with its new session."""
-    site: Site = serve([])
+    email = fresh_email()
     page = await open_page(site)
-    await sign_up(page, "ada@example.com")
+    await sign_up(page, email)
     await page.click("#password-toggle")
     await page.fill("#current-password", "not the password")
     await page.fill("#new-password", "another long passphrase")
@@ -399,7 +399,7 @@ async def test_the_password_can_be_changed_and_the_page_stays_signed_in(serve: S
     await page.press("#new-task-title", "Enter")
     await expect(task_row(page, "Added after the change")).to_have_count(1)
     with site.api() as http:
-        old = http.post("/api/v1/auth/login", json={"email": "ada@example.com", "password": PASSWORD})
+        old = http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
     assert old.status_code == 401
 
 
@@ -420,9 +420,8 @@ async def test_a_tab_whose_live_stream_was_closed_for_a_newer_one_stays_closed(
     await expect(task_row(second, "Seen live in the newer tab")).to_have_count(1)
 
 
-async def test_the_api_docs_render_under_their_strict_policy(serve: Serve, open_page: OpenPage) -> None:
+async def test_the_api_docs_render_under_their_strict_policy(site: Site, open_page: OpenPage) -> None:
     """/docs shows Swagger UI's operations from the app's own assets: no CDN request, no CSP violation."""
-    site: Site = serve([])
     page = await open_page(site)
     await page.goto(site.url + "/docs")
     await expect(page.locator(".opblock-summary-path", has_text="/api/v1/tasks").first).to_be_visible(timeout=15_000)

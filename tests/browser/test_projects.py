@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -15,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.async_api import Locator, Page, Request, expect
 
-from tests.browser.conftest import Site, sign_up, start_site, task_row
+from tests.browser.conftest import Site, fresh_email, sign_up, task_row
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -105,20 +103,12 @@ class Board:
         await self.page.get_by_role("menuitem", name=item, exact=True).click()
 
 
-@pytest.fixture(scope="module")
-def shared_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """One server for the module's tests; each test signs up a user of its own."""
-    site = start_site(tmp_path_factory.mktemp("projects"), [], register_per_hour="1000")
-    yield site
-    site.server.stop()
-
-
 @pytest.fixture
-async def board(shared_site: Site, open_page: OpenPage) -> Board:
-    page = await open_page(shared_site)
-    email = f"grace-{uuid.uuid4().hex[:8]}@example.com"
+async def board(site: Site, open_page: OpenPage) -> Board:
+    page = await open_page(site)
+    email = fresh_email("grace")
     await sign_up(page, email)
-    signed_in = Board(page, shared_site, await asyncio.to_thread(shared_site.login, email))
+    signed_in = Board(page, site, await asyncio.to_thread(site.login, email))
     page.on("request", signed_in.record)
     return signed_in
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import PASSWORD, Site, send, sign_up, task_row
+from tests.browser.conftest import PASSWORD, Site, fresh_email, send, sign_up, task_row
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -59,11 +59,11 @@ async def refresh_cookie(page: Page) -> dict[str, Any] | None:
 
 
 async def test_a_reload_keeps_the_user_signed_in_without_showing_the_sign_in_form(
-    serve: Serve, open_page: OpenPage
+    site: Site, open_page: OpenPage
 ) -> None:
-    site: Site = serve([])
+    email = fresh_email()
     page: Page = await open_page(site)
-    await sign_up(page, "ada@example.com")
+    await sign_up(page, email)
     await page.fill("#new-task-title", "Water the plants")
     await page.press("#new-task-title", "Enter")
     await expect(task_row(page, "Water the plants")).to_have_count(1)
@@ -77,7 +77,7 @@ async def test_a_reload_keeps_the_user_signed_in_without_showing_the_sign_in_for
     await page.add_init_script(WATCH_SIGN_IN_FORM)
     await page.reload()
     await expect(page.locator("#app")).to_be_visible()
-    await expect(page.locator("#user-email")).to_have_text("ada@example.com")
+    await expect(page.locator("#user-email")).to_have_text(email)
     await expect(task_row(page, "Water the plants")).to_have_count(1)
     assert await page.evaluate("window.signInShown") is False
     await page.fill("#new-task-title", "Added after the reload")
@@ -86,11 +86,11 @@ async def test_a_reload_keeps_the_user_signed_in_without_showing_the_sign_in_for
 
 
 async def test_after_signing_out_a_reload_shows_the_sign_in_form_without_a_message(
-    serve: Serve, open_page: OpenPage
+    site: Site, open_page: OpenPage
 ) -> None:
-    site: Site = serve([])
+    email = fresh_email()
     page: Page = await open_page(site)
-    await sign_up(page, "ada@example.com")
+    await sign_up(page, email)
     async with page.expect_response("**/api/v1/auth/logout") as logout:
         await page.click("#sign-out")
     assert (await logout.value).status == 204
@@ -100,7 +100,7 @@ async def test_after_signing_out_a_reload_shows_the_sign_in_form_without_a_messa
     await expect(page.locator("#auth")).to_be_visible()
     await expect(page.locator("#app")).to_be_hidden()
     await expect(page.locator("#auth-error")).to_be_hidden()
-    await log_in(page, "ada@example.com")  # and signing in again works
+    await log_in(page, email)  # and signing in again works
 
 
 async def test_a_session_ended_from_another_device_says_so_in_the_tab_and_after_a_reload(
@@ -155,14 +155,14 @@ async def test_an_expired_session_says_so_in_the_tab_and_after_a_reload(serve: S
 
 
 async def test_two_tabs_renewing_with_the_same_cookie_at_once_both_stay_signed_in(
-    serve: Serve, open_page: OpenPage
+    site: Site, open_page: OpenPage
 ) -> None:
     """Two tabs renew at once: the second's request left with the cookie before the first's answer replaced it.
     That is made certain here by putting the spent cookie back before the second tab reloads; the server must
     answer it (with the same successor) instead of ending the session as a replayed token."""
-    site: Site = serve([])
+    email = fresh_email()
     first: Page = await open_page(site)
-    await sign_up(first, "ada@example.com")
+    await sign_up(first, email)
     second = await another_tab(first)
     await expect(second.locator("#app")).to_be_visible()  # a new tab is signed in by the cookie too
 
@@ -181,7 +181,7 @@ async def test_two_tabs_renewing_with_the_same_cookie_at_once_both_stay_signed_i
         await expect(tab.locator("#app")).to_be_visible()
         await expect(tab.locator("#auth")).to_be_hidden()
     await first.reload()  # the session goes on
-    await expect(first.locator("#user-email")).to_have_text("ada@example.com")
+    await expect(first.locator("#user-email")).to_have_text(email)
     await second.close()
 
 
@@ -269,10 +269,10 @@ async def test_at_phone_width_one_tap_shows_the_tasks_and_one_tap_goes_back_to_t
     await expect(page.locator("#tasks")).to_be_visible()
 
 
-async def test_at_desktop_width_both_panels_show_side_by_side_without_tabs(serve: Serve, open_page: OpenPage) -> None:
-    site: Site = serve([])
+async def test_at_desktop_width_both_panels_show_side_by_side_without_tabs(site: Site, open_page: OpenPage) -> None:
+    email = fresh_email()
     page: Page = await open_page(site, width=1280, height=800)
-    await sign_up(page, "ada@example.com")
+    await sign_up(page, email)
     await expect(page.locator("#view-tabs")).to_be_hidden()
     for panel in ("#chat", "#tasks"):
         await expect(page.locator(panel)).to_be_visible()

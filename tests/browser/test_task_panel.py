@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Locator, Page, Request, expect
 
-from tests.browser.conftest import Site, sign_up, start_site, task_row
+from tests.browser.conftest import Site, fresh_email, sign_up, task_row
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -85,21 +83,12 @@ class Panel:
         return editor
 
 
-@pytest.fixture(scope="module")
-def shared_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """One server for the module's tests (starting one costs seconds); each test signs up a user of its own, so
-    no test sees another's tasks."""
-    site = start_site(tmp_path_factory.mktemp("panel"), [], register_per_hour="1000")
-    yield site
-    site.server.stop()
-
-
 @pytest.fixture
-async def panel(shared_site: Site, open_page: OpenPage) -> Panel:
-    page = await open_page(shared_site)
-    email = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+async def panel(site: Site, open_page: OpenPage) -> Panel:
+    page = await open_page(site)
+    email = fresh_email()
     await sign_up(page, email)
-    signed_in = Panel(page, shared_site, email)
+    signed_in = Panel(page, site, email)
     page.on("request", signed_in.record)
     return signed_in
 
