@@ -185,13 +185,15 @@ def _bound(value: DueValue, tz: ZoneInfo, field: str, *, after: bool, now: datet
 def _overdue(now: datetime, today: date) -> ColumnElement[bool]:
     """Open, and past its moment, or past the end of its all-day date in the user's timezone.
 
-    An all-day task's due_key is its local midnight, so `due_key < now` holds for both kinds and lets the
-    index narrow the range; the all-day date check then drops tasks due today.
+    An all-day task's due_key is its local midnight, so `due_key < now` holds for both kinds; the all-day date
+    check then drops tasks due today. The bound is on the due sort key (`coalesce(due_key, far)`, which is below
+    `now` only when due_key is), so ix_task_live_due serves the range in due order: SQLite then reads the first
+    page's rows and stops, where a bound on due_key alone sent it to ix_task_live_status_due and a sort of every
+    overdue task (17 ms at 100,000 tasks of one user against 5 ms).
     """
     return sa.and_(
         col(Task.status) == Status.OPEN.value,
-        col(Task.due_key).is_not(None),
-        col(Task.due_key) < int(now.timestamp()),
+        _sort_key("due", "asc") < int(now.timestamp()),
         sa.or_(col(Task.all_day).is_(False), col(Task.due_date) < today),
     )
 
