@@ -20,6 +20,7 @@ from domain.timeutil import day_bounds, local_midnight, parse_due
 from domain.uow import Tx, UnitOfWork
 from domain.usecases.common import Actor, Counts, subtask_counts, views
 from domain.usecases.projects import find_project
+from domain.usecases.text_search import text_filter
 from domain.values import (
     COUNT_CAP,
     PAGE_DEFAULT,
@@ -67,9 +68,11 @@ async def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery | None = No
             where.append(await _in_projects(tx, actor, query.project))
         if query.tag:
             where.append(await _tagged(tx, actor, [normalize_tag(t, "tag") for t in query.tag], query.tag_mode))
+        terms = words(query.q) if query.q else []
+        text = await text_filter(tx, actor.id, terms) if terms else None
         key = _sort_key(query.sort, order)
         subtasks, open_subtasks = subtask_counts()
-        stmt = select(Task, subtasks, open_subtasks).where(*where)
+        stmt = select(Task, subtasks, open_subtasks).where(*where, *([text.page] if text else []))
         if query.cursor:
             stmt = stmt.where(_after(key, order, _decode(query, order)))
         direction = sa.asc if order == "asc" else sa.desc
@@ -78,7 +81,8 @@ async def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery | None = No
         rows = [task for task, _, _ in found]
         counts = {task.id or 0: Counts(int(n or 0), int(o or 0)) for task, n, o in found}
         if query.cursor or len(rows) > query.limit:
-            capped = select(sa.literal(1)).select_from(Task).where(*where).limit(COUNT_CAP + 1).subquery()
+            matching = select(sa.literal(1)).select_from(Task).where(*where)
+            capped = (text.counting(matching) if text else matching).limit(COUNT_CAP + 1).subquery()
             total = int((await tx.session.exec(select(func.count()).select_from(capped))).one())
         else:
             total = len(rows)  # the whole result fits on this first page: no need to count it again
@@ -130,12 +134,9 @@ def _filters(tx: Tx, actor: Actor, q: TaskQuery) -> list[ColumnElement[bool]]:
     if q.q is not None:
         if len(q.q) > 500:
             raise InvalidInput("search text is at most 500 characters", field="q")
-        terms = words(q.q)
-        if len(terms) > SEARCH_TERMS_MAX:
-            raise InvalidInput(f"search takes at most {SEARCH_TERMS_MAX} words (got {len(terms)}); "
+        if len(words(q.q)) > SEARCH_TERMS_MAX:
+            raise InvalidInput(f"search takes at most {SEARCH_TERMS_MAX} words (got {len(words(q.q))}); "
                                "use the most distinctive ones", field="q")
-        if terms:
-            out.append(_matches(tx, actor.id, terms))
     return out
 
 
@@ -208,28 +209,6 @@ def _due_on(day: date, tz: ZoneInfo) -> ColumnElement[bool]:
         col(Task.due_key) < int(end.timestamp()),
         sa.or_(col(Task.all_day).is_(False), col(Task.due_date) == day),
     )
-
-
-def _matches(tx: Tx, owner_id: int, terms: list[str]) -> ColumnElement[bool]:
-    """Every term as a prefix: FTS5 `"w"*` on SQLite, `w:*` with the simple configuration on PostgreSQL."""
-    if tx.dialect == "postgresql":
-        tsquery = " & ".join(f"{t}:*" for t in terms)
-        vector = func.to_tsvector(sa.literal_column("'simple'::regconfig"), col(Task.search_text))
-        return vector.op("@@")(func.to_tsquery(sa.literal_column("'simple'::regconfig"), tsquery))
-    fts = sa.text("SELECT rowid FROM task_fts WHERE task_fts MATCH :match").bindparams(
-        match=fts_match(owner_id, terms)
-    )
-    return col(Task.id).in_(fts.columns(sa.column("rowid", sa.Integer)))
-
-
-def fts_match(owner_id: int, terms: list[str]) -> str:
-    """The SQLite FTS5 query: the owner's token AND every term as a prefix of a search_text word.
-
-    The owner column (migration 0006) holds the owner's id; AND seeks through the short doclist of one owner, so
-    the cost follows the caller's tasks, not every tenant's. Terms are `words()`, so they never hold a quote.
-    """
-    prefixes = " AND ".join(f'"{t}"*' for t in terms)
-    return f'owner_id : "{owner_id}" AND search_text : ({prefixes})'
 
 
 def _sort_key(sort: str, order: str) -> ColumnElement[Any]:
