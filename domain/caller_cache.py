@@ -22,13 +22,21 @@ The race: a request that read the old state (token still valid) before the revoc
 after `invalidate_user` ran. So a verification takes a `ticket()` before its query, and `put` refuses the entry if
 that user was invalidated after the ticket was taken; invalidating after the commit is then enough: a verification
 that began before it is refused, one that began after it reads the committed state.
+
+Concurrent misses. When an entry expires under load, every request with that credential misses at once; `shared`
+lets the first one verify and the others await its answer (one query instead of hundreds, and for an API token
+one `last_used_at` write instead of a queue of them behind SQLite's write lock). A follower takes its own ticket:
+if the user was invalidated after the leader's ticket, it verifies again itself; if the leader was cancelled
+(its client went away), the follower verifies itself too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -59,6 +67,8 @@ class CallerCache:
         self._tick = 0  # counts invalidations
         self._invalidated: OrderedDict[int, int] = OrderedDict()  # user id -> tick of its latest invalidation
         self._floor = 0  # stamps forgotten to stay bounded: tickets older than this are refused for every user
+        # verifications under way, per event loop and key: (the leader's ticket, its answer to come)
+        self._flights: dict[tuple[asyncio.AbstractEventLoop, str], tuple[int, asyncio.Future[Actor]]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -105,6 +115,47 @@ class CallerCache:
             while len(self._entries) > self.max_entries:
                 self._drop(next(iter(self._entries)))
             return True
+
+    def fresh(self, user_id: int, ticket: int) -> bool:
+        """Whether an answer verified since `ticket` still holds (the user was not invalidated after it)."""
+        with self._lock:
+            return ticket >= self._floor and self._invalidated.get(user_id, -1) <= ticket
+
+    async def shared(self, key: str, verify: Callable[[int], Awaitable[Actor]]) -> Actor:
+        """`verify(ticket)` run once for concurrent callers of the same key on this event loop: the first runs it,
+        the others await its answer (or its refusal), unless it went stale or was cancelled (then their own)."""
+        loop = asyncio.get_running_loop()
+        slot = (loop, key)
+        with self._lock:
+            flight = self._flights.get(slot)
+            if flight is None:
+                ticket, answer = self._tick, loop.create_future()
+                answer.add_done_callback(lambda f: f.cancelled() or f.exception())  # a refusal nobody awaited
+                self._flights[slot] = (ticket, answer)
+        if flight is not None:
+            own_ticket = self.ticket()
+            leader_ticket, pending = flight
+            try:
+                actor = await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request itself was cancelled
+                return await verify(own_ticket)
+            return actor if self.fresh(actor.id, leader_ticket) else await verify(own_ticket)
+        try:
+            actor = await verify(ticket)
+        except asyncio.CancelledError:
+            answer.cancel()
+            raise
+        except BaseException as error:
+            answer.set_exception(error)
+            raise
+        else:
+            answer.set_result(actor)
+            return actor
+        finally:
+            with self._lock:
+                self._flights.pop(slot, None)
 
     def invalidate_user(self, user_id: int) -> None:
         """Forget every caller of this user, and refuse to store those whose verification began before now."""

@@ -26,10 +26,13 @@ async def authenticate_bearer(uow: UnitOfWork, secret: str, token: str, *, audie
     hit = cache.get(key, now)
     if hit is not None:
         return hit
-    ticket = cache.ticket()  # before the query: a revocation committed meanwhile keeps this answer out
-    actor, not_after = await _verify(uow, secret, token, audience)
-    cache.put(key, actor, now=now, ticket=ticket, not_after=not_after)
-    return actor
+
+    async def verify(ticket: int) -> Actor:  # the ticket is taken before the query: see domain.caller_cache
+        actor, not_after = await _verify(uow, secret, token, audience)
+        cache.put(key, actor, now=now, ticket=ticket, not_after=not_after)
+        return actor
+
+    return await cache.shared(key, verify)  # concurrent misses of one credential share one verification
 
 
 async def _verify(uow: UnitOfWork, secret: str, token: str, audience: str) -> tuple[Actor, datetime | None]:
