@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.caller_cache import CallerCache
-from domain.sqlite_inline import BUSY_BUDGET_SECONDS, begin_immediate
+from domain.sqlite_inline import BUSY_BUDGET_SECONDS, DatabaseBusy, begin_immediate
 
 registry.register("sqlite.inline", "domain.sqlite_inline", "SQLiteDialect_inline")
 
@@ -73,7 +73,7 @@ class WriteGate:
 
 class WriteSession(AsyncSession):
     """A session for write transactions: entering it (`async with db.writer() as session`) waits for the process's
-    turn to write on SQLite before any BEGIN (up to the busy budget, then OperationalError, as SQLite's own lock
+    turn to write on SQLite before any BEGIN (up to the busy budget, then DatabaseBusy, as SQLite's own lock
     would); leaving it gives the turn back (`gate` None: no queueing, PostgreSQL)."""
 
     def __init__(self, *args: Any, gate: WriteGate | None = None, **kwargs: Any) -> None:
@@ -89,7 +89,7 @@ class WriteSession(AsyncSession):
                     await lock.acquire()
             except TimeoutError:
                 error = TimeoutError(f"waited {BUSY_BUDGET_SECONDS:g} s for this process's turn to write")
-                raise exc.OperationalError("BEGIN IMMEDIATE", None, error) from None
+                raise DatabaseBusy("BEGIN IMMEDIATE", None, error) from None
             self._gate_lock = lock
         try:
             await super().__aenter__()

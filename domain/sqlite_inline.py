@@ -22,6 +22,11 @@ from sqlalchemy.engine.url import URL
 from sqlalchemy.util import await_
 
 BUSY_BUDGET_SECONDS = 5.0  # how long a write waits for another process's write lock before failing
+
+
+class DatabaseBusy(exc.OperationalError):
+    """A write waited its whole budget for SQLite's write lock (or this process's turn to write) and gave up:
+    nothing was written, and the same request may succeed in a moment (REST answers 503 with Retry-After)."""
 _FIRST_DELAY = 0.001
 _MAX_DELAY = 0.05
 
@@ -107,8 +112,10 @@ def begin_immediate(dbapi_connection: sqlite3.Connection, budget: float = BUSY_B
             return refused
         except sqlite3.OperationalError as error:
             remaining = deadline - time.monotonic()
-            if not is_busy(error) or remaining <= 0:
+            if not is_busy(error):
                 raise exc.OperationalError("BEGIN IMMEDIATE", None, error) from error
+            if remaining <= 0:
+                raise DatabaseBusy("BEGIN IMMEDIATE", None, error) from error
         refused += 1
         BusyCount.refused += 1
         await_(asyncio.sleep(min(delay, remaining)))

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 
 from agent.store import ConversationNotFound
 from domain.errors import AuthenticationFailed, Conflict, DomainError, InvalidInput, NotFound
+from domain.sqlite_inline import DatabaseBusy
 from mcp_server.errors import field_name, sentences, union_member
 
 PROBLEM_JSON = "application/problem+json"
@@ -100,6 +101,13 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, _title(exc.status_code), str(exc.detail), headers=headers or None)
 
 
+async def _database_busy(_: Request, _exc: Exception) -> JSONResponse:
+    """A write that waited out its budget for SQLite's lock: nothing was written; the client may retry."""
+    return problem_response(503, "Service Unavailable", "the database is busy with other writes and nothing was "
+                            "saved; send the same request again in a moment", code="database_busy",
+                            headers={"Retry-After": "1"})
+
+
 def _title(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -113,12 +121,14 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ConversationNotFound, _conversation_not_found)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(DatabaseBusy, _database_busy)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI description of the problem responses a route can give."""
     text = {400: "Bad request", 401: "Missing, invalid, expired or revoked token", 403: "Forbidden",
             404: "Not found (also another user's resource)", 409: "Version or idempotency conflict",
-            422: "Invalid input: `field` and `errors` name what to fix", 429: "Too many attempts"}
+            422: "Invalid input: `field` and `errors` name what to fix", 429: "Too many attempts",
+            503: "The database is busy: nothing was saved; retry after Retry-After seconds"}
     return {s: {"model": Problem, "description": text.get(s, "Error"),
                 "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}} for s in statuses}
