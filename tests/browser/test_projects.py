@@ -352,6 +352,9 @@ async def test_completing_a_parent_with_open_subtasks_asks_first(board: Board) -
     children = [await board.task(title, parent_id=party["id"]) for title in ("Invite friends", "Buy snacks")]
     await board.pick("Party")
     done = board.row(party).locator(":scope > .task-line input.task-done")
+    # The list has caught up with both subtasks: a reload still on its way would redraw the row (and its
+    # checkbox) under the click.
+    await expect(board.row(party).locator(":scope > .task-line .task-subtask-count")).to_contain_text("0/2")
 
     await done.check()
     await expect(dialog(page).get_by_role("heading")).to_have_text("Complete the 2 open subtasks too?")
