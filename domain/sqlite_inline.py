@@ -23,12 +23,13 @@ from sqlalchemy.util import await_
 
 BUSY_BUDGET_SECONDS = 5.0  # how long a write waits for another process's write lock before failing
 
+_FIRST_DELAY = 0.001
+_MAX_DELAY = 0.05
+
 
 class DatabaseBusy(exc.OperationalError):
     """A write waited its whole budget for SQLite's write lock (or this process's turn to write) and gave up:
     nothing was written, and the same request may succeed in a moment (REST answers 503 with Retry-After)."""
-_FIRST_DELAY = 0.001
-_MAX_DELAY = 0.05
 
 
 class InlineCursor(sqlite3.Cursor):

@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from domain.schemas import ProjectView, TaskView
+from domain.project_schemas import ProjectView
+from domain.schemas import TaskView
 from evals.matching import Names, call_matches, differing, expected_fields, task_fields, text
 from evals.models import fill
 from evals.scenario import CallMatch, ProjectMatch, Scenario, TaskMatch, TurnText

@@ -26,7 +26,8 @@ from agent.settings import AgentSettings
 from agent.store import ConversationStore
 from domain.db import Database
 from domain.models import OutboxEvent
-from domain.schemas import ProjectView, RecurrenceSpec, TaskCreate, TaskQuery, TaskView
+from domain.project_schemas import ProjectView
+from domain.schemas import RecurrenceSpec, TaskCreate, TaskQuery, TaskView
 from domain.uow import UnitOfWork
 from domain.usecases import (
     Actor,

@@ -7,7 +7,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from domain.schemas import ProjectView, TaskView
+from domain.project_schemas import ProjectView
+from domain.schemas import TaskView
 from domain.values import Priority, Status
 
 

@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.project_schemas import ProjectUpdate
 from domain.quick_add import TEXT_MAX as QUICK_TEXT_MAX
-from domain.schemas import ProjectRef, ProjectUpdate, SubtaskChoice, TagList, TaskMove, TaskUpdate, TaskView
+from domain.schemas import ProjectRef, SubtaskChoice, TagList, TaskMove, TaskUpdate, TaskView
 from domain.values import BULK_MAX, ID_MAX, Priority, Text
 
 

@@ -32,7 +32,8 @@ from domain.events import (
     ProjectSnapshot,
 )
 from domain.models import Project, Task
-from domain.schemas import ProjectDeletion, ProjectRef, ProjectUpdate, ProjectView
+from domain.project_schemas import ProjectDeletion, ProjectUpdate, ProjectView
+from domain.schemas import ProjectRef
 from domain.uow import Tx, UnitOfWork
 from domain.usecases.common import Actor
 from domain.usecases.mutation import Draft, delete, mutate

@@ -62,13 +62,13 @@ async def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery | None = No
     if not 1 <= query.limit <= PAGE_MAX:
         raise InvalidInput(f"limit must be between 1 and {PAGE_MAX} (got {query.limit})", field="limit")
     order = query.order or _DEFAULT_ORDER[query.sort]
+    terms = _search_terms(query.q)
     async with uow.read() as tx:
         where = _filters(tx, actor, query)
         if query.project:
             where.append(await _in_projects(tx, actor, query.project))
         if query.tag:
             where.append(await _tagged(tx, actor, [normalize_tag(t, "tag") for t in query.tag], query.tag_mode))
-        terms = words(query.q) if query.q else []
         text = await text_filter(tx, actor.id, terms) if terms else None
         key = _sort_key(query.sort, order)
         subtasks, open_subtasks = subtask_counts()
@@ -139,13 +139,20 @@ def _filters(tx: Tx, actor: Actor, q: TaskQuery) -> list[ColumnElement[bool]]:
         out.append(col(Task.parent_id) == q.parent_id)
     if q.top_level is not None:
         out.append(col(Task.parent_id).is_(None) if q.top_level else col(Task.parent_id).is_not(None))
-    if q.q is not None:
-        if len(q.q) > 500:
-            raise InvalidInput("search text is at most 500 characters", field="q")
-        if len(words(q.q)) > SEARCH_TERMS_MAX:
-            raise InvalidInput(f"search takes at most {SEARCH_TERMS_MAX} words (got {len(words(q.q))}); "
-                               "use the most distinctive ones", field="q")
     return out
+
+
+def _search_terms(text: str | None) -> list[str]:
+    """The words of `q` a list searches for (none without `q`); InvalidInput past 500 characters or 12 words."""
+    if text is None:
+        return []
+    if len(text) > 500:
+        raise InvalidInput("search text is at most 500 characters", field="q")
+    terms = words(text)
+    if len(terms) > SEARCH_TERMS_MAX:
+        raise InvalidInput(f"search takes at most {SEARCH_TERMS_MAX} words (got {len(terms)}); "
+                           "use the most distinctive ones", field="q")
+    return terms
 
 
 def _status(statuses: list[StatusFilter]) -> ColumnElement[bool]:

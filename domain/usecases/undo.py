@@ -28,7 +28,8 @@ from domain.events import (
     read_task_change,
 )
 from domain.models import OutboxEvent, Project, Task
-from domain.schemas import ProjectView, UndoResult
+from domain.project_schemas import ProjectView
+from domain.schemas import UndoResult
 from domain.uow import Tx, UnitOfWork
 from domain.usecases.common import Actor, load_task
 from domain.usecases.mutation import Apply, Draft, mutate

@@ -8,7 +8,8 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from domain import usecases as uc
-from domain.schemas import ProjectDeletion, ProjectView, TaskMove, TaskView
+from domain.project_schemas import ProjectDeletion, ProjectView
+from domain.schemas import TaskMove, TaskView
 from domain.values import PROJECT_NAME_MAX, Text
 from mcp_server.args import ExpectedVersion, OptionalParent, OptionalProject, ProjectArg, TaskId
 from mcp_server.context import Ctx, ToolSpec, acting, reply

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.schemas import ProjectView, TaskView
+from domain.project_schemas import ProjectView
+from domain.schemas import TaskView
 from domain.values import Priority, Status
 from evals.report import pass_hat, pass_hat_k
 from evals.scenario import Scenario, load_scenario

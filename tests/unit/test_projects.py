@@ -30,7 +30,8 @@ from domain.events import (
     event_schemas,
 )
 from domain.models import OutboxEvent
-from domain.schemas import ProjectUpdate, TaskCreate, TaskMove, TaskQuery, TaskUpdate
+from domain.project_schemas import ProjectUpdate
+from domain.schemas import TaskCreate, TaskMove, TaskQuery, TaskUpdate
 from domain.usecases import (
     archive_project,
     complete_task,

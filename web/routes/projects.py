@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query, status
 
 from domain import usecases as uc
-from domain.schemas import ProjectCreate, ProjectDeletion, ProjectView
+from domain.project_schemas import ProjectCreate, ProjectDeletion, ProjectView
 from web.deps import CurrentActor, UowDep
 from web.problems import responses
 from web.schemas import ProjectId, ProjectPatch, VersionBody
